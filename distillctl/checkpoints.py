@@ -1,0 +1,52 @@
+"""Loading models from distillctl checkpoints, safely and with clear messages."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from distillctl.errors import RunError
+from distillctl.lit import META_KEY
+from distillctl.models import create_model
+
+PREFIX = "model."
+
+
+def read_checkpoint(path: str | Path, role: str) -> dict[str, Any]:
+    """torch.load with weights_only=True: a checkpoint someone sent is never unpickled blindly."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{role} checkpoint not found: {path}",
+                       f"train one with `distillctl train {role}` or pass {role}.ckpt=<run dir or .ckpt>")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise RunError(f"{role} checkpoint {path} holds objects beyond plain weights ({exc})",
+                       "re-save it with distillctl, or only load checkpoints you trust") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise RunError(f"{role} checkpoint {path} cannot be read: it is truncated or not a "
+                       f"checkpoint ({type(exc).__name__})",
+                       f"re-run the stage that wrote it, or point {role}.ckpt at another file") from None
+    if not isinstance(ckpt, dict) or META_KEY not in ckpt or "state_dict" not in ckpt:
+        raise RunError(f"{role} checkpoint {path} was not written by distillctl",
+                       f"train the {role} with `distillctl train {role}`")
+    return ckpt
+
+
+def load_model(path: str | Path, role: str) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the trained model from a checkpoint alone; returns (model in eval mode, meta)."""
+    ckpt = read_checkpoint(path, role)
+    meta = ckpt[META_KEY]
+    model = create_model(meta["model"], tuple(meta["input_shape"]), role=role)
+    state = {k[len(PREFIX):]: v for k, v in ckpt["state_dict"].items() if k.startswith(PREFIX)}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise RunError(f"{role} checkpoint {path} does not fit its recorded architecture: {exc}",
+                       "the file was changed after training; re-train it") from None
+    return model.eval(), meta

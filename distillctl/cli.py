@@ -1,0 +1,167 @@
+"""The `distillctl` command: routes stage words to a `@hydra.main` task function.
+
+`distillctl distill student loss.temperature=8` becomes the task of the `distill_student`
+primary config with `sys.argv = ["distillctl", "loss.temperature=8"]`, so Hydra's own grammar,
+run folders, `-m` sweeps, `--cfg job` and `--help` all work unchanged. Nothing heavy is imported
+here: `distillctl --help` answers without loading torch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from distillctl import stages
+from distillctl.config_groups import USER_GROUPS, config_dir, defaults, describe, groups
+from distillctl.errors import ConfigError, DistillctlError
+
+# Lightning's DDP launcher re-runs `sys.argv` for ranks > 0, which by then holds only Hydra's
+# overrides (the stage words were taken off for Hydra). The stage travels to those ranks in
+# this variable, which Lightning's child processes inherit.
+STAGE_ENV = "DISTILLCTL_STAGE"
+DEBUG_ENV = "DISTILLCTL_DEBUG"
+
+
+def usage() -> str:
+    width = max(len(" ".join(s.words)) for s in stages.STAGES) + 2
+    lines = [
+        "usage: distillctl COMMAND [HYDRA OVERRIDES ...]",
+        "",
+        "Knowledge distillation runs, with explanations of teacher and student built in.",
+        "",
+        "commands:",
+    ]
+    for stage in stages.STAGES:
+        lines.append(f"  {' '.join(stage.words):<{width}}{stage.help}")
+    lines.append(f"  {'list [GROUP]':<{width}}config groups and their choices")
+    lines += [
+        "",
+        "overrides use Hydra's grammar:",
+        "  distillctl distill student data=mnist1d teacher=cnn1d student=mlp loss.temperature=4",
+        "  distillctl run experiment=mnist1d seed=1",
+        "  distillctl distill student -m loss.temperature=2,4,8     (a sweep: one run each)",
+        "  distillctl train teacher --cfg job                       (print the composed config)",
+        "  distillctl train teacher --help                          (Hydra's help for a stage)",
+        "",
+        "runs land in outputs/<stage>/<date>/<time>/ (paths.output_root=... to move them).",
+    ]
+    return "\n".join(lines)
+
+
+def list_groups(args: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    available = groups()
+    chosen = defaults()
+    if args and args[0] not in available:
+        raise ConfigError(
+            f"unknown config group '{args[0]}'",
+            f"choose one of: {', '.join(g for g in USER_GROUPS if g in available)}",
+        )
+    wanted = args[:1] or [g for g in USER_GROUPS if g in available]
+    table = Table(title="distillctl config groups (choose with GROUP=CHOICE)")
+    table.add_column("group", style="bold cyan")
+    table.add_column("choice", style="green")
+    table.add_column("default")
+    table.add_column("what it is")
+    for group in wanted:
+        for choice in available[group]:
+            mark = "*" if chosen.get(group) == choice else ""
+            table.add_row(group, choice, mark, describe(group, choice))
+    Console(width=160).print(table)
+
+
+def validate_choices(args: list[str]) -> None:
+    """Catch an unknown group choice (`data=nope`) before Hydra does, with the valid choices."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parsed, _ = get_args_parser().parse_known_args(args)
+    extra = (Path(parsed.config_dir),) if parsed.config_dir else ()
+    available = groups(extra)
+    try:
+        overrides = OverridesParser.create().parse_overrides(parsed.overrides)
+    except OverrideParseException as exc:
+        raise ConfigError(
+            f"cannot parse the override: {exc}", "write overrides as KEY=VALUE (Hydra grammar)"
+        ) from None
+    for override in overrides:
+        group = override.key_or_group
+        if group not in available or override.is_delete():
+            continue
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.value()]
+        )
+        for value in values:
+            if isinstance(value, str) and value not in available[group]:
+                raise ConfigError(
+                    f"unknown {group} '{value}'",
+                    f"choose one of: {', '.join(available[group])}   (distillctl list {group})",
+                )
+
+
+def register_resolvers() -> None:
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("dc_suffix"):
+        OmegaConf.register_new_resolver("dc_suffix", lambda tag: f"-{tag}" if tag else "")
+
+
+def launch(stage: stages.Stage, args: list[str]) -> None:
+    """Run a stage's task function through @hydra.main with `args` as Hydra's argv."""
+    import hydra
+
+    register_resolvers()
+    os.environ[STAGE_ENV] = stage.name
+    sys.argv = [sys.argv[0], *args]
+
+    def task(cfg):  # called by Hydra once per job (several times in a -m sweep)
+        from distillctl.stages.common import run_task
+
+        return run_task(stage, cfg)
+
+    main_fn = hydra.main(
+        version_base="1.3", config_path=str(config_dir()), config_name=stage.name
+    )(task)
+    main_fn()
+
+
+def report_error(exc: DistillctlError) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+    console.print(f"[bold red]error:[/] {exc.problem}")
+    if exc.fix:
+        console.print(f"[bold]  fix:[/] {exc.fix}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return
+    try:
+        if argv[0] == "list":
+            list_groups(argv[1:])
+            return
+        stage, rest = stages.match(argv)
+        if stage is None and os.environ.get("LOCAL_RANK") and os.environ.get(STAGE_ENV):
+            stage = stages.BY_NAME.get(os.environ[STAGE_ENV])  # a DDP rank re-running argv
+        if stage is None:
+            words = ", ".join(" ".join(s.words) for s in stages.STAGES)
+            raise ConfigError(
+                f"unknown command '{' '.join(argv[:2])}'",
+                f"use one of: {words}, list   (distillctl --help)",
+            )
+        validate_choices(rest)
+        launch(stage, rest)
+    except DistillctlError as exc:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        report_error(exc)
+        sys.exit(exc.exit_code)

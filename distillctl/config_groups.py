@@ -1,0 +1,58 @@
+"""Where the Hydra configs live, and what the config groups offer (without composing)."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+# Groups a user chooses from on the command line (`data=mnist1d`); hydra/ and paths/ are plumbing.
+USER_GROUPS = ("data", "teacher", "student", "loss", "explainer", "trainer", "experiment")
+
+
+@lru_cache(maxsize=1)
+def config_dir() -> Path:
+    """The configs folder: `configs/` in a checkout, `distillctl/configs/` in an installed wheel.
+
+    Both are the package `distillctl.configs` (pyproject maps it), so one lookup finds either.
+    """
+    spec = importlib.util.find_spec("distillctl.configs")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("distillctl's configs are missing from this installation; reinstall it")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+def groups(extra_dirs: tuple[Path, ...] = ()) -> dict[str, list[str]]:
+    """Every config group and its choices, from the shipped configs and any --config-dir."""
+    found: dict[str, set[str]] = {}
+    for root in (config_dir(), *extra_dirs):
+        for sub in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+            if sub.name.startswith(("_", ".")):
+                continue
+            found.setdefault(sub.name, set()).update(f.stem for f in sub.glob("*.yaml"))
+    return {name: sorted(choices) for name, choices in sorted(found.items())}
+
+
+def describe(group: str, choice: str) -> str:
+    """The first comment line of a choice's YAML file: its one-line description."""
+    path = config_dir() / group / f"{choice}.yaml"
+    if not path.exists():
+        return ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.strip()
+        if text.startswith("#") and not text.startswith("# @package"):
+            return text.lstrip("# ").strip()
+    return ""
+
+
+def defaults() -> dict[str, str]:
+    """The default choice of each group, as base.yaml's defaults list names it."""
+    from omegaconf import OmegaConf
+
+    chosen: dict[str, str] = {}
+    for entry in OmegaConf.load(config_dir() / "base.yaml").get("defaults", []):
+        if isinstance(entry, str) or entry is None:
+            continue
+        for key, value in entry.items():
+            chosen[str(key).replace("optional ", "")] = value
+    return chosen

@@ -1,0 +1,59 @@
+"""Explainers behind one interface: `explainer=<name>` picks a function
+
+    attribute(model, inputs, targets, background, cfg) -> attributions shaped like inputs
+
+that explains, for each input, the model's output for that input's target class. Adding an
+explainer is adding one module that registers itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from distillctl.errors import ConfigError
+
+Attribute = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Any], torch.Tensor]
+EXPLAINERS: dict[str, Attribute] = {}
+
+
+def register(name: str):
+    def wrap(fn: Attribute) -> Attribute:
+        EXPLAINERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def get_explainer(name: str) -> Attribute:
+    from distillctl.explain import shap_explainers  # noqa: F401  (registers itself)
+
+    if name not in EXPLAINERS:
+        raise ConfigError(f"unknown explainer '{name}'",
+                          f"choose one of: {', '.join(sorted(EXPLAINERS))}")
+    return EXPLAINERS[name]
+
+
+class ClassOutput(nn.Module):
+    """The model's logit for one class, as a (N, 1) output: one explained output per call."""
+
+    def __init__(self, model: nn.Module, target: int):
+        super().__init__()
+        self.model = model
+        self.target = int(target)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)[:, self.target : self.target + 1]
+
+
+def per_target(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+               explain_one: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Explain each input for its own target class: the inputs are grouped by target, and
+    `explain_one(single_output_model, group)` explains a group for one class."""
+    out = torch.zeros_like(inputs)
+    for target in torch.unique(targets).tolist():
+        idx = (targets == target).nonzero(as_tuple=True)[0]
+        out[idx] = explain_one(ClassOutput(model, target), inputs[idx]).to(out)
+    return out

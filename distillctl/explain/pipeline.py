@@ -1,0 +1,94 @@
+"""Explain several models on the same inputs and compare each one's maps with the teacher's."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from distillctl.data.splits import Splits
+from distillctl.errors import ConfigError
+from distillctl.explain import get_explainer
+from distillctl.explain.agreement import agreement, summarise
+from distillctl.io import atomic_write_bytes, atomic_write_json
+
+TARGETS = ("label", "teacher_pred")
+
+
+@dataclass
+class Explained:
+    """A model to explain; the first one given to `explain_models` is the reference (teacher)."""
+
+    name: str
+    model: nn.Module
+    run_dir: Path | None = None
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def choose_inputs(splits: Splits, explain_cfg: Any, seed: int):
+    """The first num_inputs test inputs (fixed across runs) and a seeded training background."""
+    if int(explain_cfg.num_inputs) <= 0 or int(explain_cfg.background) <= 0:
+        raise ConfigError("explain.num_inputs and explain.background must be positive",
+                          "set e.g. explain.num_inputs=64 explain.background=100")
+    n = min(int(explain_cfg.num_inputs), len(splits.y_test))
+    rng = np.random.default_rng(seed)
+    size = min(int(explain_cfg.background), len(splits.y_train))
+    bg = np.sort(rng.choice(len(splits.y_train), size=size, replace=False))
+    return (torch.from_numpy(splits.x_test[:n]), torch.from_numpy(splits.y_test[:n]),
+            torch.from_numpy(splits.x_train[bg]))
+
+
+def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: Path) -> dict:
+    """Attributions of every model, agreement of each with models[0], all under out_dir/attributions."""
+    from rich.progress import Progress
+
+    from distillctl.console import console
+
+    target_kind = cfg.explain.target
+    if target_kind not in TARGETS:
+        raise ConfigError(f"explain.target={target_kind} is not a target",
+                          f"choose one of: {', '.join(TARGETS)}")
+    explainer = get_explainer(cfg.explainer.name)
+    device = _device()
+    inputs, labels, background = choose_inputs(splits, cfg.explain, int(cfg.seed))
+    inputs, labels, background = inputs.to(device), labels.to(device), background.to(device)
+    reference = models[0].model.to(device).eval()
+    with torch.no_grad():
+        teacher_pred = reference(inputs).argmax(-1)
+    targets = labels if target_kind == "label" else teacher_pred
+    maps: dict[str, np.ndarray] = {}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"explaining with {cfg.explainer.name}", total=len(models))
+        for entry in models:
+            model = entry.model.to(device).eval()
+            maps[entry.name] = explainer(model, inputs, targets, background,
+                                         cfg.explainer).detach().cpu().numpy()
+            progress.advance(task)
+    frac = float(cfg.explain.top_k_fraction)
+    per_input = {e.name: agreement(maps[models[0].name], maps[e.name], frac) for e in models[1:]}
+    summary = {name: summarise(rows) for name, rows in per_input.items()}
+    attr_dir = out_dir / "attributions"
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, inputs=inputs.cpu().numpy(), labels=labels.cpu().numpy(),
+                        targets=targets.cpu().numpy(), **{f"attr_{k}": v for k, v in maps.items()})
+    atomic_write_bytes(attr_dir / "attributions.npz", buffer.getvalue())
+    result = {
+        "explainer": dict(cfg.explainer),
+        "target": target_kind,
+        "reference": models[0].name,
+        "num_inputs": int(len(inputs)),
+        "top_k_fraction": frac,
+        "agreement": summary,
+        "per_input": per_input,
+    }
+    atomic_write_json(attr_dir / "metrics.json", result)
+    return {"maps": maps, "inputs": inputs.cpu().numpy(), "labels": labels.cpu().numpy(),
+            "targets": targets.cpu().numpy(), "metrics": result}

@@ -1,0 +1,156 @@
+"""The LightningModules: Classifier (a teacher, or a student from scratch) and Distiller.
+
+Both train `self.model`, so a checkpoint's weights are always under the `model.` prefix, and
+both store `meta` (architecture, input shape, data identity) in the checkpoint so a model can be
+rebuilt from the .ckpt file alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from distillctl.losses import WeightedTerm
+from distillctl.losses.ce import CrossEntropy
+
+META_KEY = "distillctl"
+
+
+def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "f1": MulticlassF1Score(num_classes, average="macro"),
+            "precision": MulticlassPrecision(num_classes, average="macro"),
+            "recall": MulticlassRecall(num_classes, average="macro"),
+        },
+        prefix=prefix,
+    )
+
+
+class _Trainable(pl.LightningModule):
+    """What both modules share: evaluation, metrics, optimiser, checkpoint metadata."""
+
+    def __init__(self, model: nn.Module, num_classes: int, optim: dict[str, Any],
+                 meta: dict[str, Any]):
+        super().__init__()
+        self.model = model
+        self.optim = dict(optim)
+        self.meta = dict(meta)
+        self.val_metrics = classification_metrics(num_classes, "val/")
+        self.test_metrics = classification_metrics(num_classes, "test/")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def reference_logits(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Logits the student is compared with at evaluation (the teacher's), if any."""
+        return None
+
+    def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:
+        x, y = batch
+        logits = self.model(x)
+        metrics.update(logits, y)
+        self.log_dict(metrics, on_step=False, on_epoch=True)
+        self.log(f"{stage}/loss", nn.functional.cross_entropy(logits, y), on_step=False,
+                 on_epoch=True)
+        reference = self.reference_logits(x)
+        if reference is not None:
+            agree = (logits.argmax(-1) == reference.argmax(-1)).float()
+            getattr(self, f"{stage}_agreement").update(agree)
+            self.log(f"{stage}/teacher_agreement", getattr(self, f"{stage}_agreement"),
+                     on_step=False, on_epoch=True)
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, self.val_metrics, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, self.test_metrics, "test")
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=float(self.optim["lr"]),
+                                      weight_decay=float(self.optim["weight_decay"]))
+        if self.optim.get("scheduler", "none") == "cosine":
+            epochs = max(int(self.trainer.max_epochs or 1), 1)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return optimizer
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[META_KEY] = self.meta
+
+
+class Classifier(_Trainable):
+    """Supervised training on hard labels: the teacher, or the scratch-student baseline."""
+
+    def __init__(self, model: nn.Module, num_classes: int, optim: dict[str, Any],
+                 meta: dict[str, Any], label_smoothing: float = 0.0):
+        super().__init__(model, num_classes, optim, meta)
+        self.criterion = CrossEntropy(label_smoothing)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.criterion(self.model(x), None, y)
+        self.log("train/loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+
+class Distiller(_Trainable):
+    """The student (`self.model`) learns from a frozen teacher through weighted loss terms.
+
+    The teacher stays in eval mode with frozen parameters for the whole run, although
+    Lightning calls `.train()` on this module every epoch: `train()` is overridden so its
+    BatchNorm statistics and dropout never change.
+    """
+
+    def __init__(self, model: nn.Module, teacher: nn.Module, terms: list[WeightedTerm],
+                 num_classes: int, optim: dict[str, Any], meta: dict[str, Any]):
+        super().__init__(model, num_classes, optim, meta)
+        self.teacher = teacher.eval().requires_grad_(False)
+        self.term_names = [t.name for t in terms]
+        self.weights = [float(t.weight) for t in terms]
+        self.terms = nn.ModuleList(t.term for t in terms)
+        self.val_agreement = MeanMetric()
+        self.test_agreement = MeanMetric()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def reference_logits(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.teacher(x)
+
+    def loss_terms(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The step's forward and loss as one pure function of tensors (compile-friendly)."""
+        with torch.no_grad():
+            teacher_logits = self.teacher(x)
+        student_logits = self.model(x)
+        values = {name: term(student_logits, teacher_logits, y)
+                  for name, term in zip(self.term_names, self.terms)}
+        total = sum(w * v for w, v in zip(self.weights, values.values()))
+        return total, values
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        total, values = self.loss_terms(x, y)
+        self.log("train/loss", total, on_step=False, on_epoch=True)
+        for name, value in values.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True)
+        return total
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint[META_KEY]["terms"] = dict(zip(self.term_names, self.weights))

@@ -1,0 +1,73 @@
+"""Architectures behind one door: `create_model(cfg, input_shape)`, as timm's create_model.
+
+Each architecture is one module that registers a builder. Models are plain nn.Modules built
+from layers (no functional activations, no in-place ops, no reused modules) so that every
+explainer, SHAP's DeepExplainer included, can walk them; layers have stable names for taps.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from torch import nn
+
+from distillctl.errors import ConfigError
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+# keys of a teacher/student config that are not arguments of the builder
+NON_BUILD_KEYS = frozenset({"arch", "ckpt"})
+
+
+def register(name: str):
+    def wrap(builder: Callable[..., nn.Module]):
+        MODELS[name] = builder
+        return builder
+
+    return wrap
+
+
+def _load_builtin() -> None:
+    from distillctl.models import cnn, cnn1d, mlp  # noqa: F401  (they register themselves)
+
+
+def plain(model_cfg: Any) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(model_cfg):
+        return OmegaConf.to_container(model_cfg, resolve=True)
+    return dict(model_cfg)
+
+
+def create_model(model_cfg: Any, input_shape: tuple[int, ...], role: str = "model") -> nn.Module:
+    """Build the architecture `model_cfg['arch']` for inputs of `input_shape` (no batch dim)."""
+    _load_builtin()
+    spec = plain(model_cfg)
+    arch = spec.get("arch")
+    if arch not in MODELS:
+        raise ConfigError(f"unknown {role} architecture '{arch}'",
+                          f"choose one of: {', '.join(sorted(MODELS))}")
+    builder = MODELS[arch]
+    kwargs = {k: v for k, v in spec.items() if k not in NON_BUILD_KEYS}
+    accepted = set(inspect.signature(builder).parameters) - {"input_shape"}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ConfigError(f"{role}.{unknown[0]} is not an option of the '{arch}' architecture",
+                          f"its options are: {', '.join(sorted(accepted))}")
+    if int(kwargs.get("num_classes", 0)) < 2:
+        raise ConfigError(f"{role}.num_classes={kwargs.get('num_classes')} must be at least 2",
+                          f"leave {role}.num_classes at the data's class count")
+    try:
+        return builder(input_shape=tuple(input_shape), **kwargs)
+    except ShapeError as exc:
+        raise ConfigError(f"{role}={arch} {exc.problem}", exc.fix) from None
+
+
+class ShapeError(ConfigError):
+    """An architecture that cannot take the data's input shape."""
+
+
+def expect_rank(arch: str, input_shape: tuple[int, ...], rank: int, what: str, fits: str) -> None:
+    if len(input_shape) != rank:
+        raise ShapeError(f"needs {what} inputs, but the data gives shape {tuple(input_shape)}",
+                         f"choose an architecture for this data, e.g. {fits}")

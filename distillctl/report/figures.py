@@ -1,0 +1,121 @@
+"""Pictures of attributions, one drawer per kind of data (image, signal, tabular).
+
+Matplotlib with the Agg backend; every figure is saved as a PNG and returned as a path.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from distillctl.io import atomic_write_bytes  # noqa: E402
+
+Drawer = Callable[..., list[Path]]
+DRAWERS: dict[str, Drawer] = {}
+
+
+def register(kind: str):
+    def wrap(fn: Drawer) -> Drawer:
+        DRAWERS[kind] = fn
+        return fn
+
+    return wrap
+
+
+def save(fig, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def _symmetric(values: np.ndarray) -> float:
+    peak = float(np.abs(values).max())
+    return peak if peak > 0 else 1.0
+
+
+@register("image")
+def image_maps(inputs, maps, labels, targets, out_dir: Path, count: int, **_) -> list[Path]:
+    """Per input: the image, then each model's map (red: for the target class, blue: against)."""
+    paths = []
+    names = list(maps)
+    for i in range(min(count, len(inputs))):
+        fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.2 * (len(names) + 1), 2.4))
+        image = inputs[i]
+        axes[0].imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0),
+                       cmap="gray")
+        axes[0].set_title(f"input (label {labels[i]})", fontsize=9)
+        for ax, name in zip(axes[1:], names):
+            amap = maps[name][i].sum(axis=0)  # channels summed
+            vmax = _symmetric(amap)
+            ax.imshow(amap, cmap="bwr", vmin=-vmax, vmax=vmax)
+            ax.set_title(f"{name} (class {targets[i]})", fontsize=9)
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        paths.append(save(fig, out_dir / f"input_{i:03d}.png"))
+    return paths
+
+
+@register("signal")
+def signal_maps(inputs, maps, labels, targets, out_dir: Path, count: int, **_) -> list[Path]:
+    """Per input: the signal, with each model's attribution along it."""
+    paths = []
+    for i in range(min(count, len(inputs))):
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 3.6), sharex=True)
+        top.plot(inputs[i].sum(axis=0), color="black")
+        top.set_title(f"input (label {labels[i]}, explained class {targets[i]})", fontsize=9)
+        for name, amap in maps.items():
+            bottom.plot(amap[i].sum(axis=0), label=name)
+        bottom.axhline(0, color="grey", linewidth=0.5)
+        bottom.set_ylabel("attribution")
+        bottom.legend(fontsize=8)
+        paths.append(save(fig, out_dir / f"input_{i:03d}.png"))
+    return paths
+
+
+@register("tabular")
+def tabular_bars(inputs, maps, labels, targets, out_dir: Path, count: int,
+                 feature_names=(), **_) -> list[Path]:
+    """Mean |attribution| per feature, the reference model's top 15, each model side by side."""
+    names = list(maps)
+    importance = {n: np.abs(maps[n]).reshape(len(maps[n]), -1).mean(axis=0) for n in names}
+    order = np.argsort(-importance[names[0]])[:15][::-1]
+    labels_ = [feature_names[j] if j < len(feature_names) else f"x{j}" for j in order]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
+    height = 0.8 / len(names)
+    for k, name in enumerate(names):
+        ax.barh(np.arange(len(order)) + k * height, importance[name][order], height, label=name)
+    ax.set_yticks(np.arange(len(order)) + 0.4 - height / 2, labels_, fontsize=8)
+    ax.set_xlabel("mean |attribution|")
+    ax.legend(fontsize=8)
+    return [save(fig, out_dir / "feature_importance.png")]
+
+
+def agreement_histogram(per_input: dict[str, dict[str, list]], out_dir: Path) -> Path:
+    """Distribution over inputs of each model's rank agreement with the reference."""
+    fig, ax = plt.subplots(figsize=(5, 2.8))
+    for name, rows in per_input.items():
+        values = np.asarray(rows["spearman"], dtype=float)
+        ax.hist(values[~np.isnan(values)], bins=20, range=(-1, 1), alpha=0.6, label=name)
+    ax.set_xlabel("Spearman rank correlation with the teacher's map")
+    ax.set_ylabel("inputs")
+    ax.legend(fontsize=8)
+    return save(fig, out_dir / "agreement_hist.png")
+
+
+def draw(kind: str, explained: dict, out_dir: Path, count: int, feature_names=()) -> list[Path]:
+    drawer = DRAWERS[kind]
+    paths = drawer(explained["inputs"], explained["maps"], explained["labels"],
+                   explained["targets"], out_dir, count, feature_names=feature_names)
+    if explained["metrics"]["per_input"]:
+        paths.append(agreement_histogram(explained["metrics"]["per_input"], out_dir))
+    return paths

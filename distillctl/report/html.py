@@ -1,0 +1,75 @@
+"""report.html: one self-contained page (images embedded), readable offline."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from distillctl.io import atomic_write_text
+from distillctl.report.tables import COLUMNS, fmt
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+img { max-width: 100%; margin: 0.3rem 0; }
+pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
+.note { color: #555; font-size: 0.9rem; }
+"""
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
+
+
+def render(title: str, summary: dict[str, Any], rows: list[dict], explain: dict[str, Any],
+           figures: list[Path], config_yaml: str) -> str:
+    models = _table([h for h, _, _ in COLUMNS],
+                    [[fmt(r.get(k), kind) for _, k, kind in COLUMNS] for r in rows])
+    agreement_rows = [
+        [name] + [f"{stats[m]['mean']:.3f} ± {stats[m]['std']:.3f}" for m in stats]
+        for name, stats in explain["agreement"].items()
+    ]
+    metric_names = list(next(iter(explain["agreement"].values()), {}).keys())
+    agreement = _table(["model vs " + explain["reference"]] + metric_names, agreement_rows)
+    facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
+                    for k, v in summary.items())
+    pictures = "\n".join(_image(p) for p in figures)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{STYLE}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<ul>{facts}</ul>
+<h2>Accuracy, size and speed</h2>
+<p class="note">Test metrics are computed once, on the checkpoint chosen on validation accuracy.
+Compression is the teacher's parameter count over each model's.</p>
+{models}
+<h2>Do the students reason like the teacher?</h2>
+<p class="note">Agreement of each model's attributions with the teacher's on the same
+{explain['num_inputs']} test inputs ({html.escape(explain['explainer']['name'])}, explaining the
+{html.escape(explain['target'])} class): Spearman rank correlation, top-k overlap
+(k = {explain['top_k_fraction']:.0%} of the features), sign agreement and cosine similarity;
+mean ± standard deviation over inputs.</p>
+{agreement}
+<h2>Attributions</h2>
+{pictures}
+<h2>Configuration</h2>
+<pre>{html.escape(config_yaml)}</pre>
+</body></html>
+"""
+
+
+def write_report(path: Path, **parts: Any) -> Path:
+    atomic_write_text(path, render(**parts))
+    return path

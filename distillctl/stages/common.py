@@ -1,0 +1,112 @@
+"""What every stage shares: run.json's life cycle, error reporting, model building, results."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from distillctl import data as data_registry
+from distillctl.errors import ConfigError, DistillctlError
+from distillctl.io import atomic_write_json, atomic_write_text
+from distillctl.runs import RunRecord
+from distillctl.stages import Stage
+
+
+def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | None:
+    """The body of the @hydra.main task: a user error ends the process with its exit code."""
+    from hydra.core.hydra_config import HydraConfig
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        return execute(stage, cfg, run_dir)
+    except DistillctlError as exc:
+        if os.environ.get("DISTILLCTL_DEBUG") == "1":
+            raise
+        from distillctl.cli import report_error
+
+        report_error(exc)
+        sys.exit(exc.exit_code)
+
+
+def save_config(cfg: DictConfig, run_dir: Path) -> None:
+    """Hydra writes .hydra/config.yaml for the run it starts; nested runs get one here."""
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.exists():
+        atomic_write_text(path, OmegaConf.to_yaml(cfg))
+
+
+def execute(stage: Stage, cfg: DictConfig, run_dir: Path,
+            parents: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one stage in `run_dir`; run.json says running, then done, failed or interrupted."""
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the run folder {run_dir}: {exc.strerror}",
+                          "set paths.output_root to a folder you can write") from None
+    save_config(cfg, run_dir)
+    record = RunRecord.start(run_dir, stage.name, int(cfg.seed),
+                             data_registry.identity(cfg.data), parents)
+    try:
+        results = stage.load()(cfg, run_dir, record)
+    except KeyboardInterrupt:
+        record.finish("interrupted", reason="interrupted by the user (Ctrl-C)")
+        raise
+    except DistillctlError as exc:
+        record.finish("failed", reason=str(exc))
+        raise
+    except BaseException as exc:
+        record.finish("failed", reason=f"{type(exc).__name__}: {exc}")
+        raise
+    record.finish("done", results=results)
+    return results
+
+
+def build_model(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int):
+    """The `teacher` or `student` model of the config, checked against the data."""
+    from distillctl.models import create_model
+
+    wanted = int(cfg[role].num_classes)
+    if wanted != num_classes:
+        raise ConfigError(
+            f"{role}.num_classes={wanted} but data '{cfg.data.name}' has {num_classes} classes",
+            f"drop the {role}.num_classes override (it follows data.num_classes)",
+        )
+    return create_model(cfg[role], input_shape, role=role)
+
+
+def model_meta(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int,
+               stage: str) -> dict[str, Any]:
+    """What a checkpoint records to rebuild its model and to check it against data later."""
+    from distillctl.models import NON_BUILD_KEYS, plain
+
+    spec = {k: v for k, v in plain(cfg[role]).items() if k not in NON_BUILD_KEYS or k == "arch"}
+    return {
+        "role": role,
+        "stage": stage,
+        "model": spec,
+        "input_shape": list(input_shape),
+        "num_classes": int(num_classes),
+        "data": data_registry.identity(cfg.data),
+    }
+
+
+def write_results(run_dir: Path, model, meta: dict[str, Any], results: dict[str, Any]) -> dict:
+    """metrics.json and model_card.json of a training run; returns a short summary."""
+    from distillctl.models.card import model_card
+
+    card = model_card(model, tuple(meta["input_shape"]), meta["model"]["arch"])
+    card["test_acc"] = results["test"].get("test/acc")
+    atomic_write_json(run_dir / "metrics.json", {"role": meta["role"], **results})
+    atomic_write_json(run_dir / "model_card.json", card)
+    return {
+        "test_acc": card["test_acc"],
+        "val_acc_best": results["val_acc_best"],
+        "parameters": card["parameters"],
+        "checkpoint": results["checkpoint"],
+        "checkpoint_path": results["checkpoint_path"],
+    }

@@ -1,0 +1,65 @@
+"""`explain`: attributions of a distill run's teacher and student, and the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from distillctl import runs
+from distillctl.console import say
+from distillctl.runs import RunRecord
+from distillctl.stages.resolve import resolve_distill_run
+
+
+def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, title: str) -> dict:
+    """Explain `models` (teacher first), draw the pictures, write report.html, print the table."""
+    from distillctl.explain.pipeline import explain_models
+    from distillctl.report.figures import draw
+    from distillctl.report.html import write_report
+    from distillctl.report.tables import model_rows, print_summary
+
+    say(f"explaining {', '.join(m.name for m in models)} with {cfg.explainer.name} "
+        f"on {min(int(cfg.explain.num_inputs), len(splits.y_test))} test inputs")
+    explained = explain_models(models, splits, cfg, out_dir)
+    metrics = explained["metrics"]
+    figures = draw(splits.kind, explained, out_dir / "attributions",
+                   int(cfg.explain.num_figures), feature_names=splits.feature_names)
+    rows = model_rows([(m.name, m.run_dir) for m in models], metrics["agreement"])
+    facts = {"data": splits_name(cfg), "explainer": cfg.explainer.name,
+             "run folder": str(out_dir.resolve())}
+    report = write_report(out_dir / "report.html", title=title, summary=facts, rows=rows,
+                          explain=metrics, figures=figures, config_yaml=OmegaConf.to_yaml(cfg))
+    print_summary(rows, report, title)
+    return {
+        "report": str(report.resolve()),
+        "agreement": {name: {m: s["mean"] for m, s in stats.items()}
+                      for name, stats in metrics["agreement"].items()},
+        "models": rows,
+    }
+
+
+def splits_name(cfg: DictConfig) -> str:
+    return str(cfg.data.name)
+
+
+def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+    from distillctl.checkpoints import load_model
+    from distillctl.data import build_splits
+    from distillctl.explain.pipeline import Explained
+
+    distill_dir = resolve_distill_run(str(cfg.explain.run), cfg.paths.output_root)
+    say(f"explaining distill run {distill_dir}")
+    record.add_parent("distill", distill_dir)
+    info = runs.load(distill_dir) or {}
+    student, student_meta = load_model(info["results"]["checkpoint_path"], "student")
+    teacher, _ = load_model(student_meta["teacher_ckpt"], "teacher")
+    teacher_run = info.get("parents", {}).get("teacher")
+    data_cfg = OmegaConf.create(student_meta["data"])
+    record.update(data=student_meta["data"])
+    splits = build_splits(data_cfg, cfg.paths.data_dir)
+    models = [Explained("teacher", teacher, Path(teacher_run) if teacher_run else None),
+              Explained("student", student, distill_dir)]
+    with_data = OmegaConf.merge(cfg, {"data": student_meta["data"]})
+    return explain_and_report(models, splits, with_data, run_dir,
+                              f"distillctl explain: {data_cfg.name}")

@@ -1,0 +1,67 @@
+"""Finding the runs a stage builds on: `teacher.ckpt=latest` and `explain.run=latest`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from distillctl import runs
+from distillctl.errors import RunError
+
+
+def _describe_data(identity: dict[str, Any] | None) -> str:
+    return "?" if not identity else str(identity.get("name"))
+
+
+def resolve_teacher(spec: str, output_root: str, data_identity: dict[str, Any],
+                    which: str = "best") -> tuple[Path, Path | None]:
+    """(checkpoint file, teacher run folder or None) for teacher.ckpt=latest | RUN_DIR | FILE."""
+    if spec != "latest":
+        path = Path(spec)
+        if path.is_dir():
+            ckpt = path / "checkpoints" / f"{which}.ckpt"
+            if not ckpt.exists():
+                raise RunError(f"teacher run {path} has no checkpoints/{which}.ckpt",
+                               "point teacher.ckpt at a finished `train teacher` run or a .ckpt file")
+            return ckpt, path
+        if not path.exists():
+            raise RunError(f"teacher checkpoint not found: {path}",
+                           "train one with `distillctl train teacher`, or pass "
+                           "teacher.ckpt=<run dir or .ckpt>")
+        return path, path.parent.parent if path.parent.name == "checkpoints" else None
+    found = runs.finished_runs(output_root, "train_teacher")
+    same = [(d, info) for d, info in found if info.get("data") == data_identity]
+    if same:
+        run_dir = same[0][0]
+        return run_dir / "checkpoints" / f"{which}.ckpt", run_dir
+    name = data_identity.get("name")
+    if found:
+        others = sorted({_describe_data(info.get("data")) for _, info in found})
+        raise RunError(
+            f"no finished teacher run on data '{name}' with these data options under "
+            f"{output_root} (teacher runs found on: {', '.join(others)})",
+            f"train one first: `distillctl train teacher data={name}`, "
+            "or pass teacher.ckpt=<run dir>",
+        )
+    raise RunError(f"no finished teacher run under {output_root}",
+                   f"train one first: `distillctl train teacher data={name}` "
+                   "(or `distillctl run` for the whole pipeline)")
+
+
+def resolve_distill_run(spec: str, output_root: str) -> Path:
+    """The distill run folder to explain: explain.run=latest | RUN_DIR."""
+    if spec == "latest":
+        found = runs.finished_runs(output_root, "distill_student")
+        if not found:
+            raise RunError(f"no finished `distill student` run under {output_root} to explain",
+                           "run `distillctl distill student` first, or pass explain.run=<run dir>")
+        return found[0][0]
+    path = Path(spec)
+    info = runs.load(path)
+    if info is None or info.get("stage") != "distill_student":
+        raise RunError(f"{path} is not a `distill student` run folder (no run.json of that stage)",
+                       "pass explain.run=<a distill run folder> or explain.run=latest")
+    if info.get("status") != "done":
+        raise RunError(f"distill run {path} did not finish (status: {info.get('status')})",
+                       "explain a finished run, or re-run `distillctl distill student`")
+    return path

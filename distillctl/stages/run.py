@@ -1,0 +1,54 @@
+"""`run`: the whole pipeline under one parent folder.
+
+    <run>/teacher/    train teacher            <run>/scratch/   train student (the baseline)
+    <run>/distilled/  distill student from <run>/teacher
+    <run>/attributions/ and <run>/report.html  teacher vs both students
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from omegaconf import DictConfig, open_dict
+
+from distillctl.runs import RunRecord
+
+
+def _sub_config(cfg: DictConfig, stage: str, **teacher) -> DictConfig:
+    sub = copy.deepcopy(cfg)
+    with open_dict(sub):
+        sub.stage = stage
+        sub.teacher.update(teacher)
+    return sub
+
+
+def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+    from distillctl.checkpoints import load_model
+    from distillctl.data import build_splits
+    from distillctl.explain.pipeline import Explained
+    from distillctl.stages import BY_NAME
+    from distillctl.stages.common import execute as execute_stage
+    from distillctl.stages.explain import explain_and_report
+
+    folders = {"teacher": run_dir / "teacher", "scratch": run_dir / "scratch",
+               "distilled": run_dir / "distilled"}
+    results = {}
+    for role, stage, extra in (("teacher", "train_teacher", {}),
+                               ("scratch", "train_student", {}),
+                               ("distilled", "distill_student",
+                                {"ckpt": str(folders["teacher"].resolve())})):
+        record.add_parent(role, folders[role])
+        results[role] = execute_stage(BY_NAME[stage], _sub_config(cfg, stage, **extra),
+                                      folders[role])
+    models = [
+        Explained(name, load_model(results[role]["checkpoint_path"], role_kind)[0], folders[role])
+        for name, role, role_kind in (("teacher", "teacher", "teacher"),
+                                      ("distilled student", "distilled", "student"),
+                                      ("scratch student", "scratch", "student"))
+    ]
+    splits = build_splits(cfg.data, cfg.paths.data_dir)
+    report = explain_and_report(models, splits, cfg, run_dir,
+                                f"distillctl run: {cfg.data.name}, {cfg.teacher.arch} teacher -> "
+                                f"{cfg.student.arch} student, loss={cfg.loss.name}")
+    return {"stages": results, **report}

@@ -1,0 +1,39 @@
+"""`train teacher` and `train student`: supervised training on hard labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from distillctl.console import say
+from distillctl.runs import RunRecord
+from distillctl.stages.common import build_model, model_meta, write_results
+
+
+def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+    from distillctl.data.module import ArrayDataModule
+    from distillctl.lit import Classifier
+    from distillctl.losses.ce import label_smoothing
+    from distillctl.training import check_trainer, fit_and_test
+
+    check_trainer(cfg.trainer)
+    smoothing = label_smoothing(cfg.loss)
+    data = ArrayDataModule.from_config(cfg)
+    model = build_model(cfg, role, data.input_shape, data.num_classes)
+    meta = model_meta(cfg, role, data.input_shape, data.num_classes, record.data["stage"])
+    say(f"training the {role} ({cfg[role].arch}) on {cfg.data.name} {data.splits.sizes()} "
+        f"-> {run_dir}")
+    module = Classifier(model, data.num_classes, cfg.optim, meta, label_smoothing=smoothing)
+    results = fit_and_test(module, data, cfg, run_dir)
+    summary = write_results(run_dir, module.model, meta, results)
+    say(f"{role} test accuracy {summary['test_acc']:.4f} ({summary['checkpoint']} checkpoint)")
+    return summary
+
+
+def train_teacher(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+    return _train("teacher", cfg, run_dir, record)
+
+
+def train_student(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+    return _train("student", cfg, run_dir, record)

@@ -1,0 +1,100 @@
+"""Fit, then test once: the Trainer, its callbacks, and the metrics a stage writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from omegaconf import OmegaConf
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
+
+from distillctl.errors import ConfigError
+from distillctl.io import atomic_write_text
+
+MONITOR = "val/acc"
+
+
+class EpochCSV(Callback):
+    """metrics.csv: one row per epoch (epoch, lr, every logged metric), rewritten atomically."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.rows: list[dict[str, Any]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        row: dict[str, Any] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
+        if trainer.optimizers:
+            row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
+        row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items())})
+        self.rows.append(row)
+        columns = list(dict.fromkeys(key for r in self.rows for key in r))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(self.path, buffer.getvalue())
+
+
+def _quiet_lightning() -> None:
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (".*does not have many workers.*", ".*You called `self.log.*",
+                    ".*is an invalid.*", ".*LeafSpec.*", ".*GPU available but not used.*",
+                    ".*The number of training batches.*", ".*Checkpoint directory.*exists.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def check_trainer(trainer_cfg: Any) -> None:
+    epochs = trainer_cfg.get("max_epochs")
+    if epochs is None or int(epochs) <= 0:
+        raise ConfigError(f"trainer.max_epochs={epochs} must be a positive whole number",
+                          "set trainer.max_epochs to e.g. 30")
+
+
+def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint]:
+    _quiet_lightning()
+    check_trainer(cfg.trainer)
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=MONITOR,
+                                 mode="max", save_last=True, save_top_k=1,
+                                 auto_insert_metric_name=False)
+    callbacks: list[Callback] = [checkpoint, EpochCSV(run_dir / "metrics.csv")]
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if kwargs.get("enable_progress_bar", True):
+        callbacks.append(RichProgressBar(leave=False))
+    trainer = pl.Trainer(**kwargs, callbacks=callbacks, logger=False,
+                         default_root_dir=str(run_dir), enable_model_summary=False)
+    return trainer, checkpoint
+
+
+def _floats(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in sorted(metrics.items())}
+
+
+def fit_and_test(module: pl.LightningModule, datamodule: pl.LightningDataModule, cfg: Any,
+                 run_dir: Path) -> dict[str, Any]:
+    """Train with the best checkpoint chosen on validation; test that checkpoint once."""
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    trainer, checkpoint = build_trainer(cfg, run_dir)
+    trainer.fit(module, datamodule=datamodule)
+    which = cfg.eval_checkpoint
+    path = checkpoint.best_model_path if which == "best" else checkpoint.last_model_path
+    if not path:  # no validation ran (limit_val_batches=0): the last weights are all there is
+        which, path = "last", checkpoint.last_model_path
+    tested = trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False)
+    best_score = checkpoint.best_model_score
+    return {
+        "checkpoint": which,
+        "checkpoint_path": str(Path(path).resolve()),
+        "epochs_trained": trainer.current_epoch,
+        "val_acc_best": None if best_score is None or math.isnan(float(best_score))
+        else float(best_score),
+        "test": _floats(tested[0]) if tested else {},
+    }
