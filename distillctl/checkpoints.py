@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,24 +18,40 @@ from distillctl.models import create_model
 PREFIX = "model."
 
 
+def _unreadable(path: Path, role: str, exc: Exception) -> RunError:
+    return RunError(
+        f"{role} checkpoint {path} cannot be read: it is truncated or not a "
+        f"checkpoint ({type(exc).__name__})",
+        f"re-run the stage that wrote it, or point {role}.ckpt at another file",
+    )
+
+
 def read_checkpoint(path: str | Path, role: str) -> dict[str, Any]:
     """torch.load with weights_only=True: a checkpoint someone sent is never unpickled blindly."""
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{role} checkpoint not found: {path}",
-                       f"train one with `distillctl train {role}` or pass {role}.ckpt=<run dir or .ckpt>")
+        raise RunError(
+            f"{role} checkpoint not found: {path}",
+            f"train one with `distillctl train {role}` or pass {role}.ckpt=<run dir or .ckpt>",
+        )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise RunError(f"{role} checkpoint {path} holds objects beyond plain weights ({exc})",
-                       "re-save it with distillctl, or only load checkpoints you trust") from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if found:  # a real pickle that asks for code to run: not trusted silently
+            raise RunError(
+                f"{role} checkpoint {path} holds a Python object ({found.group(1)}) "
+                "beyond plain weights, and is not loaded",
+                "re-save it with distillctl; load only checkpoints you trust",
+            ) from None
+        raise _unreadable(path, role, exc) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise RunError(f"{role} checkpoint {path} cannot be read: it is truncated or not a "
-                       f"checkpoint ({type(exc).__name__})",
-                       f"re-run the stage that wrote it, or point {role}.ckpt at another file") from None
+        raise _unreadable(path, role, exc) from None
     if not isinstance(ckpt, dict) or META_KEY not in ckpt or "state_dict" not in ckpt:
-        raise RunError(f"{role} checkpoint {path} was not written by distillctl",
-                       f"train the {role} with `distillctl train {role}`")
+        raise RunError(
+            f"{role} checkpoint {path} was not written by distillctl",
+            f"train the {role} with `distillctl train {role}`",
+        )
     return ckpt
 
 
@@ -43,10 +60,12 @@ def load_model(path: str | Path, role: str) -> tuple[nn.Module, dict[str, Any]]:
     ckpt = read_checkpoint(path, role)
     meta = ckpt[META_KEY]
     model = create_model(meta["model"], tuple(meta["input_shape"]), role=role)
-    state = {k[len(PREFIX):]: v for k, v in ckpt["state_dict"].items() if k.startswith(PREFIX)}
+    state = {k[len(PREFIX) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(PREFIX)}
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise RunError(f"{role} checkpoint {path} does not fit its recorded architecture: {exc}",
-                       "the file was changed after training; re-train it") from None
+        raise RunError(
+            f"{role} checkpoint {path} does not fit its recorded architecture: {exc}",
+            "the file was changed after training; re-train it",
+        ) from None
     return model.eval(), meta

@@ -125,9 +125,9 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
 
         return run_task(stage, cfg)
 
-    main_fn = hydra.main(
-        version_base="1.3", config_path=str(config_dir()), config_name=stage.name
-    )(task)
+    main_fn = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=stage.name)(
+        task
+    )
     main_fn()
 
 

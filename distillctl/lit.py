@@ -41,8 +41,9 @@ def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
 class _Trainable(pl.LightningModule):
     """What both modules share: evaluation, metrics, optimiser, checkpoint metadata."""
 
-    def __init__(self, model: nn.Module, num_classes: int, optim: dict[str, Any],
-                 meta: dict[str, Any]):
+    def __init__(
+        self, model: nn.Module, num_classes: int, optim: dict[str, Any], meta: dict[str, Any]
+    ):
         super().__init__()
         self.model = model
         self.optim = dict(optim)
@@ -62,14 +63,19 @@ class _Trainable(pl.LightningModule):
         logits = self.model(x)
         metrics.update(logits, y)
         self.log_dict(metrics, on_step=False, on_epoch=True)
-        self.log(f"{stage}/loss", nn.functional.cross_entropy(logits, y), on_step=False,
-                 on_epoch=True)
+        self.log(
+            f"{stage}/loss", nn.functional.cross_entropy(logits, y), on_step=False, on_epoch=True
+        )
         reference = self.reference_logits(x)
         if reference is not None:
             agree = (logits.argmax(-1) == reference.argmax(-1)).float()
             getattr(self, f"{stage}_agreement").update(agree)
-            self.log(f"{stage}/teacher_agreement", getattr(self, f"{stage}_agreement"),
-                     on_step=False, on_epoch=True)
+            self.log(
+                f"{stage}/teacher_agreement",
+                getattr(self, f"{stage}_agreement"),
+                on_step=False,
+                on_epoch=True,
+            )
 
     def validation_step(self, batch, batch_idx):
         self._evaluate(batch, self.val_metrics, "val")
@@ -79,8 +85,9 @@ class _Trainable(pl.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=float(self.optim["lr"]),
-                                      weight_decay=float(self.optim["weight_decay"]))
+        optimizer = torch.optim.AdamW(
+            params, lr=float(self.optim["lr"]), weight_decay=float(self.optim["weight_decay"])
+        )
         if self.optim.get("scheduler", "none") == "cosine":
             epochs = max(int(self.trainer.max_epochs or 1), 1)
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
@@ -94,8 +101,14 @@ class _Trainable(pl.LightningModule):
 class Classifier(_Trainable):
     """Supervised training on hard labels: the teacher, or the scratch-student baseline."""
 
-    def __init__(self, model: nn.Module, num_classes: int, optim: dict[str, Any],
-                 meta: dict[str, Any], label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        model: nn.Module,
+        num_classes: int,
+        optim: dict[str, Any],
+        meta: dict[str, Any],
+        label_smoothing: float = 0.0,
+    ):
         super().__init__(model, num_classes, optim, meta)
         self.criterion = CrossEntropy(label_smoothing)
 
@@ -114,8 +127,15 @@ class Distiller(_Trainable):
     BatchNorm statistics and dropout never change.
     """
 
-    def __init__(self, model: nn.Module, teacher: nn.Module, terms: list[WeightedTerm],
-                 num_classes: int, optim: dict[str, Any], meta: dict[str, Any]):
+    def __init__(
+        self,
+        model: nn.Module,
+        teacher: nn.Module,
+        terms: list[WeightedTerm],
+        num_classes: int,
+        optim: dict[str, Any],
+        meta: dict[str, Any],
+    ):
         super().__init__(model, num_classes, optim, meta)
         self.teacher = teacher.eval().requires_grad_(False)
         self.term_names = [t.name for t in terms]
@@ -138,8 +158,10 @@ class Distiller(_Trainable):
         with torch.no_grad():
             teacher_logits = self.teacher(x)
         student_logits = self.model(x)
-        values = {name: term(student_logits, teacher_logits, y)
-                  for name, term in zip(self.term_names, self.terms)}
+        values = {
+            name: term(student_logits, teacher_logits, y)
+            for name, term in zip(self.term_names, self.terms)
+        }
         total = sum(w * v for w, v in zip(self.weights, values.values()))
         return total, values
 

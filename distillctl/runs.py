@@ -13,8 +13,17 @@ from distillctl.io import atomic_write_json, read_json
 
 RUN_FILE = "run.json"
 TRACKED_PACKAGES = (
-    "distillctl", "torch", "pytorch-lightning", "torchmetrics", "hydra-core", "omegaconf",
-    "shap", "captum", "numpy", "scikit-learn", "mnist1d",
+    "distillctl",
+    "torch",
+    "pytorch-lightning",
+    "torchmetrics",
+    "hydra-core",
+    "omegaconf",
+    "shap",
+    "captum",
+    "numpy",
+    "scikit-learn",
+    "mnist1d",
 )
 
 
@@ -38,7 +47,10 @@ def git_sha() -> str | None:
     try:
         out = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=False,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -53,21 +65,30 @@ class RunRecord:
         self.data = data
 
     @classmethod
-    def start(cls, run_dir: Path, stage: str, seed: int, data_identity: dict | None,
-              parents: dict[str, str] | None = None) -> RunRecord:
-        record = cls(run_dir, {
-            "stage": stage,
-            "status": "running",
-            "started_at": now(),
-            "finished_at": None,
-            "run_dir": str(Path(run_dir).resolve()),
-            "command": ["distillctl", *sys.argv[1:]],
-            "seed": seed,
-            "data": data_identity,
-            "parents": dict(parents or {}),
-            "versions": versions(),
-            "git_sha": git_sha(),
-        })
+    def start(
+        cls,
+        run_dir: Path,
+        stage: str,
+        seed: int,
+        data_identity: dict | None,
+        parents: dict[str, str] | None = None,
+    ) -> RunRecord:
+        record = cls(
+            run_dir,
+            {
+                "stage": stage,
+                "status": "running",
+                "started_at": now(),
+                "finished_at": None,
+                "run_dir": str(Path(run_dir).resolve()),
+                "command": ["distillctl", *sys.argv[1:]],
+                "seed": seed,
+                "data": data_identity,
+                "parents": dict(parents or {}),
+                "versions": versions(),
+                "git_sha": git_sha(),
+            },
+        )
         record.save()
         return record
 

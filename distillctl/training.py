@@ -46,31 +46,50 @@ class EpochCSV(Callback):
 def _quiet_lightning() -> None:
     for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    for pattern in (".*does not have many workers.*", ".*You called `self.log.*",
-                    ".*is an invalid.*", ".*LeafSpec.*", ".*GPU available but not used.*",
-                    ".*The number of training batches.*", ".*Checkpoint directory.*exists.*"):
+    for pattern in (
+        ".*does not have many workers.*",
+        ".*You called `self.log.*",
+        ".*is an invalid.*",
+        ".*LeafSpec.*",
+        ".*GPU available but not used.*",
+        ".*The number of training batches.*",
+        ".*Checkpoint directory.*exists.*",
+    ):
         warnings.filterwarnings("ignore", message=pattern)
 
 
 def check_trainer(trainer_cfg: Any) -> None:
     epochs = trainer_cfg.get("max_epochs")
     if epochs is None or int(epochs) <= 0:
-        raise ConfigError(f"trainer.max_epochs={epochs} must be a positive whole number",
-                          "set trainer.max_epochs to e.g. 30")
+        raise ConfigError(
+            f"trainer.max_epochs={epochs} must be a positive whole number",
+            "set trainer.max_epochs to e.g. 30",
+        )
 
 
 def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint]:
     _quiet_lightning()
     check_trainer(cfg.trainer)
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=MONITOR,
-                                 mode="max", save_last=True, save_top_k=1,
-                                 auto_insert_metric_name=False)
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor=MONITOR,
+        mode="max",
+        save_last=True,
+        save_top_k=1,
+        auto_insert_metric_name=False,
+    )
     callbacks: list[Callback] = [checkpoint, EpochCSV(run_dir / "metrics.csv")]
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar(leave=False))
-    trainer = pl.Trainer(**kwargs, callbacks=callbacks, logger=False,
-                         default_root_dir=str(run_dir), enable_model_summary=False)
+    trainer = pl.Trainer(
+        **kwargs,
+        callbacks=callbacks,
+        logger=False,
+        default_root_dir=str(run_dir),
+        enable_model_summary=False,
+    )
     return trainer, checkpoint
 
 
@@ -78,8 +97,9 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in sorted(metrics.items())}
 
 
-def fit_and_test(module: pl.LightningModule, datamodule: pl.LightningDataModule, cfg: Any,
-                 run_dir: Path) -> dict[str, Any]:
+def fit_and_test(
+    module: pl.LightningModule, datamodule: pl.LightningDataModule, cfg: Any, run_dir: Path
+) -> dict[str, Any]:
     """Train with the best checkpoint chosen on validation; test that checkpoint once."""
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     trainer, checkpoint = build_trainer(cfg, run_dir)
@@ -94,7 +114,8 @@ def fit_and_test(module: pl.LightningModule, datamodule: pl.LightningDataModule,
         "checkpoint": which,
         "checkpoint_path": str(Path(path).resolve()),
         "epochs_trained": trainer.current_epoch,
-        "val_acc_best": None if best_score is None or math.isnan(float(best_score))
+        "val_acc_best": None
+        if best_score is None or math.isnan(float(best_score))
         else float(best_score),
         "test": _floats(tested[0]) if tested else {},
     }

@@ -8,7 +8,8 @@ explainer is adding one module that registers itself.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -31,8 +32,9 @@ def get_explainer(name: str) -> Attribute:
     from distillctl.explain import shap_explainers  # noqa: F401  (registers itself)
 
     if name not in EXPLAINERS:
-        raise ConfigError(f"unknown explainer '{name}'",
-                          f"choose one of: {', '.join(sorted(EXPLAINERS))}")
+        raise ConfigError(
+            f"unknown explainer '{name}'", f"choose one of: {', '.join(sorted(EXPLAINERS))}"
+        )
     return EXPLAINERS[name]
 
 
@@ -48,8 +50,12 @@ class ClassOutput(nn.Module):
         return self.model(x)[:, self.target : self.target + 1]
 
 
-def per_target(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-               explain_one: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def per_target(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    explain_one: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
     """Explain each input for its own target class: the inputs are grouped by target, and
     `explain_one(single_output_model, group)` explains a group for one class."""
     out = torch.zeros_like(inputs)

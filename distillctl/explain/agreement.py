@@ -54,7 +54,9 @@ def summarise(rows: dict[str, list]) -> dict[str, dict[str, float]]:
     for name, values in rows.items():
         arr = np.asarray(values, dtype=np.float64)
         arr = arr[~np.isnan(arr)]
-        out[name] = {"mean": float(arr.mean()) if arr.size else float("nan"),
-                     "std": float(arr.std()) if arr.size else float("nan"),
-                     "n": int(arr.size)}
+        out[name] = {
+            "mean": float(arr.mean()) if arr.size else float("nan"),
+            "std": float(arr.std()) if arr.size else float("nan"),
+            "n": int(arr.size),
+        }
     return out

@@ -36,26 +36,35 @@ def _device() -> torch.device:
 def choose_inputs(splits: Splits, explain_cfg: Any, seed: int):
     """The first num_inputs test inputs (fixed across runs) and a seeded training background."""
     if int(explain_cfg.num_inputs) <= 0 or int(explain_cfg.background) <= 0:
-        raise ConfigError("explain.num_inputs and explain.background must be positive",
-                          "set e.g. explain.num_inputs=64 explain.background=100")
+        raise ConfigError(
+            "explain.num_inputs and explain.background must be positive",
+            "set e.g. explain.num_inputs=64 explain.background=100",
+        )
     n = min(int(explain_cfg.num_inputs), len(splits.y_test))
     rng = np.random.default_rng(seed)
     size = min(int(explain_cfg.background), len(splits.y_train))
     bg = np.sort(rng.choice(len(splits.y_train), size=size, replace=False))
-    return (torch.from_numpy(splits.x_test[:n]), torch.from_numpy(splits.y_test[:n]),
-            torch.from_numpy(splits.x_train[bg]))
+    return (
+        torch.from_numpy(splits.x_test[:n]),
+        torch.from_numpy(splits.y_test[:n]),
+        torch.from_numpy(splits.x_train[bg]),
+    )
 
 
 def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: Path) -> dict:
-    """Attributions of every model, agreement of each with models[0], all under out_dir/attributions."""
+    """Attributions of every model and the agreement of each with models[0] (the teacher).
+
+    Everything lands in out_dir/attributions: the maps (npz) and metrics.json.
+    """
     from rich.progress import Progress
 
     from distillctl.console import console
 
     target_kind = cfg.explain.target
     if target_kind not in TARGETS:
-        raise ConfigError(f"explain.target={target_kind} is not a target",
-                          f"choose one of: {', '.join(TARGETS)}")
+        raise ConfigError(
+            f"explain.target={target_kind} is not a target", f"choose one of: {', '.join(TARGETS)}"
+        )
     explainer = get_explainer(cfg.explainer.name)
     device = _device()
     inputs, labels, background = choose_inputs(splits, cfg.explain, int(cfg.seed))
@@ -69,16 +78,22 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         task = progress.add_task(f"explaining with {cfg.explainer.name}", total=len(models))
         for entry in models:
             model = entry.model.to(device).eval()
-            maps[entry.name] = explainer(model, inputs, targets, background,
-                                         cfg.explainer).detach().cpu().numpy()
+            maps[entry.name] = (
+                explainer(model, inputs, targets, background, cfg.explainer).detach().cpu().numpy()
+            )
             progress.advance(task)
     frac = float(cfg.explain.top_k_fraction)
     per_input = {e.name: agreement(maps[models[0].name], maps[e.name], frac) for e in models[1:]}
     summary = {name: summarise(rows) for name, rows in per_input.items()}
     attr_dir = out_dir / "attributions"
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, inputs=inputs.cpu().numpy(), labels=labels.cpu().numpy(),
-                        targets=targets.cpu().numpy(), **{f"attr_{k}": v for k, v in maps.items()})
+    np.savez_compressed(
+        buffer,
+        inputs=inputs.cpu().numpy(),
+        labels=labels.cpu().numpy(),
+        targets=targets.cpu().numpy(),
+        **{f"attr_{k}": v for k, v in maps.items()},
+    )
     atomic_write_bytes(attr_dir / "attributions.npz", buffer.getvalue())
     result = {
         "explainer": dict(cfg.explainer),
@@ -90,5 +105,10 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         "per_input": per_input,
     }
     atomic_write_json(attr_dir / "metrics.json", result)
-    return {"maps": maps, "inputs": inputs.cpu().numpy(), "labels": labels.cpu().numpy(),
-            "targets": targets.cpu().numpy(), "metrics": result}
+    return {
+        "maps": maps,
+        "inputs": inputs.cpu().numpy(),
+        "labels": labels.cpu().numpy(),
+        "targets": targets.cpu().numpy(),
+        "metrics": result,
+    }

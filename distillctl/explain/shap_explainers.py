@@ -24,8 +24,9 @@ def single_output(values, like: torch.Tensor) -> torch.Tensor:
 
 
 @register("shap_gradient")
-def shap_gradient(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-                  background: torch.Tensor, cfg) -> torch.Tensor:
+def shap_gradient(
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
+) -> torch.Tensor:
     import shap
 
     def explain_one(output: nn.Module, group: torch.Tensor) -> torch.Tensor:
@@ -37,8 +38,9 @@ def shap_gradient(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
 
 
 @register("shap_deep")
-def shap_deep(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-              background: torch.Tensor, cfg) -> torch.Tensor:
+def shap_deep(
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
+) -> torch.Tensor:
     import shap
 
     def explain_one(output: nn.Module, group: torch.Tensor) -> torch.Tensor:

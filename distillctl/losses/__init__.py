@@ -7,8 +7,9 @@ sums them and logs each one. Adding a method is adding one module that registers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
@@ -41,8 +42,14 @@ def build_recipe(loss_cfg: Any) -> list[WeightedTerm]:
     return [t for t in RECIPES[name](loss_cfg) if t.weight != 0.0]
 
 
-def check_range(name: str, value: float, low: float, high: float | None, example: str,
-                low_inclusive: bool = True) -> float:
+def check_range(
+    name: str,
+    value: float,
+    low: float,
+    high: float | None,
+    example: str,
+    low_inclusive: bool = True,
+) -> float:
     """Reject a config value outside [low, high] (or (low, high]) with the key's name."""
     value = float(value)
     too_low = value < low if low_inclusive else value <= low

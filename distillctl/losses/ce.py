@@ -16,18 +16,27 @@ class CrossEntropy(nn.Module):
         super().__init__()
         self.label_smoothing = float(label_smoothing)
 
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor | None,
-                labels: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        student_logits: torch.Tensor,
+        teacher_logits: torch.Tensor | None,
+        labels: torch.Tensor,
+    ) -> torch.Tensor:
         labelled = labels != UNLABELLED
         # sum over labelled samples / their count, written without a data-dependent branch
-        per_sample = F.cross_entropy(student_logits, labels.clamp_min(0), reduction="none",
-                                     label_smoothing=self.label_smoothing)
+        per_sample = F.cross_entropy(
+            student_logits,
+            labels.clamp_min(0),
+            reduction="none",
+            label_smoothing=self.label_smoothing,
+        )
         return (per_sample * labelled).sum() / labelled.sum().clamp_min(1)
 
 
 def label_smoothing(loss_cfg) -> float:
-    return check_range("loss.label_smoothing", loss_cfg.get("label_smoothing", 0.0), 0.0, 1.0,
-                       "0.1")
+    return check_range(
+        "loss.label_smoothing", loss_cfg.get("label_smoothing", 0.0), 0.0, 1.0, "0.1"
+    )
 
 
 @register("ce")

@@ -19,8 +19,12 @@ class SoftTargetKL(nn.Module):
         super().__init__()
         self.temperature = float(temperature)
 
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        student_logits: torch.Tensor,
+        teacher_logits: torch.Tensor,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         t = self.temperature
         log_p_student = F.log_softmax(student_logits / t, dim=-1)
         log_p_teacher = F.log_softmax(teacher_logits / t, dim=-1)
@@ -30,8 +34,9 @@ class SoftTargetKL(nn.Module):
 
 @register("kd")
 def kd_recipe(loss_cfg) -> list[WeightedTerm]:
-    temperature = check_range("loss.temperature", loss_cfg.temperature, 0.0, None, "4",
-                              low_inclusive=False)
+    temperature = check_range(
+        "loss.temperature", loss_cfg.temperature, 0.0, None, "4", low_inclusive=False
+    )
     alpha = check_range("loss.alpha", loss_cfg.alpha, 0.0, 1.0, "0.1")
     return [
         WeightedTerm("ce", alpha, CrossEntropy(label_smoothing(loss_cfg))),

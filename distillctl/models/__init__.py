@@ -8,7 +8,8 @@ explainer, SHAP's DeepExplainer included, can walk them; layers have stable name
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -45,18 +46,23 @@ def create_model(model_cfg: Any, input_shape: tuple[int, ...], role: str = "mode
     spec = plain(model_cfg)
     arch = spec.get("arch")
     if arch not in MODELS:
-        raise ConfigError(f"unknown {role} architecture '{arch}'",
-                          f"choose one of: {', '.join(sorted(MODELS))}")
+        raise ConfigError(
+            f"unknown {role} architecture '{arch}'", f"choose one of: {', '.join(sorted(MODELS))}"
+        )
     builder = MODELS[arch]
     kwargs = {k: v for k, v in spec.items() if k not in NON_BUILD_KEYS}
     accepted = set(inspect.signature(builder).parameters) - {"input_shape"}
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
-        raise ConfigError(f"{role}.{unknown[0]} is not an option of the '{arch}' architecture",
-                          f"its options are: {', '.join(sorted(accepted))}")
+        raise ConfigError(
+            f"{role}.{unknown[0]} is not an option of the '{arch}' architecture",
+            f"its options are: {', '.join(sorted(accepted))}",
+        )
     if int(kwargs.get("num_classes", 0)) < 2:
-        raise ConfigError(f"{role}.num_classes={kwargs.get('num_classes')} must be at least 2",
-                          f"leave {role}.num_classes at the data's class count")
+        raise ConfigError(
+            f"{role}.num_classes={kwargs.get('num_classes')} must be at least 2",
+            f"leave {role}.num_classes at the data's class count",
+        )
     try:
         return builder(input_shape=tuple(input_shape), **kwargs)
     except ShapeError as exc:
@@ -69,5 +75,7 @@ class ShapeError(ConfigError):
 
 def expect_rank(arch: str, input_shape: tuple[int, ...], rank: int, what: str, fits: str) -> None:
     if len(input_shape) != rank:
-        raise ShapeError(f"needs {what} inputs, but the data gives shape {tuple(input_shape)}",
-                         f"choose an architecture for this data, e.g. {fits}")
+        raise ShapeError(
+            f"needs {what} inputs, but the data gives shape {tuple(input_shape)}",
+            f"choose an architecture for this data, e.g. {fits}",
+        )

@@ -11,14 +11,18 @@ from distillctl.models import expect_rank, register
 
 
 @register("cnn")
-def cnn(input_shape, num_classes: int, channels=(32, 64), hidden: int = 128,
-        dropout: float = 0.0) -> nn.Module:
+def cnn(
+    input_shape, num_classes: int, channels=(32, 64), hidden: int = 128, dropout: float = 0.0
+) -> nn.Module:
     expect_rank("cnn", input_shape, 3, "image (C, H, W)", "mlp")
     blocks: OrderedDict[str, nn.Module] = OrderedDict()
     in_ch, size = input_shape[0], min(input_shape[1:])
     for i, ch in enumerate(channels, start=1):
-        block = [nn.Conv2d(in_ch, int(ch), 3, padding=1, bias=False), nn.BatchNorm2d(int(ch)),
-                 nn.ReLU()]
+        block = [
+            nn.Conv2d(in_ch, int(ch), 3, padding=1, bias=False),
+            nn.BatchNorm2d(int(ch)),
+            nn.ReLU(),
+        ]
         if size >= 2:  # pool while there is room, so any small image size works
             block.append(nn.MaxPool2d(2))
             size //= 2

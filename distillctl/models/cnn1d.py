@@ -14,8 +14,9 @@ from distillctl.models import expect_rank, register
 
 
 @register("cnn1d")
-def cnn1d(input_shape, num_classes: int, channels=(32, 32, 32), kernel_size: int = 5,
-          dropout: float = 0.0) -> nn.Module:
+def cnn1d(
+    input_shape, num_classes: int, channels=(32, 32, 32), kernel_size: int = 5, dropout: float = 0.0
+) -> nn.Module:
     expect_rank("cnn1d", input_shape, 2, "1-D signal (C, L)", "mlp")
     blocks: OrderedDict[str, nn.Module] = OrderedDict()
     in_ch, k = input_shape[0], int(kernel_size)

@@ -6,8 +6,8 @@ Matplotlib with the Agg backend; every figure is saved as a PNG and returned as 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 
@@ -50,8 +50,7 @@ def image_maps(inputs, maps, labels, targets, out_dir: Path, count: int, **_) ->
     for i in range(min(count, len(inputs))):
         fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.2 * (len(names) + 1), 2.4))
         image = inputs[i]
-        axes[0].imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0),
-                       cmap="gray")
+        axes[0].imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray")
         axes[0].set_title(f"input (label {labels[i]})", fontsize=9)
         for ax, name in zip(axes[1:], names):
             amap = maps[name][i].sum(axis=0)  # channels summed
@@ -83,8 +82,9 @@ def signal_maps(inputs, maps, labels, targets, out_dir: Path, count: int, **_) -
 
 
 @register("tabular")
-def tabular_bars(inputs, maps, labels, targets, out_dir: Path, count: int,
-                 feature_names=(), **_) -> list[Path]:
+def tabular_bars(
+    inputs, maps, labels, targets, out_dir: Path, count: int, feature_names=(), **_
+) -> list[Path]:
     """Mean |attribution| per feature, the reference model's top 15, each model side by side."""
     names = list(maps)
     importance = {n: np.abs(maps[n]).reshape(len(maps[n]), -1).mean(axis=0) for n in names}
@@ -114,8 +114,15 @@ def agreement_histogram(per_input: dict[str, dict[str, list]], out_dir: Path) ->
 
 def draw(kind: str, explained: dict, out_dir: Path, count: int, feature_names=()) -> list[Path]:
     drawer = DRAWERS[kind]
-    paths = drawer(explained["inputs"], explained["maps"], explained["labels"],
-                   explained["targets"], out_dir, count, feature_names=feature_names)
+    paths = drawer(
+        explained["inputs"],
+        explained["maps"],
+        explained["labels"],
+        explained["targets"],
+        out_dir,
+        count,
+        feature_names=feature_names,
+    )
     if explained["metrics"]["per_input"]:
         paths.append(agreement_histogram(explained["metrics"]["per_input"], out_dir))
     return paths

@@ -23,8 +23,9 @@ pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -33,18 +34,26 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
 
 
-def render(title: str, summary: dict[str, Any], rows: list[dict], explain: dict[str, Any],
-           figures: list[Path], config_yaml: str) -> str:
-    models = _table([h for h, _, _ in COLUMNS],
-                    [[fmt(r.get(k), kind) for _, k, kind in COLUMNS] for r in rows])
+def render(
+    title: str,
+    summary: dict[str, Any],
+    rows: list[dict],
+    explain: dict[str, Any],
+    figures: list[Path],
+    config_yaml: str,
+) -> str:
+    models = _table(
+        [h for h, _, _ in COLUMNS], [[fmt(r.get(k), kind) for _, k, kind in COLUMNS] for r in rows]
+    )
     agreement_rows = [
         [name] + [f"{stats[m]['mean']:.3f} ± {stats[m]['std']:.3f}" for m in stats]
         for name, stats in explain["agreement"].items()
     ]
     metric_names = list(next(iter(explain["agreement"].values()), {}).keys())
     agreement = _table(["model vs " + explain["reference"]] + metric_names, agreement_rows)
-    facts = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
-                    for k, v in summary.items())
+    facts = "".join(
+        f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in summary.items()
+    )
     pictures = "\n".join(_image(p) for p in figures)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -57,9 +66,9 @@ Compression is the teacher's parameter count over each model's.</p>
 {models}
 <h2>Do the students reason like the teacher?</h2>
 <p class="note">Agreement of each model's attributions with the teacher's on the same
-{explain['num_inputs']} test inputs ({html.escape(explain['explainer']['name'])}, explaining the
-{html.escape(explain['target'])} class): Spearman rank correlation, top-k overlap
-(k = {explain['top_k_fraction']:.0%} of the features), sign agreement and cosine similarity;
+{explain["num_inputs"]} test inputs ({html.escape(explain["explainer"]["name"])}, explaining the
+{html.escape(explain["target"])} class): Spearman rank correlation, top-k overlap
+(k = {explain["top_k_fraction"]:.0%} of the features), sign agreement and cosine similarity;
 mean ± standard deviation over inputs.</p>
 {agreement}
 <h2>Attributions</h2>

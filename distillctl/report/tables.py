@@ -21,8 +21,19 @@ def model_row(name: str, run_dir: Path | None) -> dict[str, Any]:
                 row["test_f1"] = data.get("test", {}).get("test/f1")
                 row["checkpoint"] = data.get("checkpoint")
             else:
-                row.update({k: data.get(k) for k in ("arch", "parameters", "size_bytes", "macs",
-                                                     "cpu_latency_ms_per_sample", "test_acc")})
+                row.update(
+                    {
+                        k: data.get(k)
+                        for k in (
+                            "arch",
+                            "parameters",
+                            "size_bytes",
+                            "macs",
+                            "cpu_latency_ms_per_sample",
+                            "test_acc",
+                        )
+                    }
+                )
     return row
 
 

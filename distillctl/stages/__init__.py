@@ -6,8 +6,8 @@ Kept free of heavy imports: the CLI reads it to print `--help` before torch is l
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,36 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage(("run",), "run", "distillctl.stages.run:execute",
-          "the whole pipeline: teacher, scratch student, distilled student, explain, report"),
-    Stage(("train", "teacher"), "train_teacher", "distillctl.stages.train:train_teacher",
-          "train the teacher"),
-    Stage(("train", "student"), "train_student", "distillctl.stages.train:train_student",
-          "train the student from scratch (the baseline every KD claim needs)"),
-    Stage(("distill", "student"), "distill_student", "distillctl.stages.distill:execute",
-          "distil the student from a teacher checkpoint (teacher.ckpt=latest by default)"),
-    Stage(("explain",), "explain", "distillctl.stages.explain:execute",
-          "attributions for teacher and student of a distill run, and the HTML report"),
+    Stage(
+        ("run",),
+        "run",
+        "distillctl.stages.run:execute",
+        "the whole pipeline: teacher, scratch student, distilled student, explain, report",
+    ),
+    Stage(
+        ("train", "teacher"),
+        "train_teacher",
+        "distillctl.stages.train:train_teacher",
+        "train the teacher",
+    ),
+    Stage(
+        ("train", "student"),
+        "train_student",
+        "distillctl.stages.train:train_student",
+        "train the student from scratch (the baseline every KD claim needs)",
+    ),
+    Stage(
+        ("distill", "student"),
+        "distill_student",
+        "distillctl.stages.distill:execute",
+        "distil the student from a teacher checkpoint (teacher.ckpt=latest by default)",
+    ),
+    Stage(
+        ("explain",),
+        "explain",
+        "distillctl.stages.explain:execute",
+        "attributions for teacher and student of a distill run, and the HTML report",
+    ),
 )
 
 BY_NAME = {stage.name: stage for stage in STAGES}

@@ -39,18 +39,22 @@ def save_config(cfg: DictConfig, run_dir: Path) -> None:
         atomic_write_text(path, OmegaConf.to_yaml(cfg))
 
 
-def execute(stage: Stage, cfg: DictConfig, run_dir: Path,
-            parents: dict[str, str] | None = None) -> dict[str, Any]:
+def execute(
+    stage: Stage, cfg: DictConfig, run_dir: Path, parents: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run one stage in `run_dir`; run.json says running, then done, failed or interrupted."""
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create the run folder {run_dir}: {exc.strerror}",
-                          "set paths.output_root to a folder you can write") from None
+        raise ConfigError(
+            f"cannot create the run folder {run_dir}: {exc.strerror}",
+            "set paths.output_root to a folder you can write",
+        ) from None
     save_config(cfg, run_dir)
-    record = RunRecord.start(run_dir, stage.name, int(cfg.seed),
-                             data_registry.identity(cfg.data), parents)
+    record = RunRecord.start(
+        run_dir, stage.name, int(cfg.seed), data_registry.identity(cfg.data), parents
+    )
     try:
         results = stage.load()(cfg, run_dir, record)
     except KeyboardInterrupt:
@@ -79,8 +83,9 @@ def build_model(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_cl
     return create_model(cfg[role], input_shape, role=role)
 
 
-def model_meta(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int,
-               stage: str) -> dict[str, Any]:
+def model_meta(
+    cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int, stage: str
+) -> dict[str, Any]:
     """What a checkpoint records to rebuild its model and to check it against data later."""
     from distillctl.models import NON_BUILD_KEYS, plain
 

@@ -14,13 +14,15 @@ from distillctl.stages.common import build_model, model_meta, write_results
 from distillctl.stages.resolve import resolve_teacher
 
 
-def check_teacher_fits(meta: dict[str, Any], identity: dict[str, Any], num_classes: int,
-                       ckpt: Path) -> None:
+def check_teacher_fits(
+    meta: dict[str, Any], identity: dict[str, Any], num_classes: int, ckpt: Path
+) -> None:
     """A teacher trained on other data (or other splits of it) would leak or mislead."""
     trained_on = meta.get("data") or {}
     if trained_on != identity:
-        differ = sorted(k for k in set(trained_on) | set(identity)
-                        if trained_on.get(k) != identity.get(k))
+        differ = sorted(
+            k for k in set(trained_on) | set(identity) if trained_on.get(k) != identity.get(k)
+        )
         raise RunError(
             f"teacher {ckpt} was trained on data '{trained_on.get('name')}' but this run uses "
             f"'{identity.get('name')}' (differs in: {', '.join(differ)})",
@@ -28,8 +30,10 @@ def check_teacher_fits(meta: dict[str, Any], identity: dict[str, Any], num_class
             f"on this data: `distillctl train teacher data={identity.get('name')}`",
         )
     if int(meta["num_classes"]) != num_classes:
-        raise RunError(f"teacher {ckpt} predicts {meta['num_classes']} classes but the data "
-                       f"has {num_classes}", "use a teacher trained on this data")
+        raise RunError(
+            f"teacher {ckpt} predicts {meta['num_classes']} classes but the data has {num_classes}",
+            "use a teacher trained on this data",
+        )
 
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
@@ -43,8 +47,9 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     check_trainer(cfg.trainer)
     terms = build_recipe(cfg.loss)
     identity = data_registry.identity(cfg.data)
-    ckpt, teacher_run = resolve_teacher(str(cfg.teacher.get("ckpt", "latest")),
-                                        cfg.paths.output_root, identity, cfg.eval_checkpoint)
+    ckpt, teacher_run = resolve_teacher(
+        str(cfg.teacher.get("ckpt", "latest")), cfg.paths.output_root, identity, cfg.eval_checkpoint
+    )
     say(f"teacher: {ckpt}")
     if teacher_run is not None:
         record.add_parent("teacher", teacher_run)
@@ -52,18 +57,25 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     data = ArrayDataModule.from_config(cfg)
     check_teacher_fits(teacher_meta, identity, data.num_classes, ckpt)
     if tuple(teacher_meta["input_shape"]) != data.input_shape:
-        raise RunError(f"teacher {ckpt} takes inputs of shape {teacher_meta['input_shape']} but "
-                       f"the data gives {list(data.input_shape)}", "use a teacher for this data")
+        raise RunError(
+            f"teacher {ckpt} takes inputs of shape {teacher_meta['input_shape']} but "
+            f"the data gives {list(data.input_shape)}",
+            "use a teacher for this data",
+        )
     student = build_model(cfg, "student", data.input_shape, data.num_classes)
     meta = model_meta(cfg, "student", data.input_shape, data.num_classes, "distill_student")
     meta["teacher_ckpt"] = str(Path(ckpt).resolve())
-    say(f"distilling the student ({cfg.student.arch}) from the teacher "
-        f"({teacher_meta['model']['arch']}) with loss={cfg.loss.name} -> {run_dir}")
+    say(
+        f"distilling the student ({cfg.student.arch}) from the teacher "
+        f"({teacher_meta['model']['arch']}) with loss={cfg.loss.name} -> {run_dir}"
+    )
     module = Distiller(student, teacher, terms, data.num_classes, cfg.optim, meta)
     results = fit_and_test(module, data, cfg, run_dir)
     summary = write_results(run_dir, module.model, meta, results)
     summary["teacher_ckpt"] = meta["teacher_ckpt"]
     summary["teacher_agreement"] = results["test"].get("test/teacher_agreement")
-    say(f"distilled student test accuracy {summary['test_acc']:.4f}, top-1 agreement with "
-        f"the teacher {summary['teacher_agreement']:.4f}")
+    say(
+        f"distilled student test accuracy {summary['test_acc']:.4f}, top-1 agreement with "
+        f"the teacher {summary['teacher_agreement']:.4f}"
+    )
     return summary

@@ -19,22 +19,41 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
     from distillctl.report.html import write_report
     from distillctl.report.tables import model_rows, print_summary
 
-    say(f"explaining {', '.join(m.name for m in models)} with {cfg.explainer.name} "
-        f"on {min(int(cfg.explain.num_inputs), len(splits.y_test))} test inputs")
+    say(
+        f"explaining {', '.join(m.name for m in models)} with {cfg.explainer.name} "
+        f"on {min(int(cfg.explain.num_inputs), len(splits.y_test))} test inputs"
+    )
     explained = explain_models(models, splits, cfg, out_dir)
     metrics = explained["metrics"]
-    figures = draw(splits.kind, explained, out_dir / "attributions",
-                   int(cfg.explain.num_figures), feature_names=splits.feature_names)
+    figures = draw(
+        splits.kind,
+        explained,
+        out_dir / "attributions",
+        int(cfg.explain.num_figures),
+        feature_names=splits.feature_names,
+    )
     rows = model_rows([(m.name, m.run_dir) for m in models], metrics["agreement"])
-    facts = {"data": splits_name(cfg), "explainer": cfg.explainer.name,
-             "run folder": str(out_dir.resolve())}
-    report = write_report(out_dir / "report.html", title=title, summary=facts, rows=rows,
-                          explain=metrics, figures=figures, config_yaml=OmegaConf.to_yaml(cfg))
+    facts = {
+        "data": splits_name(cfg),
+        "explainer": cfg.explainer.name,
+        "run folder": str(out_dir.resolve()),
+    }
+    report = write_report(
+        out_dir / "report.html",
+        title=title,
+        summary=facts,
+        rows=rows,
+        explain=metrics,
+        figures=figures,
+        config_yaml=OmegaConf.to_yaml(cfg),
+    )
     print_summary(rows, report, title)
     return {
         "report": str(report.resolve()),
-        "agreement": {name: {m: s["mean"] for m, s in stats.items()}
-                      for name, stats in metrics["agreement"].items()},
+        "agreement": {
+            name: {m: s["mean"] for m, s in stats.items()}
+            for name, stats in metrics["agreement"].items()
+        },
         "models": rows,
     }
 
@@ -58,8 +77,11 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     data_cfg = OmegaConf.create(student_meta["data"])
     record.update(data=student_meta["data"])
     splits = build_splits(data_cfg, cfg.paths.data_dir)
-    models = [Explained("teacher", teacher, Path(teacher_run) if teacher_run else None),
-              Explained("student", student, distill_dir)]
+    models = [
+        Explained("teacher", teacher, Path(teacher_run) if teacher_run else None),
+        Explained("student", student, distill_dir),
+    ]
     with_data = OmegaConf.merge(cfg, {"data": student_meta["data"]})
-    return explain_and_report(models, splits, with_data, run_dir,
-                              f"distillctl explain: {data_cfg.name}")
+    return explain_and_report(
+        models, splits, with_data, run_dir, f"distillctl explain: {data_cfg.name}"
+    )

@@ -13,21 +13,26 @@ def _describe_data(identity: dict[str, Any] | None) -> str:
     return "?" if not identity else str(identity.get("name"))
 
 
-def resolve_teacher(spec: str, output_root: str, data_identity: dict[str, Any],
-                    which: str = "best") -> tuple[Path, Path | None]:
+def resolve_teacher(
+    spec: str, output_root: str, data_identity: dict[str, Any], which: str = "best"
+) -> tuple[Path, Path | None]:
     """(checkpoint file, teacher run folder or None) for teacher.ckpt=latest | RUN_DIR | FILE."""
     if spec != "latest":
         path = Path(spec)
         if path.is_dir():
             ckpt = path / "checkpoints" / f"{which}.ckpt"
             if not ckpt.exists():
-                raise RunError(f"teacher run {path} has no checkpoints/{which}.ckpt",
-                               "point teacher.ckpt at a finished `train teacher` run or a .ckpt file")
+                raise RunError(
+                    f"teacher run {path} has no checkpoints/{which}.ckpt",
+                    "point teacher.ckpt at a finished `train teacher` run or a .ckpt file",
+                )
             return ckpt, path
         if not path.exists():
-            raise RunError(f"teacher checkpoint not found: {path}",
-                           "train one with `distillctl train teacher`, or pass "
-                           "teacher.ckpt=<run dir or .ckpt>")
+            raise RunError(
+                f"teacher checkpoint not found: {path}",
+                "train one with `distillctl train teacher`, or pass "
+                "teacher.ckpt=<run dir or .ckpt>",
+            )
         return path, path.parent.parent if path.parent.name == "checkpoints" else None
     found = runs.finished_runs(output_root, "train_teacher")
     same = [(d, info) for d, info in found if info.get("data") == data_identity]
@@ -43,9 +48,11 @@ def resolve_teacher(spec: str, output_root: str, data_identity: dict[str, Any],
             f"train one first: `distillctl train teacher data={name}`, "
             "or pass teacher.ckpt=<run dir>",
         )
-    raise RunError(f"no finished teacher run under {output_root}",
-                   f"train one first: `distillctl train teacher data={name}` "
-                   "(or `distillctl run` for the whole pipeline)")
+    raise RunError(
+        f"no finished teacher run under {output_root}",
+        f"train one first: `distillctl train teacher data={name}` "
+        "(or `distillctl run` for the whole pipeline)",
+    )
 
 
 def resolve_distill_run(spec: str, output_root: str) -> Path:
@@ -53,15 +60,21 @@ def resolve_distill_run(spec: str, output_root: str) -> Path:
     if spec == "latest":
         found = runs.finished_runs(output_root, "distill_student")
         if not found:
-            raise RunError(f"no finished `distill student` run under {output_root} to explain",
-                           "run `distillctl distill student` first, or pass explain.run=<run dir>")
+            raise RunError(
+                f"no finished `distill student` run under {output_root} to explain",
+                "run `distillctl distill student` first, or pass explain.run=<run dir>",
+            )
         return found[0][0]
     path = Path(spec)
     info = runs.load(path)
     if info is None or info.get("stage") != "distill_student":
-        raise RunError(f"{path} is not a `distill student` run folder (no run.json of that stage)",
-                       "pass explain.run=<a distill run folder> or explain.run=latest")
+        raise RunError(
+            f"{path} is not a `distill student` run folder (no run.json of that stage)",
+            "pass explain.run=<a distill run folder> or explain.run=latest",
+        )
     if info.get("status") != "done":
-        raise RunError(f"distill run {path} did not finish (status: {info.get('status')})",
-                       "explain a finished run, or re-run `distillctl distill student`")
+        raise RunError(
+            f"distill run {path} did not finish (status: {info.get('status')})",
+            "explain a finished run, or re-run `distillctl distill student`",
+        )
     return path

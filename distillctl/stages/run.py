@@ -1,8 +1,8 @@
 """`run`: the whole pipeline under one parent folder.
 
-    <run>/teacher/    train teacher            <run>/scratch/   train student (the baseline)
-    <run>/distilled/  distill student from <run>/teacher
-    <run>/attributions/ and <run>/report.html  teacher vs both students
+<run>/teacher/    train teacher            <run>/scratch/   train student (the baseline)
+<run>/distilled/  distill student from <run>/teacher
+<run>/attributions/ and <run>/report.html  teacher vs both students
 """
 
 from __future__ import annotations
@@ -31,24 +31,36 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.stages.common import execute as execute_stage
     from distillctl.stages.explain import explain_and_report
 
-    folders = {"teacher": run_dir / "teacher", "scratch": run_dir / "scratch",
-               "distilled": run_dir / "distilled"}
+    folders = {
+        "teacher": run_dir / "teacher",
+        "scratch": run_dir / "scratch",
+        "distilled": run_dir / "distilled",
+    }
     results = {}
-    for role, stage, extra in (("teacher", "train_teacher", {}),
-                               ("scratch", "train_student", {}),
-                               ("distilled", "distill_student",
-                                {"ckpt": str(folders["teacher"].resolve())})):
+    for role, stage, extra in (
+        ("teacher", "train_teacher", {}),
+        ("scratch", "train_student", {}),
+        ("distilled", "distill_student", {"ckpt": str(folders["teacher"].resolve())}),
+    ):
         record.add_parent(role, folders[role])
-        results[role] = execute_stage(BY_NAME[stage], _sub_config(cfg, stage, **extra),
-                                      folders[role])
+        results[role] = execute_stage(
+            BY_NAME[stage], _sub_config(cfg, stage, **extra), folders[role]
+        )
     models = [
         Explained(name, load_model(results[role]["checkpoint_path"], role_kind)[0], folders[role])
-        for name, role, role_kind in (("teacher", "teacher", "teacher"),
-                                      ("distilled student", "distilled", "student"),
-                                      ("scratch student", "scratch", "student"))
+        for name, role, role_kind in (
+            ("teacher", "teacher", "teacher"),
+            ("distilled student", "distilled", "student"),
+            ("scratch student", "scratch", "student"),
+        )
     ]
     splits = build_splits(cfg.data, cfg.paths.data_dir)
-    report = explain_and_report(models, splits, cfg, run_dir,
-                                f"distillctl run: {cfg.data.name}, {cfg.teacher.arch} teacher -> "
-                                f"{cfg.student.arch} student, loss={cfg.loss.name}")
+    report = explain_and_report(
+        models,
+        splits,
+        cfg,
+        run_dir,
+        f"distillctl run: {cfg.data.name}, {cfg.teacher.arch} teacher -> "
+        f"{cfg.student.arch} student, loss={cfg.loss.name}",
+    )
     return {"stages": results, **report}

@@ -22,8 +22,10 @@ def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict
     data = ArrayDataModule.from_config(cfg)
     model = build_model(cfg, role, data.input_shape, data.num_classes)
     meta = model_meta(cfg, role, data.input_shape, data.num_classes, record.data["stage"])
-    say(f"training the {role} ({cfg[role].arch}) on {cfg.data.name} {data.splits.sizes()} "
-        f"-> {run_dir}")
+    say(
+        f"training the {role} ({cfg[role].arch}) on {cfg.data.name} {data.splits.sizes()} "
+        f"-> {run_dir}"
+    )
     module = Classifier(model, data.num_classes, cfg.optim, meta, label_smoothing=smoothing)
     results = fit_and_test(module, data, cfg, run_dir)
     summary = write_results(run_dir, module.model, meta, results)

@@ -1,0 +1,78 @@
+"""Shared helpers: compose the real configs, shrink them, run stages in-process or via the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from distillctl.cli import register_resolvers
+from distillctl.config_groups import config_dir
+
+# 1 epoch of 2 batches, small explanations: every stage end to end in about a second.
+TINY = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.enable_progress_bar=false",
+    "explain.num_inputs=8",
+    "explain.background=16",
+    "explain.num_figures=2",
+]
+
+
+def compose_cfg(stage: str, overrides: list[str], root: Path):
+    register_resolvers()
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        return compose(
+            stage,
+            overrides=[
+                *TINY,
+                f"paths.output_root={root}",
+                f"paths.data_dir={root / 'data'}",
+                *overrides,
+            ],
+        )
+
+
+def run_stage(
+    stage: str, root: Path, *overrides: str, name: str | None = None
+) -> tuple[Path, dict]:
+    """Run a stage in-process in root/<name>; returns (run folder, the stage's results)."""
+    from distillctl.stages import BY_NAME
+    from distillctl.stages.common import execute
+
+    run_dir = root / (name or stage)
+    return run_dir, execute(BY_NAME[stage], compose_cfg(stage, list(overrides), root), run_dir)
+
+
+def cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
+    """The real command line in a subprocess (python -m distillctl ...)."""
+    full_env = {
+        **os.environ,
+        "DISTILLCTL_OUTPUTS": str(cwd / "outputs"),
+        "DISTILLCTL_DATA": str(cwd / "data"),
+        **(env or {}),
+    }
+    full_env.pop("DISTILLCTL_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "distillctl", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def teacher_run(tmp_path_factory) -> Path:
+    """One finished tiny teacher run on digits, shared by tests that only read it."""
+    root = tmp_path_factory.mktemp("shared")
+    run_dir, _ = run_stage(
+        "train_teacher", root, "trainer.max_epochs=2", "trainer.limit_train_batches=null"
+    )
+    return run_dir

@@ -1,0 +1,100 @@
+"""The real command line, in subprocesses: routing, Hydra features, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from omegaconf import OmegaConf
+
+from distillctl.runs import load
+from tests.conftest import TINY, cli
+
+
+def test_help_lists_the_commands_without_importing_torch():
+    code = (
+        "import sys; from distillctl.cli import main; main(['--help']); "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert 'pytorch_lightning' not in sys.modules"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    for words in ("run", "train teacher", "train student", "distill student", "explain", "list"):
+        assert f"  {words} " in out.stdout
+
+
+def test_list_shows_groups_and_choices(tmp_path):
+    out = cli("list", cwd=tmp_path)
+    assert out.returncode == 0
+    for choice in ("digits", "mnist1d", "breast_cancer", "cnn1d", "shap_deep", "kd"):
+        assert choice in out.stdout
+    one = cli("list", "explainer", cwd=tmp_path)
+    assert "shap_gradient" in one.stdout and "digits" not in one.stdout
+    bad = cli("list", "nope", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown config group 'nope'" in bad.stderr
+
+
+def test_unknown_choice_and_command_exit_2_with_the_valid_choices(tmp_path):
+    out = cli("train", "teacher", "data=nope", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "unknown data 'nope'" in out.stderr and "breast_cancer, digits, mnist1d" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    sweep = cli("distill", "student", "-m", "student=mlp,transformer", cwd=tmp_path)
+    assert sweep.returncode == 2 and "unknown student 'transformer'" in sweep.stderr
+    cmd = cli("distil", "student", cwd=tmp_path)
+    assert cmd.returncode == 2 and "unknown command 'distil student'" in cmd.stderr
+    assert not (tmp_path / "outputs").exists()  # nothing started
+
+
+def test_cfg_job_prints_the_composed_config_of_the_stage(tmp_path):
+    out = cli("distill", "student", "loss.temperature=7", "--cfg", "job", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "stage: distill_student" in out.stdout and "temperature: 7" in out.stdout
+    assert "ckpt: latest" in out.stdout
+
+
+def test_a_ddp_rank_re_running_argv_lands_in_the_same_stage(tmp_path):
+    # Lightning's DDP launcher re-runs `sys.argv` (by then only Hydra's overrides) with
+    # LOCAL_RANK set; the stage must come from the environment the parent set.
+    out = cli(
+        "loss.temperature=3",
+        "--cfg",
+        "job",
+        cwd=tmp_path,
+        env={"LOCAL_RANK": "1", "DISTILLCTL_STAGE": "distill_student"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "stage: distill_student" in out.stdout and "temperature: 3" in out.stdout
+
+
+def test_train_then_a_two_job_sweep_of_distillation(tmp_path):
+    first = cli("train", "teacher", *TINY, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    sweep = cli("distill", "student", "-m", "loss.temperature=2,4", *TINY, cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr
+    runs = sorted(p.parent for p in (tmp_path / "outputs/distill_student").rglob("run.json"))
+    assert len(runs) == 2
+    temps = set()
+    for run_dir in runs:
+        assert load(run_dir)["status"] == "done"
+        temps.add(OmegaConf.load(run_dir / ".hydra/config.yaml").loss.temperature)
+    assert temps == {2.0, 4.0}
+
+
+def test_a_run_time_error_exits_1_marks_the_run_failed_and_prints_no_traceback(tmp_path):
+    out = cli("distill", "student", *TINY, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "no finished teacher run" in out.stderr and "fix:" in out.stderr
+    assert "Traceback" not in out.stderr
+    (run_json,) = (tmp_path / "outputs/distill_student").rglob("run.json")
+    info = json.loads(run_json.read_text())
+    assert info["status"] == "failed" and "no finished teacher run" in info["reason"]
+
+
+def test_distillctl_run_end_to_end(tmp_path):
+    out = cli("run", *TINY, "tag=e2e", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (run_dir,) = (tmp_path / "outputs/run").glob("*/*-e2e")
+    assert (run_dir / "report.html").exists() and (run_dir / ".hydra/config.yaml").exists()
+    assert "distilled student" in out.stdout and "scratch student" in out.stdout
+    assert f"report: {run_dir.resolve()}/report.html" in out.stdout.replace("\n", "")

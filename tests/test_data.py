@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from distillctl.data import build_splits, identity
+from distillctl.data.module import IndexBatches
+from distillctl.errors import ConfigError
+
+DIGITS = {
+    "name": "digits",
+    "num_classes": 10,
+    "test_fraction": 0.2,
+    "val_fraction": 0.1,
+    "split_seed": 0,
+    "batch_size": 64,
+}
+
+
+def test_digits_splits_are_disjoint_stratified_and_reproducible(tmp_path):
+    a = build_splits(OmegaConf.create(DIGITS), str(tmp_path))
+    b = build_splits(OmegaConf.create(DIGITS), str(tmp_path))
+    assert sum(a.sizes().values()) == 1797
+    assert a.input_shape == (1, 8, 8) and a.kind == "image"
+    rows = {
+        split: {r.tobytes() for r in getattr(a, f"x_{split}")} for split in ("train", "val", "test")
+    }
+    # digits has a few duplicate images; the splits must still be (nearly) disjoint by row
+    assert len(rows["train"] & rows["test"]) <= 3
+    assert np.array_equal(a.y_test, b.y_test)
+    assert set(np.unique(a.y_val)) == set(range(10))
+    other = build_splits(OmegaConf.create({**DIGITS, "split_seed": 1}), str(tmp_path))
+    assert not np.array_equal(a.y_test, other.y_test)
+
+
+def test_breast_cancer_is_standardised_on_train_statistics(tmp_path):
+    cfg = OmegaConf.create({**DIGITS, "name": "breast_cancer", "num_classes": 2})
+    splits = build_splits(cfg, str(tmp_path))
+    assert splits.input_shape == (30,) and splits.kind == "tabular"
+    assert np.allclose(splits.x_train.mean(axis=0), 0, atol=1e-4)
+    assert len(splits.feature_names) == 30
+
+
+def test_mnist1d_is_generated_locally_and_cached(tmp_path, monkeypatch):
+    cfg = OmegaConf.create(
+        {
+            "name": "mnist1d",
+            "num_classes": 10,
+            "num_samples": 400,
+            "train_split": 0.8,
+            "generator_seed": 42,
+            "val_fraction": 0.1,
+            "split_seed": 0,
+            "batch_size": 50,
+        }
+    )
+    first = build_splits(cfg, str(tmp_path))
+    assert first.input_shape == (1, 40) and first.kind == "signal"
+    assert first.sizes() == {"train": 288, "val": 32, "test": 80}
+    assert len(list(tmp_path.glob("mnist1d-*.npz"))) == 1
+
+    import distillctl.data.mnist1d as source
+
+    monkeypatch.setattr(source, "_generate", lambda **kw: pytest.fail("cache not used"))
+    again = build_splits(cfg, str(tmp_path))
+    assert np.array_equal(first.x_test, again.x_test)
+
+
+def test_a_damaged_mnist1d_cache_is_rebuilt(tmp_path):
+    cfg = OmegaConf.create(
+        {
+            "name": "mnist1d",
+            "num_classes": 10,
+            "num_samples": 200,
+            "train_split": 0.8,
+            "generator_seed": 1,
+            "val_fraction": 0.1,
+            "split_seed": 0,
+            "batch_size": 50,
+        }
+    )
+    build_splits(cfg, str(tmp_path))
+    cache = next(tmp_path.glob("mnist1d-*.npz"))
+    cache.write_bytes(b"not an npz")
+    assert build_splits(cfg, str(tmp_path)).sizes()["test"] == 40
+
+
+def test_num_classes_that_disagree_with_the_data_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="data.num_classes=5 but data 'digits' has 10"):
+        build_splits(OmegaConf.create({**DIGITS, "num_classes": 5}), str(tmp_path))
+
+
+def test_identity_ignores_loader_settings_only():
+    a = identity(OmegaConf.create(DIGITS))
+    assert a == identity(OmegaConf.create({**DIGITS, "batch_size": 7}))
+    assert a != identity(OmegaConf.create({**DIGITS, "val_fraction": 0.2}))
+
+
+def test_index_batches_shuffle_per_epoch_and_shard_per_rank():
+    x, y = torch.arange(10.0)[:, None], torch.arange(10)
+    epoch = {"n": 0}
+    loader = IndexBatches(x, y, 4, shuffle=True, seed=3, epoch_fn=lambda: epoch["n"])
+    first = torch.cat([b for _, b in loader])
+    assert sorted(first.tolist()) == list(range(10)) and len(loader) == 3
+    assert torch.equal(first, torch.cat([b for _, b in loader]))  # same epoch, same order
+    epoch["n"] = 1
+    assert not torch.equal(first, torch.cat([b for _, b in loader]))
+    shards = [torch.cat([b for _, b in IndexBatches(x, y, 4, True, 3, r, 2)]) for r in (0, 1)]
+    assert set(shards[0].tolist()).isdisjoint(shards[1].tolist())
+    assert sorted(torch.cat(shards).tolist()) == list(range(10))

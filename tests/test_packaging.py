@@ -1,0 +1,85 @@
+"""The configs ship inside the wheel, and an installed distillctl finds them from anywhere."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    (path,) = out.glob("distillctl-*.whl")
+    return path
+
+
+def test_the_wheel_holds_every_config_file(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {
+        f"distillctl/configs/{p.relative_to(ROOT / 'configs')}"
+        for p in (ROOT / "configs").rglob("*.yaml")
+    }
+    assert shipped and shipped <= names
+    assert "distillctl/configs/data/digits.yaml" in names
+
+
+def test_an_installed_distillctl_finds_its_configs_outside_the_checkout(wheel, tmp_path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--quiet",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = (
+        "import distillctl, sys; from distillctl.config_groups import config_dir; "
+        "print(distillctl.__file__); print(config_dir()); "
+        "from distillctl.cli import main; main(sys.argv[1:])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, "train", "teacher", "--cfg", "job"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    module_file, configs, *_ = out.stdout.splitlines()
+    assert module_file.startswith(str(target)) and configs.startswith(str(target))
+    assert "stage: train_teacher" in out.stdout and "name: digits" in out.stdout

@@ -1,0 +1,239 @@
+"""Every stage end to end, in-process, on tiny configs; the run-folder contract; bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from distillctl.errors import ConfigError, RunError
+from distillctl.runs import load
+from tests.conftest import compose_cfg, run_stage
+
+CONTRACT = (
+    ".hydra/config.yaml",
+    "run.json",
+    "metrics.json",
+    "metrics.csv",
+    "checkpoints/best.ckpt",
+    "checkpoints/last.ckpt",
+    "model_card.json",
+)
+
+
+def test_train_teacher_writes_the_run_folder_contract(teacher_run):
+    for name in CONTRACT:
+        assert (teacher_run / name).is_file(), name
+    info = load(teacher_run)
+    assert info["stage"] == "train_teacher" and info["status"] == "done"
+    assert info["seed"] == 0 and info["versions"]["torch"] and info["data"]["name"] == "digits"
+    metrics = json.loads((teacher_run / "metrics.json").read_text())
+    assert metrics["checkpoint"] == "best" and 0.0 <= metrics["test"]["test/acc"] <= 1.0
+    assert metrics["test"]["test/acc"] > 0.5  # 2 epochs on digits: far above chance (0.1)
+    rows = (teacher_run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,step,lr") and "val/acc" in rows[0] and len(rows) == 3
+    card = json.loads((teacher_run / "model_card.json").read_text())
+    assert card["parameters"] > 0 and card["cpu_latency_ms_per_sample"] > 0
+
+
+def test_checkpoints_load_with_weights_only(teacher_run):
+    ckpt = torch.load(teacher_run / "checkpoints/best.ckpt", weights_only=True)
+    assert ckpt["distillctl"]["model"]["arch"] == "cnn"
+    from distillctl.checkpoints import load_model
+
+    model, meta = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
+    assert meta["num_classes"] == 10 and not model.training
+
+
+def test_train_student_is_the_scratch_baseline(tmp_path):
+    run_dir, result = run_stage("train_student", tmp_path)
+    assert load(run_dir)["stage"] == "train_student"
+    assert json.loads((run_dir / "model_card.json").read_text())["arch"] == "mlp"
+    assert result["parameters"] < 10_000
+
+
+def test_distill_takes_the_latest_finished_teacher_on_the_same_data(tmp_path, capsys):
+    old, _ = run_stage("train_teacher", tmp_path, name="teacher_old")
+    new, _ = run_stage("train_teacher", tmp_path, name="teacher_new")
+    failed = load(new)  # a newer but unfinished teacher must be passed over
+    (tmp_path / "teacher_broken").mkdir()
+    (tmp_path / "teacher_broken/run.json").write_text(
+        json.dumps({**failed, "status": "failed", "finished_at": "9999"})
+    )
+    other, _ = run_stage(
+        "train_teacher", tmp_path, "data=breast_cancer", "teacher=mlp", name="teacher_other_data"
+    )
+    run_dir, result = run_stage("distill_student", tmp_path)
+    assert load(run_dir)["parents"]["teacher"] == str(new.resolve())
+    assert str(new) in capsys.readouterr().out  # it says which teacher it took
+    assert 0.0 <= result["teacher_agreement"] <= 1.0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "test/teacher_agreement" in metrics["test"]
+    assert old != new != other
+
+
+def test_distill_logs_each_loss_term(tmp_path, teacher_run):
+    run_dir, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    assert {"train/ce", "train/kd", "train/loss"} <= set(header.split(","))
+
+
+def test_no_teacher_at_all_names_the_command_to_run(tmp_path):
+    with pytest.raises(RunError, match="no finished teacher run") as err:
+        run_stage("distill_student", tmp_path)
+    assert "distillctl train teacher data=digits" in err.value.fix
+    assert load(tmp_path / "distill_student")["status"] == "failed"
+
+
+def test_latest_ignores_teachers_of_other_data_and_says_so(tmp_path):
+    run_stage("train_teacher", tmp_path, "data=breast_cancer", "teacher=mlp")
+    with pytest.raises(RunError, match="teacher runs found on: breast_cancer") as err:
+        run_stage("distill_student", tmp_path)
+    assert "train teacher data=digits" in err.value.fix
+
+
+def test_a_teacher_from_other_data_is_refused(tmp_path):
+    other, _ = run_stage("train_teacher", tmp_path, "data=breast_cancer", "teacher=mlp")
+    with pytest.raises(
+        RunError, match="trained on data 'breast_cancer' but this run uses 'digits'"
+    ):
+        run_stage("distill_student", tmp_path, f"teacher.ckpt={other}")
+
+
+def test_a_teacher_from_other_splits_of_the_same_data_is_refused(tmp_path, teacher_run):
+    with pytest.raises(RunError, match="differs in: split_seed"):
+        run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}", "data.split_seed=5")
+
+
+def test_missing_and_corrupt_teacher_checkpoints_are_named(tmp_path):
+    with pytest.raises(RunError, match="teacher checkpoint not found"):
+        run_stage("distill_student", tmp_path, f"teacher.ckpt={tmp_path / 'nope.ckpt'}")
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(RunError, match="truncated or not a checkpoint"):
+        run_stage("distill_student", tmp_path, f"teacher.ckpt={bad}", name="d2")
+
+
+def test_class_counts_that_disagree_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match=r"teacher.num_classes=5 but data 'digits' has 10"):
+        run_stage("train_teacher", tmp_path, "teacher.num_classes=5")
+
+
+def test_failure_marks_run_json_and_keeps_the_config(tmp_path):
+    with pytest.raises(ConfigError):
+        run_stage("train_teacher", tmp_path, "data=breast_cancer")  # cnn cannot take a table
+    info = load(tmp_path / "train_teacher")
+    assert info["status"] == "failed" and "needs image" in info["reason"]
+    assert (tmp_path / "train_teacher/.hydra/config.yaml").exists()
+
+
+def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, tmp_path):
+    from distillctl.checkpoints import load_model
+    from distillctl.data.module import ArrayDataModule
+    from distillctl.lit import Distiller
+    from distillctl.losses import build_recipe
+    from distillctl.models import create_model
+    from distillctl.training import fit_and_test
+
+    cfg = compose_cfg("distill_student", ["trainer.limit_train_batches=3"], tmp_path)
+    teacher, _ = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    data = ArrayDataModule.from_config(cfg)
+    student = create_model(cfg.student, data.input_shape)
+    seen = []
+
+    class Spy(Distiller):
+        def training_step(self, batch, batch_idx):
+            seen.append((self.teacher.training, self.model.training))
+            return super().training_step(batch, batch_idx)
+
+    module = Spy(student, teacher, build_recipe(cfg.loss), 10, cfg.optim, {"model": {}})
+    fit_and_test(module, data, cfg, tmp_path / "run")
+    assert seen and all(t is False and s is True for t, s in seen)
+    after = teacher.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # BN statistics included
+    assert not any(p.requires_grad for p in teacher.parameters())
+
+
+def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path, teacher_run):
+    distill_dir, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_dir, result = run_stage("explain", tmp_path)
+    assert load(run_dir)["parents"]["distill"] == str(distill_dir.resolve())
+    metrics = json.loads((run_dir / "attributions/metrics.json").read_text())
+    student = metrics["agreement"]["student"]
+    assert set(student) == {"spearman", "topk", "sign", "cosine"}
+    assert -1.0 <= student["spearman"]["mean"] <= 1.0 and student["topk"]["n"] == 8
+    assert len(metrics["per_input"]["student"]["cosine"]) == 8
+    pngs = sorted(p.name for p in (run_dir / "attributions").glob("*.png"))
+    assert pngs == ["agreement_hist.png", "input_000.png", "input_001.png"]
+    html = (run_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "<table>" in html
+    assert 'src="http' not in html  # self-contained: nothing to fetch
+    assert result["report"] == str((run_dir / "report.html").resolve())
+
+
+def test_explain_attributions_differ_between_models_and_match_targets(tmp_path, teacher_run):
+    import numpy as np
+
+    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_dir, _ = run_stage(
+        "explain", tmp_path, "explain.target=teacher_pred", "explainer=shap_deep"
+    )
+    stored = np.load(run_dir / "attributions/attributions.npz")
+    assert stored["attr_teacher"].shape == stored["inputs"].shape == (8, 1, 8, 8)
+    assert not np.allclose(stored["attr_teacher"], stored["attr_student"])
+    assert np.abs(stored["attr_teacher"]).sum() > 0
+
+
+def test_explain_with_no_distill_run_says_what_to_run(tmp_path):
+    with pytest.raises(RunError, match="no finished `distill student` run") as err:
+        run_stage("explain", tmp_path)
+    assert "distillctl distill student" in err.value.fix
+
+
+def test_tabular_and_signal_data_get_their_own_pictures(tmp_path):
+    run_dir, _ = run_stage(
+        "run", tmp_path, "data=breast_cancer", "teacher=mlp", "teacher.hidden=[16]", name="tab"
+    )
+    assert (run_dir / "attributions/feature_importance.png").stat().st_size > 0
+    run_dir, _ = run_stage(
+        "run",
+        tmp_path,
+        "experiment=mnist1d",
+        "data.num_samples=400",
+        "trainer.max_epochs=1",
+        name="sig",
+    )
+    assert (run_dir / "attributions/input_000.png").stat().st_size > 0
+
+
+def test_run_puts_every_stage_under_one_parent(tmp_path, capsys):
+    run_dir, result = run_stage("run", tmp_path)
+    info = load(run_dir)
+    assert info["status"] == "done" and set(info["parents"]) == {"teacher", "scratch", "distilled"}
+    for sub in ("teacher", "scratch", "distilled"):
+        assert load(run_dir / sub)["status"] == "done"
+    assert load(run_dir / "distilled")["parents"]["teacher"] == str((run_dir / "teacher").resolve())
+    assert (run_dir / "report.html").exists()
+    assert set(result["agreement"]) == {"distilled student", "scratch student"}
+    out = capsys.readouterr().out
+    assert "compression" in out and "report:" in out
+
+
+def test_a_checkpoint_that_needs_code_to_load_is_not_trusted(tmp_path, teacher_run):
+    ckpt = torch.load(teacher_run / "checkpoints/best.ckpt", weights_only=True)
+    ckpt["extra"] = argparse.Namespace(lr=0.1)  # any object beyond tensors and containers
+    bad = tmp_path / "pickled.ckpt"
+    torch.save(ckpt, bad)
+    with pytest.raises(RunError, match=r"holds a Python object \(argparse.Namespace\)"):
+        run_stage("distill_student", tmp_path, f"teacher.ckpt={bad}")
+
+
+def test_a_truncated_checkpoint_is_named(tmp_path, teacher_run):
+    data = (teacher_run / "checkpoints/best.ckpt").read_bytes()
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RunError, match="truncated or not a checkpoint"):
+        run_stage("distill_student", tmp_path, f"teacher.ckpt={cut}")
