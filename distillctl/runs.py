@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -25,6 +26,17 @@ TRACKED_PACKAGES = (
     "scikit-learn",
     "mnist1d",
 )
+
+
+def is_rank_zero() -> bool:
+    """False in the extra processes of a multi-process (DDP) run: only rank 0 writes files.
+
+    Lightning's launcher sets LOCAL_RANK / NODE_RANK in the processes it starts, and torchrun or
+    SLURM set RANK; the process a user started has none of them, or zeros.
+    """
+    return all(
+        int(os.environ.get(name, "0") or 0) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK")
+    )
 
 
 def now() -> str:
@@ -97,7 +109,8 @@ class RunRecord:
         return self.run_dir / RUN_FILE
 
     def save(self) -> None:
-        atomic_write_json(self.path, self.data)
+        if is_rank_zero():
+            atomic_write_json(self.path, self.data)
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)

@@ -54,6 +54,7 @@ def _quiet_lightning() -> None:
         ".*GPU available but not used.*",
         ".*The number of training batches.*",
         ".*Checkpoint directory.*exists.*",
+        r".*module\(s\) in eval mode.*",  # the frozen teacher, on purpose
     ):
         warnings.filterwarnings("ignore", message=pattern)
 

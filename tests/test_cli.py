@@ -98,3 +98,26 @@ def test_distillctl_run_end_to_end(tmp_path):
     assert (run_dir / "report.html").exists() and (run_dir / ".hydra/config.yaml").exists()
     assert "distilled student" in out.stdout and "scratch student" in out.stdout
     assert f"report: {run_dir.resolve()}/report.html" in out.stdout.replace("\n", "")
+
+
+def test_two_process_ddp_training_writes_one_run_folder_once(tmp_path):
+    # Lightning's launcher re-runs the command for rank 1; it must land in the same stage and
+    # the same run folder, and only rank 0 may write run.json, metrics and the model card.
+    out = cli(
+        "train",
+        "teacher",
+        *TINY,
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.strategy=ddp",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = list((tmp_path / "outputs/train_teacher").rglob("run.json"))
+    assert len(runs) == 1
+    run_dir = runs[0].parent
+    info = load(run_dir)
+    assert info["status"] == "done" and info["stage"] == "train_teacher"
+    assert (run_dir / "checkpoints/best.ckpt").exists()
+    assert json.loads((run_dir / "metrics.json").read_text())["test"]["test/acc"] >= 0.0
+    assert (run_dir / "train_ddp_process_1.log").exists()  # rank 1 really ran, in this folder

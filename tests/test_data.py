@@ -108,3 +108,49 @@ def test_index_batches_shuffle_per_epoch_and_shard_per_rank():
     shards = [torch.cat([b for _, b in IndexBatches(x, y, 4, True, 3, r, 2)]) for r in (0, 1)]
     assert set(shards[0].tolist()).isdisjoint(shards[1].tolist())
     assert sorted(torch.cat(shards).tolist()) == list(range(10))
+
+
+def test_shift_translates_each_sample_with_zero_fill():
+    from distillctl.data.augment import shift
+
+    x = torch.arange(1.0, 6.0).view(1, 1, 5).repeat(64, 1, 1)
+    out = shift(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    for row in out[:, 0]:
+        kept = row[row != 0]
+        # a contiguous run of the original signal, cut at one end and zero-filled
+        start = int(kept[0]) - 1
+        assert torch.equal(kept, x[0, 0, start : start + len(kept)]) and len(kept) >= 3
+    assert len({tuple(r.tolist()) for r in out[:, 0]}) == 5  # all offsets in [-2, 2] occur
+    image = torch.ones(8, 1, 4, 4)
+    assert shift(image, 1, torch.Generator().manual_seed(0)).sum() < image.sum()
+
+
+def test_training_batches_are_augmented_and_evaluation_batches_are_not(tmp_path):
+    from distillctl.data.module import ArrayDataModule
+
+    cfg = OmegaConf.create(
+        {
+            "data": {**DIGITS, "augment": {"shift": 1, "noise": 0.1}},
+            "paths": {"data_dir": str(tmp_path)},
+            "seed": 0,
+        }
+    )
+    data = ArrayDataModule.from_config(cfg)
+    x_train, _ = data.tensors("train")
+    xb, yb = next(iter(data.train_dataloader()))
+    assert not any(torch.equal(xb[0], row) for row in x_train)  # noise makes every input new
+    xv, _ = next(iter(data.val_dataloader()))
+    assert torch.equal(xv, data.tensors("val")[0][: len(xv)])
+    again, _ = next(iter(data.train_dataloader()))
+    assert torch.equal(xb, again)  # same seed and epoch: the same augmented batch
+
+
+def test_an_unknown_or_negative_augmentation_is_a_config_error():
+    from distillctl.data.augment import build
+
+    with pytest.raises(ConfigError, match="data.augment.flip is not an augmentation"):
+        build({"flip": 1})
+    with pytest.raises(ConfigError, match="data.augment.noise=-1 must not be negative"):
+        build({"noise": -1})
+    assert build({"shift": 0, "noise": 0.0}) is None

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from distillctl import data as data_registry
 from distillctl.errors import ConfigError, DistillctlError
 from distillctl.io import atomic_write_json, atomic_write_text
-from distillctl.runs import RunRecord
+from distillctl.runs import RunRecord, is_rank_zero
 from distillctl.stages import Stage
 
 
@@ -35,7 +35,7 @@ def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | None:
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
     """Hydra writes .hydra/config.yaml for the run it starts; nested runs get one here."""
     path = run_dir / ".hydra" / "config.yaml"
-    if not path.exists():
+    if is_rank_zero() and not path.exists():
         atomic_write_text(path, OmegaConf.to_yaml(cfg))
 
 
@@ -106,8 +106,9 @@ def write_results(run_dir: Path, model, meta: dict[str, Any], results: dict[str,
 
     card = model_card(model, tuple(meta["input_shape"]), meta["model"]["arch"])
     card["test_acc"] = results["test"].get("test/acc")
-    atomic_write_json(run_dir / "metrics.json", {"role": meta["role"], **results})
-    atomic_write_json(run_dir / "model_card.json", card)
+    if is_rank_zero():
+        atomic_write_json(run_dir / "metrics.json", {"role": meta["role"], **results})
+        atomic_write_json(run_dir / "model_card.json", card)
     return {
         "test_acc": card["test_acc"],
         "val_acc_best": results["val_acc_best"],

@@ -8,12 +8,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from distillctl import runs
 from distillctl.console import say
-from distillctl.runs import RunRecord
+from distillctl.runs import RunRecord, is_rank_zero
 from distillctl.stages.resolve import resolve_distill_run
 
 
 def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, title: str) -> dict:
-    """Explain `models` (teacher first), draw the pictures, write report.html, print the table."""
+    """Explain `models` (teacher first), draw the pictures, write report.html, print the table.
+
+    Runs on rank 0 only: the other processes of a multi-process run have nothing to add.
+    """
+    if not is_rank_zero():
+        return {}
     from distillctl.explain.pipeline import explain_models
     from distillctl.report.figures import draw
     from distillctl.report.html import write_report
@@ -34,7 +39,7 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
     )
     rows = model_rows([(m.name, m.run_dir) for m in models], metrics["agreement"])
     facts = {
-        "data": splits_name(cfg),
+        "data": str(cfg.data.name),
         "explainer": cfg.explainer.name,
         "run folder": str(out_dir.resolve()),
     }
@@ -56,10 +61,6 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         },
         "models": rows,
     }
-
-
-def splits_name(cfg: DictConfig) -> str:
-    return str(cfg.data.name)
 
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
