@@ -121,3 +121,10 @@ def test_two_process_ddp_training_writes_one_run_folder_once(tmp_path):
     assert (run_dir / "checkpoints/best.ckpt").exists()
     assert json.loads((run_dir / "metrics.json").read_text())["test"]["test/acc"] >= 0.0
     assert (run_dir / "train_ddp_process_1.log").exists()  # rank 1 really ran, in this folder
+
+
+def test_a_stage_help_is_hydras_help_with_the_config_groups(tmp_path):
+    out = cli("distill", "student", "--help", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "== Configuration groups ==" in out.stdout
+    assert "data: breast_cancer, digits, mnist1d" in out.stdout

@@ -237,3 +237,12 @@ def test_a_truncated_checkpoint_is_named(tmp_path, teacher_run):
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(RunError, match="truncated or not a checkpoint"):
         run_stage("distill_student", tmp_path, f"teacher.ckpt={cut}")
+
+
+def test_explain_takes_a_given_distill_run_and_refuses_other_folders(tmp_path, teacher_run):
+    first, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}", name="d1")
+    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}", name="d2")
+    run_dir, _ = run_stage("explain", tmp_path, f"explain.run={first}")
+    assert load(run_dir)["parents"]["distill"] == str(first.resolve())
+    with pytest.raises(RunError, match="is not a `distill student` run folder"):
+        run_stage("explain", tmp_path, f"explain.run={teacher_run}", name="e2")
