@@ -73,11 +73,15 @@ def list_groups(args: list[str]) -> None:
     Console(width=160).print(table)
 
 
-def validate_choices(args: list[str]) -> None:
-    """Catch an unknown group choice (`data=nope`) before Hydra does, with the valid choices."""
+def check_command_line(stage: stages.Stage, args: list[str]) -> None:
+    """Every config mistake on the command line becomes one ConfigError (exit 2) before Hydra
+    makes a run folder: an unknown group choice (with the valid ones), then anything that does
+    not compose or validate (see precheck.py)."""
     from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
+
+    from distillctl.precheck import precheck
 
     parsed, _ = get_args_parser().parse_known_args(args)
     extra = (Path(parsed.config_dir),) if parsed.config_dir else ()
@@ -103,6 +107,10 @@ def validate_choices(args: list[str]) -> None:
                     f"unknown {group} '{value}'",
                     f"choose one of: {', '.join(available[group])}   (distillctl list {group})",
                 )
+    if parsed.help or parsed.hydra_help or parsed.info:
+        return  # Hydra's own help and info need no valid config
+    register_resolvers()
+    precheck(stage.name, " ".join(stage.words), overrides, parsed.config_dir)
 
 
 def register_resolvers() -> None:
@@ -158,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"unknown command '{' '.join(argv[:2])}'",
                 f"use one of: {words}, list   (distillctl --help)",
             )
-        validate_choices(rest)
+        check_command_line(stage, rest)
         launch(stage, rest)
     except DistillctlError as exc:
         if os.environ.get(DEBUG_ENV) == "1":

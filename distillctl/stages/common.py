@@ -43,6 +43,9 @@ def execute(
     stage: Stage, cfg: DictConfig, run_dir: Path, parents: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Run one stage in `run_dir`; run.json says running, then done, failed or interrupted."""
+    from distillctl.validate import validate
+
+    validate(cfg)
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)

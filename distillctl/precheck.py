@@ -1,0 +1,106 @@
+"""Compose and validate a stage's config before Hydra starts the run.
+
+Hydra reports a bad override only after it has made the run folder, and exits 1 with its own
+wording. Composing first (with the Compose API, once per value of each swept key) turns every
+config mistake into one ConfigError (exit 2) that names the key and the fix, and nothing is
+written. The stage validates again when it runs, for callers that skip the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from distillctl.config_groups import config_dir
+from distillctl.errors import ConfigError
+
+
+def variants(overrides) -> list[list[str]]:
+    """Override lists to compose: all first values, then each other value of each sweep."""
+    base, sweeps = [], []
+    for o in overrides:
+        if o.is_sweep_override():
+            try:
+                values = [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+            except Exception:  # interval sweeps for optimisers: nothing to enumerate
+                continue
+            base.append(values[0])
+            sweeps.append((len(base) - 1, values[1:]))
+        else:
+            base.append(o.input_line)
+    out = [base]
+    for index, others in sweeps:
+        for value in others:
+            out.append([*base[:index], value, *base[index + 1 :]])
+    return out
+
+
+def check_output_root(value: str) -> None:
+    path = Path(value).absolute()
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(
+            f"paths.output_root={value} cannot be created: {ancestor} is a file",
+            "set paths.output_root (or DISTILLCTL_OUTPUTS) to a folder path",
+        )
+    if not os.access(ancestor, os.W_OK):
+        raise ConfigError(
+            f"paths.output_root={value} cannot be created: {ancestor} is not writable",
+            "set paths.output_root to a folder you can write",
+        )
+
+
+def _options(compose, stage: str, overrides: list[str], key: str) -> str:
+    parent = key.rpartition(".")[0]
+    try:
+        node = compose(stage, overrides=[o for o in overrides if key not in o])
+        for part in parent.split(".") if parent else []:
+            node = node[part]
+        return ", ".join(str(k) for k in node.keys())
+    except Exception:
+        return ""
+
+
+def composition_error(
+    exc: Exception, compose, stage_name: str, words: str, overrides: list[str]
+) -> ConfigError:
+    text = str(exc).strip()
+    cause = exc.__cause__
+    missing = re.search(r"Could not override '([^']+)'", text)
+    if missing and cause is not None and "not in struct" in str(cause):
+        key = missing.group(1)
+        parent, _, leaf = key.rpartition(".")
+        options = _options(compose, stage_name, overrides, key)
+        where = f"{parent} has no option '{leaf}'" if parent else f"there is no key '{leaf}'"
+        return ConfigError(
+            f"'{key}' is not a config key: {where}",
+            (f"use one of its keys ({options}); " if options else "")
+            + f"`distillctl {words} --cfg job` prints every key",
+        )
+    first = text.splitlines()[0] if text else type(exc).__name__
+    detail = f" ({str(cause).strip().splitlines()[0]})" if cause is not None and str(cause) else ""
+    return ConfigError(
+        f"the config cannot be composed: {first}{detail}",
+        "check the overrides and the YAML files of any --config-dir",
+    )
+
+
+def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None) -> None:
+    from hydra import compose, initialize_config_dir
+
+    from distillctl.validate import validate
+
+    extra = (
+        [f"hydra.searchpath=[file://{Path(config_dir_arg).absolute()}]"] if config_dir_arg else []
+    )
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        for variant in variants(overrides):
+            try:
+                cfg = compose(stage_name, overrides=[*variant, *extra])
+            except Exception as exc:  # Hydra, OmegaConf and YAML errors alike
+                raise composition_error(exc, compose, stage_name, words, variant) from None
+            validate(cfg)
+            check_output_root(str(cfg.paths.output_root))

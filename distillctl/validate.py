@@ -1,0 +1,84 @@
+"""Config validation in one place: every bad value is reported by name, with an example of a
+good one, before any training starts (and before a run folder is made)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from distillctl.errors import ConfigError
+
+Check = Callable[[Any], bool]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+POSITIVE_INT = ("a whole number > 0", lambda v: _whole(v) and v > 0)
+NON_NEGATIVE_INT = ("a whole number >= 0", lambda v: _whole(v) and v >= 0)
+ANY_INT = ("a whole number", _whole)
+POSITIVE = ("a number > 0", lambda v: _number(v) and v > 0)
+NON_NEGATIVE = ("a number >= 0", lambda v: _number(v) and v >= 0)
+UNIT = ("a number in [0, 1]", lambda v: _number(v) and 0 <= v <= 1)
+OPEN_UNIT = ("a number strictly between 0 and 1", lambda v: _number(v) and 0 < v < 1)
+UNIT_POSITIVE = ("a number in (0, 1]", lambda v: _number(v) and 0 < v <= 1)
+
+
+def one_of(*choices: str) -> tuple[str, Check]:
+    return f"one of: {', '.join(choices)}", lambda v: v in choices
+
+
+# key (dotted), rule, an example of a good value. Keys absent from a config are skipped.
+RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
+    ("seed", ANY_INT, "0"),
+    ("trainer.max_epochs", POSITIVE_INT, "30"),
+    ("data.batch_size", POSITIVE_INT, "64"),
+    ("data.val_fraction", OPEN_UNIT, "0.1"),
+    ("data.test_fraction", OPEN_UNIT, "0.2"),
+    ("data.num_samples", POSITIVE_INT, "5000"),
+    ("data.train_split", OPEN_UNIT, "0.8"),
+    ("data.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
+    ("teacher.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
+    ("student.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
+    ("optim.lr", POSITIVE, "3e-3"),
+    ("optim.weight_decay", NON_NEGATIVE, "0"),
+    ("optim.scheduler", one_of("cosine", "none"), "cosine"),
+    ("eval_checkpoint", one_of("best", "last"), "best"),
+    ("loss.temperature", POSITIVE, "4"),
+    ("loss.alpha", UNIT, "0.1"),
+    ("loss.label_smoothing", ("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1), "0.1"),
+    ("explain.num_inputs", POSITIVE_INT, "64"),
+    ("explain.background", POSITIVE_INT, "100"),
+    ("explain.num_figures", NON_NEGATIVE_INT, "6"),
+    ("explain.top_k_fraction", UNIT_POSITIVE, "0.1"),
+    ("explain.target", one_of("label", "teacher_pred"), "label"),
+    ("explainer.nsamples", POSITIVE_INT, "200"),
+    ("explainer.batch_size", POSITIVE_INT, "100"),
+)
+
+
+def _lookup(cfg: DictConfig, key: str) -> tuple[bool, Any]:
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, DictConfig) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first value that breaks its rule."""
+    resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    for key, (what, check), example in RULES:
+        present, value = _lookup(resolved, key)
+        if present and not check(value):
+            raise ConfigError(
+                f"{key}={value!r} is not valid: it must be {what}", f"set {key}={example}"
+            )
