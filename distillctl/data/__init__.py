@@ -5,7 +5,8 @@ Adding a data source is adding one module that calls `register`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
@@ -29,7 +30,11 @@ def identity(data_cfg: Any) -> dict[str, Any]:
     """What makes two data configs the same samples in the same splits (checked before KD)."""
     from omegaconf import OmegaConf
 
-    plain = OmegaConf.to_container(data_cfg, resolve=True) if OmegaConf.is_config(data_cfg) else dict(data_cfg)
+    plain = (
+        OmegaConf.to_container(data_cfg, resolve=True)
+        if OmegaConf.is_config(data_cfg)
+        else dict(data_cfg)
+    )
     return {k: v for k, v in sorted(plain.items()) if k not in LOADER_KEYS}
 
 
@@ -38,11 +43,14 @@ def build_splits(data_cfg: Any, data_dir: str) -> Splits:
 
     name = data_cfg.name
     if name not in SOURCES:
-        raise ConfigError(f"unknown data source '{name}'", f"choose one of: {', '.join(sorted(SOURCES))}")
+        raise ConfigError(
+            f"unknown data source '{name}'", f"choose one of: {', '.join(sorted(SOURCES))}"
+        )
     splits = SOURCES[name](data_cfg, data_dir)
     if int(data_cfg.num_classes) != splits.num_classes:
         raise ConfigError(
-            f"data.num_classes={data_cfg.num_classes} but data '{name}' has {splits.num_classes} classes",
+            f"data.num_classes={data_cfg.num_classes} but data '{name}' has "
+            f"{splits.num_classes} classes",
             f"drop the override or set data.num_classes={splits.num_classes}",
         )
     return splits

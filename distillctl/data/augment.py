@@ -62,11 +62,15 @@ def build(augment_cfg: Any) -> Callable[[torch.Tensor, torch.Generator], torch.T
     steps = []
     for name, amount in dict(augment_cfg or {}).items():
         if name not in AUGMENTS:
-            raise ConfigError(f"data.augment.{name} is not an augmentation",
-                              f"choose from: {', '.join(sorted(AUGMENTS))}")
+            raise ConfigError(
+                f"data.augment.{name} is not an augmentation",
+                f"choose from: {', '.join(sorted(AUGMENTS))}",
+            )
         if float(amount) < 0:
-            raise ConfigError(f"data.augment.{name}={amount} must not be negative",
-                              f"set data.augment.{name}=0 to switch it off")
+            raise ConfigError(
+                f"data.augment.{name}={amount} must not be negative",
+                f"set data.augment.{name}=0 to switch it off",
+            )
         if float(amount) > 0:
             steps.append((AUGMENTS[name], float(amount)))
     if not steps:

@@ -30,10 +30,15 @@ def _generate(num_samples: int, train_split: float, seed: int) -> dict[str, np.n
 def mnist1d(cfg, data_dir: str) -> Splits:
     """Signals of length 40 as (1, 40); the cache file is keyed by the generator's arguments."""
     if int(cfg.num_samples) < 100:
-        raise ConfigError(f"data.num_samples={cfg.num_samples} is too small for MNIST-1D",
-                          "use data.num_samples=100 or more (the paper uses 5000)")
-    key = {"num_samples": int(cfg.num_samples), "train_split": float(cfg.train_split),
-           "seed": int(cfg.generator_seed)}
+        raise ConfigError(
+            f"data.num_samples={cfg.num_samples} is too small for MNIST-1D",
+            "use data.num_samples=100 or more (the paper uses 5000)",
+        )
+    key = {
+        "num_samples": int(cfg.num_samples),
+        "train_split": float(cfg.train_split),
+        "seed": int(cfg.generator_seed),
+    }
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     cache = Path(data_dir) / f"mnist1d-{digest}.npz"
     arrays = None
@@ -50,6 +55,13 @@ def mnist1d(cfg, data_dir: str) -> Splits:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         atomic_write_bytes(cache, buffer.getvalue())
-    return from_train_test(arrays["x"][:, None, :], arrays["y"], arrays["x_test"][:, None, :],
-                           arrays["y_test"], cfg, num_classes=10, kind="signal",
-                           class_names=[str(c) for c in range(10)])
+    return from_train_test(
+        arrays["x"][:, None, :],
+        arrays["y"],
+        arrays["x_test"][:, None, :],
+        arrays["y_test"],
+        cfg,
+        num_classes=10,
+        kind="signal",
+        class_names=[str(c) for c in range(10)],
+    )

@@ -6,7 +6,7 @@ device and a batch is one index operation: no per-sample collation, no worker pr
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
@@ -22,10 +22,18 @@ class IndexBatches:
     not on how many epochs this process has seen, so a resumed run sees the same batches.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool,
-                 seed: int = 0, rank: int = 0, world_size: int = 1,
-                 epoch_fn: Callable[[], int] = lambda: 0,
-                 augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None):
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        epoch_fn: Callable[[], int] = lambda: 0,
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    ):
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -73,8 +81,10 @@ class ArrayDataModule(pl.LightningDataModule):
         from distillctl.errors import ConfigError
 
         if int(cfg.data.batch_size) <= 0:
-            raise ConfigError(f"data.batch_size={cfg.data.batch_size} must be positive",
-                              "set data.batch_size to e.g. 64")
+            raise ConfigError(
+                f"data.batch_size={cfg.data.batch_size} must be positive",
+                "set data.batch_size to e.g. 64",
+            )
         from distillctl.data.augment import build
 
         augment = build(cfg.data.get("augment"))
@@ -112,7 +122,9 @@ class ArrayDataModule(pl.LightningDataModule):
             rank, world = 0, 1
         x, y = self.tensors(split)
         augment = self.augment if shuffle else None  # evaluation data is never augmented
-        return IndexBatches(x, y, self.batch_size, shuffle, self.seed, rank, world, epoch_fn, augment)
+        return IndexBatches(
+            x, y, self.batch_size, shuffle, self.seed, rank, world, epoch_fn, augment
+        )
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)

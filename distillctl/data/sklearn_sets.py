@@ -15,8 +15,14 @@ def digits(cfg, data_dir: str) -> Splits:
 
     bunch = load_digits()
     x = (bunch.images / 16.0).astype(np.float32)[:, None, :, :]
-    return from_pool(x, bunch.target, cfg, num_classes=10, kind="image",
-                     class_names=[str(c) for c in bunch.target_names])
+    return from_pool(
+        x,
+        bunch.target,
+        cfg,
+        num_classes=10,
+        kind="image",
+        class_names=[str(c) for c in bunch.target_names],
+    )
 
 
 @register("breast_cancer")
@@ -25,9 +31,15 @@ def breast_cancer(cfg, data_dir: str) -> Splits:
     from sklearn.datasets import load_breast_cancer
 
     bunch = load_breast_cancer()
-    splits = from_pool(bunch.data.astype(np.float32), bunch.target, cfg, num_classes=2,
-                       kind="tabular", class_names=list(bunch.target_names),
-                       feature_names=list(bunch.feature_names))
+    splits = from_pool(
+        bunch.data.astype(np.float32),
+        bunch.target,
+        cfg,
+        num_classes=2,
+        kind="tabular",
+        class_names=list(bunch.target_names),
+        feature_names=list(bunch.feature_names),
+    )
     mean = splits.x_train.mean(axis=0)
     std = splits.x_train.std(axis=0) + 1e-6
     for name in ("x_train", "x_val", "x_test"):

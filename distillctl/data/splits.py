@@ -36,8 +36,10 @@ def carve(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, what: str):
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < float(fraction) < 1.0:
-        raise ConfigError(f"data.{what}_fraction={fraction} must be between 0 and 1 (exclusive)",
-                          f"set data.{what}_fraction to e.g. 0.1")
+        raise ConfigError(
+            f"data.{what}_fraction={fraction} must be between 0 and 1 (exclusive)",
+            f"set data.{what}_fraction to e.g. 0.1",
+        )
     x_rest, x_cut, y_rest, y_cut = train_test_split(
         x, y, test_size=float(fraction), random_state=int(seed), stratify=y
     )
@@ -48,9 +50,13 @@ def from_train_test(x_train, y_train, x_test, y_test, cfg, **meta) -> Splits:
     """Splits from a data set that has a test split: validation is carved from train."""
     (x_tr, y_tr), (x_val, y_val) = carve(x_train, y_train, cfg.val_fraction, cfg.split_seed, "val")
     return Splits(
-        x_tr.astype(np.float32), y_tr.astype(np.int64),
-        x_val.astype(np.float32), y_val.astype(np.int64),
-        np.asarray(x_test, np.float32), np.asarray(y_test, np.int64), **meta,
+        x_tr.astype(np.float32),
+        y_tr.astype(np.int64),
+        x_val.astype(np.float32),
+        y_val.astype(np.int64),
+        np.asarray(x_test, np.float32),
+        np.asarray(y_test, np.int64),
+        **meta,
     )
 
 

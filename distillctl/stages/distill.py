@@ -11,7 +11,7 @@ from distillctl.console import say
 from distillctl.errors import RunError
 from distillctl.runs import RunRecord
 from distillctl.stages.common import build_model, model_meta, write_results
-from distillctl.stages.resolve import resolve_teacher
+from distillctl.stages.resolve import architecture, describe_arch, resolve_teacher
 
 
 def check_teacher_fits(
@@ -42,13 +42,19 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.data.module import ArrayDataModule
     from distillctl.lit import Distiller
     from distillctl.losses import build_recipe
+    from distillctl.models import plain
     from distillctl.training import check_trainer, fit_and_test
 
     check_trainer(cfg.trainer)
     terms = build_recipe(cfg.loss)
     identity = data_registry.identity(cfg.data)
+    wanted = plain(cfg.teacher)
     ckpt, teacher_run = resolve_teacher(
-        str(cfg.teacher.get("ckpt", "latest")), cfg.paths.output_root, identity, cfg.eval_checkpoint
+        str(cfg.teacher.get("ckpt", "latest")),
+        cfg.paths.output_root,
+        identity,
+        wanted,
+        cfg.eval_checkpoint,
     )
     say(f"teacher: {ckpt}")
     if teacher_run is not None:
@@ -56,6 +62,13 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     teacher, teacher_meta = load_model(ckpt, "teacher")
     data = ArrayDataModule.from_config(cfg)
     check_teacher_fits(teacher_meta, identity, data.num_classes, ckpt)
+    if architecture(teacher_meta["model"]) != architecture(wanted):
+        raise RunError(
+            f"teacher checkpoint {ckpt} is a {describe_arch(teacher_meta['model'])} but the "
+            f"config asks for teacher={describe_arch(wanted)}",
+            f"pass teacher={teacher_meta['model']['arch']} with the checkpoint's options, or a "
+            "checkpoint of the configured teacher",
+        )
     if tuple(teacher_meta["input_shape"]) != data.input_shape:
         raise RunError(
             f"teacher {ckpt} takes inputs of shape {teacher_meta['input_shape']} but "

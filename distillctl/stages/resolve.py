@@ -13,10 +13,30 @@ def _describe_data(identity: dict[str, Any] | None) -> str:
     return "?" if not identity else str(identity.get("name"))
 
 
+def architecture(model_spec: dict[str, Any] | None) -> dict[str, Any]:
+    """What makes two teacher configs the same network: arch and its options, not the class
+    count (checked against the data separately) nor the checkpoint path."""
+    return {k: v for k, v in (model_spec or {}).items() if k not in ("ckpt", "num_classes")}
+
+
+def describe_arch(model_spec: dict[str, Any] | None) -> str:
+    spec = architecture(model_spec)
+    options = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "arch")
+    return f"{spec.get('arch')}({options})"
+
+
 def resolve_teacher(
-    spec: str, output_root: str, data_identity: dict[str, Any], which: str = "best"
+    spec: str,
+    output_root: str,
+    data_identity: dict[str, Any],
+    wanted_model: dict[str, Any],
+    which: str = "best",
 ) -> tuple[Path, Path | None]:
-    """(checkpoint file, teacher run folder or None) for teacher.ckpt=latest | RUN_DIR | FILE."""
+    """(checkpoint file, teacher run folder or None) for teacher.ckpt=latest | RUN_DIR | FILE.
+
+    `latest` is the newest finished teacher run on the same data (same splits) and of the
+    architecture the `teacher` config asks for.
+    """
     if spec != "latest":
         path = Path(spec)
         if path.is_dir():
@@ -35,11 +55,24 @@ def resolve_teacher(
             )
         return path, path.parent.parent if path.parent.name == "checkpoints" else None
     found = runs.finished_runs(output_root, "train_teacher")
-    same = [(d, info) for d, info in found if info.get("data") == data_identity]
+    same_data = [(d, info) for d, info in found if info.get("data") == data_identity]
+    same = [
+        (d, info)
+        for d, info in same_data
+        if architecture(info.get("model")) == architecture(wanted_model)
+    ]
     if same:
         run_dir = same[0][0]
         return run_dir / "checkpoints" / f"{which}.ckpt", run_dir
     name = data_identity.get("name")
+    if same_data:
+        archs = sorted({describe_arch(info.get("model")) for _, info in same_data})
+        raise RunError(
+            f"no finished teacher run of {describe_arch(wanted_model)} on data '{name}' under "
+            f"{output_root} (teachers on this data: {', '.join(archs)})",
+            f"choose that teacher with teacher=<arch> and its options, pass "
+            f"teacher.ckpt=<run dir>, or train one: `distillctl train teacher data={name}`",
+        )
     if found:
         others = sorted({_describe_data(info.get("data")) for _, info in found})
         raise RunError(

@@ -22,6 +22,7 @@ def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict
     data = ArrayDataModule.from_config(cfg)
     model = build_model(cfg, role, data.input_shape, data.num_classes)
     meta = model_meta(cfg, role, data.input_shape, data.num_classes, record.data["stage"])
+    record.update(model=meta["model"])
     say(
         f"training the {role} ({cfg[role].arch}) on {cfg.data.name} {data.splits.sizes()} "
         f"-> {run_dir}"
