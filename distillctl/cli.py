@@ -142,7 +142,7 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
 def report_error(exc: DistillctlError) -> None:
     from rich.console import Console
 
-    console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     console.print(f"[bold red]error:[/] {exc.problem}")
     if exc.fix:
         console.print(f"[bold]  fix:[/] {exc.fix}")

@@ -9,4 +9,4 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def say(message: str) -> None:
-    console.print(f"[bold cyan]distillctl[/] {message}")
+    console.print(f"[bold cyan]distillctl[/] {message}", soft_wrap=True)

@@ -82,3 +82,11 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"{key}={value!r} is not valid: it must be {what}", f"set {key}={example}"
             )
+    classes = _lookup(resolved, "data.num_classes")[1]
+    for role in ("teacher", "student"):
+        present, value = _lookup(resolved, f"{role}.num_classes")
+        if present and value != classes:
+            raise ConfigError(
+                f"{role}.num_classes={value} but data '{resolved.data.name}' has {classes} classes",
+                f"drop the {role}.num_classes override (it follows data.num_classes)",
+            )

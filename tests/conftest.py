@@ -51,13 +51,9 @@ def run_stage(
 
 def cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
     """The real command line in a subprocess (python -m distillctl ...)."""
-    full_env = {
-        **os.environ,
-        "DISTILLCTL_OUTPUTS": str(cwd / "outputs"),
-        "DISTILLCTL_DATA": str(cwd / "data"),
-        **(env or {}),
-    }
-    full_env.pop("DISTILLCTL_DEBUG", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "DISTILLCTL_DEBUG"}
+    full_env.update(DISTILLCTL_OUTPUTS=str(cwd / "outputs"), DISTILLCTL_DATA=str(cwd / "data"))
+    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "distillctl", *args],
         cwd=cwd,

@@ -1,0 +1,225 @@
+"""Bad input through the real CLI: one clear message (problem and fix), the right exit code,
+no traceback, and nothing already written is lost.
+
+Adding a case is adding one line to CASES: (id, arguments, exit code, text in the message).
+Arguments may use {teacher} (a finished digits cnn teacher run), {mlp_teacher} (a finished
+breast_cancer mlp teacher run), {tmp} (a scratch folder), {truncated}, {notckpt} and
+{brokendir} (a --config-dir whose data/broken.yaml does not parse).
+Exit codes: 2 = usage or config error (nothing ran), 1 = failure at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import TINY, cli, run_stage
+
+TD = ["distill", "student"]
+
+CASES = [
+    # unknown choice in every group, and an unknown command
+    ("unknown data", ["train", "teacher", "data=nope"], 2, "unknown data 'nope'"),
+    ("unknown teacher", ["train", "teacher", "teacher=nope"], 2, "unknown teacher 'nope'"),
+    ("unknown student", ["train", "student", "student=nope"], 2, "unknown student 'nope'"),
+    ("unknown loss", [*TD, "loss=nope"], 2, "choose one of: ce, kd"),
+    ("unknown explainer", ["explain", "explainer=nope"], 2, "unknown explainer 'nope'"),
+    ("unknown trainer", ["run", "trainer=tpu"], 2, "choose one of: cpu, default, gpu"),
+    ("unknown experiment", ["run", "experiment=nope"], 2, "unknown experiment 'nope'"),
+    ("unknown in a sweep", [*TD, "-m", "data=digits,nope"], 2, "unknown data 'nope'"),
+    ("unknown command", ["distil", "student"], 2, "unknown command 'distil student'"),
+    ("unknown list group", ["list", "nope"], 2, "unknown config group 'nope'"),
+    # keys that do not exist, or that the chosen data set does not have
+    ("unknown key", ["train", "teacher", "foo=1"], 2, "'foo' is not a config key"),
+    (
+        "unknown nested key",
+        ["train", "teacher", "trainer.epochs=3"],
+        2,
+        "trainer has no option 'epochs'",
+    ),
+    (
+        "data option of another set",
+        ["train", "teacher", "data.num_samples=100"],
+        2,
+        "data has no option 'num_samples'",
+    ),
+    ("unparseable override", ["train", "teacher", "data=["], 2, "cannot parse the override"),
+    # wrong types and out-of-range values
+    (
+        "epochs not a number",
+        ["train", "teacher", "trainer.max_epochs=abc"],
+        2,
+        "trainer.max_epochs='abc' is not valid",
+    ),
+    (
+        "batch size not whole",
+        ["train", "teacher", "data.batch_size=1.5"],
+        2,
+        "data.batch_size=1.5 is not valid",
+    ),
+    ("zero epochs", ["train", "teacher", "trainer.max_epochs=0"], 2, "a whole number > 0"),
+    ("negative epochs", ["train", "student", "trainer.max_epochs=-3"], 2, "max_epochs=-3"),
+    ("zero batch size", ["train", "teacher", "data.batch_size=0"], 2, "data.batch_size=0"),
+    ("zero learning rate", ["train", "teacher", "optim.lr=0"], 2, "optim.lr=0 is not valid"),
+    ("negative learning rate", [*TD, "optim.lr=-0.1"], 2, "optim.lr=-0.1"),
+    ("zero temperature", [*TD, "loss.temperature=0"], 2, "loss.temperature=0 is not valid"),
+    ("negative temperature", [*TD, "loss.temperature=-2"], 2, "a number > 0"),
+    (
+        "zero temperature in a sweep",
+        [*TD, "-m", "loss.temperature=4,0"],
+        2,
+        "loss.temperature=0 is not valid",
+    ),
+    ("alpha above one", [*TD, "loss.alpha=1.5"], 2, "loss.alpha=1.5 is not valid"),
+    ("alpha below zero", [*TD, "loss.alpha=-0.1"], 2, "a number in [0, 1]"),
+    ("label smoothing of one", [*TD, "loss.label_smoothing=1"], 2, "loss.label_smoothing=1"),
+    (
+        "validation fraction",
+        ["train", "teacher", "data.val_fraction=1.5"],
+        2,
+        "data.val_fraction=1.5",
+    ),
+    ("explain target", ["explain", "explain.target=nope"], 2, "explain.target='nope'"),
+    ("explain inputs", ["explain", "explain.num_inputs=0"], 2, "explain.num_inputs=0"),
+    ("shap samples", ["explain", "explainer.nsamples=0"], 2, "explainer.nsamples=0"),
+    ("eval checkpoint", ["train", "teacher", "eval_checkpoint=middle"], 2, "one of: best, last"),
+    # class counts of teacher, student and data that disagree
+    (
+        "teacher classes",
+        ["train", "teacher", "teacher.num_classes=5"],
+        2,
+        "teacher.num_classes=5 but data 'digits' has 10 classes",
+    ),
+    (
+        "student classes",
+        [*TD, "student.num_classes=3"],
+        2,
+        "student.num_classes=3 but data 'digits' has 10 classes",
+    ),
+    (
+        "data classes",
+        ["train", "teacher", "data.num_classes=5"],
+        2,
+        "data.num_classes=5 but data 'digits' has 10 classes",
+    ),
+    (
+        "architecture cannot take the data",
+        ["train", "teacher", "data=breast_cancer"],
+        2,
+        "teacher=cnn needs image (C, H, W) inputs",
+    ),
+    # files and folders
+    (
+        "output root under a file",
+        ["train", "teacher", "paths.output_root={tmp}/file/runs"],
+        2,
+        "is a file",
+    ),
+    (
+        "config dir that does not parse",
+        ["train", "teacher", "--config-dir", "{brokendir}", "data=broken"],
+        2,
+        "the config cannot be composed",
+    ),
+    # failures at run time
+    ("no teacher yet", [*TD, "paths.output_root={tmp}/empty"], 1, "no finished teacher run"),
+    (
+        "missing checkpoint",
+        [*TD, "teacher.ckpt={tmp}/missing.ckpt"],
+        1,
+        "teacher checkpoint not found",
+    ),
+    ("truncated checkpoint", [*TD, "teacher.ckpt={truncated}"], 1, "truncated or not a checkpoint"),
+    ("not a checkpoint", [*TD, "teacher.ckpt={notckpt}"], 1, "truncated or not a checkpoint"),
+    (
+        "checkpoint of another architecture",
+        [*TD, "teacher=mlp", "teacher.ckpt={teacher}"],
+        1,
+        "but the config asks for teacher=mlp",
+    ),
+    (
+        "teacher of another data set",
+        [*TD, "teacher=mlp", "teacher.ckpt={mlp_teacher}"],
+        1,
+        "trained on data 'breast_cancer' but this run uses 'digits'",
+    ),
+    (
+        "explain before any distill run",
+        ["explain", "paths.output_root={tmp}/empty"],
+        1,
+        "no finished `distill student` run",
+    ),
+    (
+        "explain a folder that is not a distill run",
+        ["explain", "explain.run={teacher}"],
+        1,
+        "is not a `distill student` run folder",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad")
+    teacher, _ = run_stage("train_teacher", root, name="teacher")
+    mlp_teacher, _ = run_stage(
+        "train_teacher", root, "data=breast_cancer", "teacher=mlp", name="mlp_teacher"
+    )
+    data = (teacher / "checkpoints/best.ckpt").read_bytes()
+    (root / "truncated.ckpt").write_bytes(data[: len(data) // 3])
+    (root / "notckpt.ckpt").write_text("this is a text file, not a checkpoint\n")
+    (root / "file").write_text("a file where a folder is expected\n")
+    (root / "configs/data").mkdir(parents=True)
+    (root / "configs/data/broken.yaml").write_text("name: [unclosed\n  - nope: : :\n")
+    return {
+        "teacher": str(teacher),
+        "mlp_teacher": str(mlp_teacher),
+        "tmp": str(root),
+        "truncated": str(root / "truncated.ckpt"),
+        "notckpt": str(root / "notckpt.ckpt"),
+        "brokendir": str(root / "configs"),
+    }
+
+
+def test_the_suite_has_at_least_thirty_cases():
+    assert len(CASES) >= 30 and len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("name,args,code,text", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(name, args, code, text, places, tmp_path):
+    argv = [a.format(**places) for a in args]
+    if argv[0] != "list":  # the case's own values come last, so they win over TINY's
+        words = 1 if argv[0] in ("run", "explain") else 2
+        argv = [*argv[:words], *TINY, *argv[words:]]
+    out = cli(*argv, cwd=tmp_path)
+    assert out.returncode == code, f"{name}: exit {out.returncode}\n{out.stderr[-2000:]}"
+    assert text in out.stderr, out.stderr
+    assert "fix:" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    if code == 2 and argv[0] != "list":  # config errors are caught before anything is written
+        assert not (tmp_path / "outputs").exists()
+
+
+def test_a_failed_run_says_why_and_keeps_what_it_wrote(places, tmp_path):
+    out = cli(*TD, f"teacher.ckpt={places['truncated']}", *TINY, cwd=tmp_path)
+    assert out.returncode == 1
+    (run_json,) = (tmp_path / "outputs/distill_student").rglob("run.json")
+    info = json.loads(run_json.read_text())
+    assert info["status"] == "failed" and "truncated" in info["reason"]
+    assert (run_json.parent / ".hydra/config.yaml").exists()
+
+
+def test_debug_mode_shows_the_traceback(places, tmp_path):
+    out = cli(*TD, "teacher.ckpt=/nope.ckpt", *TINY, cwd=tmp_path, env={"DISTILLCTL_DEBUG": "1"})
+    assert out.returncode != 0 and "Traceback" in out.stderr
+
+
+def test_a_teacher_folder_survives_a_failed_distillation(places, tmp_path):
+    copy = tmp_path / "teacher"
+    shutil.copytree(places["teacher"], copy)
+    sizes = {p: p.stat().st_size for p in copy.rglob("*") if p.is_file()}
+    out = cli(*TD, f"teacher.ckpt={copy}", "teacher=mlp", *TINY, cwd=tmp_path)
+    assert out.returncode == 1
+    assert {p: p.stat().st_size for p in copy.rglob("*") if p.is_file()} == sizes
