@@ -15,6 +15,7 @@ from pathlib import Path
 from distillctl import stages
 from distillctl.config_groups import USER_GROUPS, config_dir, defaults, describe, groups
 from distillctl.errors import ConfigError, DistillctlError
+from distillctl.rundirs import find_resumable
 
 # Lightning's DDP launcher re-runs `sys.argv` for ranks > 0, which by then holds only Hydra's
 # overrides (the stage words were taken off for Hydra). The stage travels to those ranks in
@@ -73,17 +74,59 @@ def list_groups(args: list[str]) -> None:
     Console(width=160).print(table)
 
 
-def check_command_line(stage: stages.Stage, args: list[str]) -> None:
+# Hydra's flags that take a value (the next token, or --flag=value); --info takes one optionally
+VALUE_FLAGS = {
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+}
+INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def flags_first(args: list[str]) -> list[str]:
+    """Hydra's parser wants all overrides in one run; users mix them with flags
+    (`a=1 -m b=1,2`). Put the flags (with their values) first, then every override."""
+    flags, overrides, i = [], [], 0
+    while i < len(args):
+        token = args[i]
+        if token.startswith("-"):
+            flags.append(token)
+            takes = token in VALUE_FLAGS or (
+                token in ("--info", "-i") and i + 1 < len(args) and args[i + 1] in INFO_CHOICES
+            )
+            if takes and i + 1 < len(args):
+                flags.append(args[i + 1])
+                i += 1
+        else:
+            overrides.append(token)
+        i += 1
+    return [*flags, *overrides]
+
+
+def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     """Every config mistake on the command line becomes one ConfigError (exit 2) before Hydra
     makes a run folder: an unknown group choice (with the valid ones), then anything that does
-    not compose or validate (see precheck.py)."""
+    not compose or validate (see precheck.py). Returns the arguments for Hydra, with the run
+    folder reserved (or the run to resume) named in them."""
     from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
     from distillctl.precheck import precheck
+    from distillctl.rundirs import reserve
 
+    args = flags_first(args)
     parsed, _ = get_args_parser().parse_known_args(args)
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        return args  # a DDP rank re-running argv: rank 0 checked it and named the folder
     extra = (Path(parsed.config_dir),) if parsed.config_dir else ()
     available = groups(extra)
     try:
@@ -107,10 +150,43 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> None:
                     f"unknown {group} '{value}'",
                     f"choose one of: {', '.join(available[group])}   (distillctl list {group})",
                 )
-    if parsed.help or parsed.hydra_help or parsed.info:
-        return  # Hydra's own help and info need no valid config
+    if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or parsed.shell_completion:
+        return args  # Hydra's own help, info and --cfg print; nothing runs
     register_resolvers()
-    precheck(stage.name, " ".join(stage.words), overrides, parsed.config_dir)
+    resume = next((o for o in overrides if o.key_or_group == "resume" and o.value()), None)
+    if resume is not None:
+        return resume_args(stage, args, overrides, resume, parsed)
+    cfg = precheck(stage.name, " ".join(stage.words), overrides, parsed.config_dir)
+    if any(o.key_or_group in ("hydra.run.dir", "hydra.sweep.dir") for o in overrides):
+        return args  # the user named the folder
+    run_dir = reserve(str(cfg.paths.output_root), stage.name, cfg.tag, bool(parsed.multirun))
+    key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
+    return [*args, f'{key}="{run_dir}"']
+
+
+def resume_args(stage: stages.Stage, args: list[str], overrides, resume, parsed) -> list[str]:
+    """Continue a run in its own folder with its own saved config."""
+    from distillctl.precheck import precheck
+
+    others = [o.input_line for o in overrides if o.key_or_group != "resume"]
+    if others or parsed.multirun:
+        raise ConfigError(
+            f"resume continues a run with its own config, so it takes no other overrides "
+            f"(got: {' '.join(others) or '-m'})",
+            f"run `distillctl {' '.join(stage.words)} resume={resume.value()}` alone",
+        )
+    cfg = precheck(stage.name, " ".join(stage.words), [], parsed.config_dir)
+    run_dir = find_resumable(str(resume.value()), str(cfg.paths.output_root), stage.name)
+    return [
+        "-cp",
+        str(run_dir / ".hydra"),
+        "-cn",
+        "config",
+        f'hydra.run.dir="{run_dir}"',
+        "hydra.output_subdir=null",
+        f"hydra.job.name={stage.name}",
+        f'resume="{run_dir}"',
+    ]
 
 
 def register_resolvers() -> None:
@@ -166,10 +242,16 @@ def main(argv: list[str] | None = None) -> None:
                 f"unknown command '{' '.join(argv[:2])}'",
                 f"use one of: {words}, list   (distillctl --help)",
             )
-        check_command_line(stage, rest)
-        launch(stage, rest)
+        launch(stage, check_command_line(stage, rest))
     except DistillctlError as exc:
         if os.environ.get(DEBUG_ENV) == "1":
             raise
         report_error(exc)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print(
+            "interrupted: run.json says so and checkpoints/last.ckpt holds where it stopped; "
+            "continue with resume=<run dir> (or resume=latest)",
+            file=sys.stderr,
+        )
+        sys.exit(130)

@@ -48,6 +48,7 @@ class _Trainable(pl.LightningModule):
         self.model = model
         self.optim = dict(optim)
         self.meta = dict(meta)
+        self.last_terms: dict[str, torch.Tensor] = {}
         self.val_metrics = classification_metrics(num_classes, "val/")
         self.test_metrics = classification_metrics(num_classes, "test/")
 
@@ -115,6 +116,7 @@ class Classifier(_Trainable):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self.criterion(self.model(x), None, y)
+        self.last_terms = {"ce": loss}  # read by NanGuard to name a broken term
         self.log("train/loss", loss, on_step=False, on_epoch=True)
         return loss
 
@@ -168,6 +170,7 @@ class Distiller(_Trainable):
     def training_step(self, batch, batch_idx):
         x, y = batch
         total, values = self.loss_terms(x, y)
+        self.last_terms = values  # read by NanGuard to name a broken term
         self.log("train/loss", total, on_step=False, on_epoch=True)
         for name, value in values.items():
             self.log(f"train/{name}", value, on_step=False, on_epoch=True)

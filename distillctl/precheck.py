@@ -88,7 +88,8 @@ def composition_error(
     )
 
 
-def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None) -> None:
+def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None):
+    """Compose every variant of the command line and validate it; returns the first config."""
     from hydra import compose, initialize_config_dir
 
     from distillctl.validate import validate
@@ -96,6 +97,7 @@ def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None)
     extra = (
         [f"hydra.searchpath=[file://{Path(config_dir_arg).absolute()}]"] if config_dir_arg else []
     )
+    first = None
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
         for variant in variants(overrides):
             try:
@@ -104,3 +106,5 @@ def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None)
                 raise composition_error(exc, compose, stage_name, words, variant) from None
             validate(cfg)
             check_output_root(str(cfg.paths.output_root))
+            first = cfg if first is None else first
+    return first

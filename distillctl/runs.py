@@ -104,6 +104,16 @@ class RunRecord:
         record.save()
         return record
 
+    @classmethod
+    def resume(cls, run_dir: Path) -> RunRecord:
+        """Re-open an interrupted run's record: same start, a note of each resume."""
+        data = load(run_dir) or {}
+        data.setdefault("resumed_at", []).append(now())
+        data.update(status="running", finished_at=None, reason=None, versions=versions())
+        record = cls(run_dir, data)
+        record.save()
+        return record
+
     @property
     def path(self) -> Path:
         return self.run_dir / RUN_FILE

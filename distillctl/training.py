@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
 from distillctl.errors import ConfigError
+from distillctl.guards import AtomicCheckpointIO, NanGuard, ReseedEachEpoch, SaveOnInterrupt
 from distillctl.io import atomic_write_text
 
 MONITOR = "val/acc"
@@ -26,6 +27,14 @@ class EpochCSV(Callback):
     def __init__(self, path: Path):
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A resumed run keeps the rows of the epochs it does not repeat."""
+        if self.path.exists():
+            with open(self.path, newline="", encoding="utf-8") as handle:
+                self.rows = [
+                    r for r in csv.DictReader(handle) if int(r["epoch"]) < trainer.current_epoch
+                ]
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -68,7 +77,7 @@ def check_trainer(trainer_cfg: Any) -> None:
         )
 
 
-def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint]:
+def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint, SaveOnInterrupt]:
     _quiet_lightning()
     check_trainer(cfg.trainer)
     checkpoint = ModelCheckpoint(
@@ -79,19 +88,29 @@ def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint]
         save_last=True,
         save_top_k=1,
         auto_insert_metric_name=False,
+        enable_version_counter=False,  # a resumed run overwrites best/last, never best-v1
     )
-    callbacks: list[Callback] = [checkpoint, EpochCSV(run_dir / "metrics.csv")]
+    interrupt = SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt")
+    callbacks: list[Callback] = [
+        checkpoint,
+        EpochCSV(run_dir / "metrics.csv"),
+        interrupt,
+        ReseedEachEpoch(int(cfg.seed)),
+    ]
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if kwargs.pop("detect_nan", True):
+        callbacks.append(NanGuard())
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar(leave=False))
     trainer = pl.Trainer(
         **kwargs,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         logger=False,
         default_root_dir=str(run_dir),
         enable_model_summary=False,
     )
-    return trainer, checkpoint
+    return trainer, checkpoint, interrupt
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
@@ -99,12 +118,22 @@ def _floats(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def fit_and_test(
-    module: pl.LightningModule, datamodule: pl.LightningDataModule, cfg: Any, run_dir: Path
+    module: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    cfg: Any,
+    run_dir: Path,
+    resume_from: Path | None = None,
 ) -> dict[str, Any]:
-    """Train with the best checkpoint chosen on validation; test that checkpoint once."""
+    """Train (from `resume_from`, a last.ckpt, when given) with the best checkpoint chosen on
+    validation; test that checkpoint once."""
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    trainer, checkpoint = build_trainer(cfg, run_dir)
-    trainer.fit(module, datamodule=datamodule)
+    trainer, checkpoint, interrupt = build_trainer(cfg, run_dir)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+    except SystemExit:
+        if interrupt.interrupted:  # Lightning turns Ctrl-C into exit(1); the stage says why
+            raise KeyboardInterrupt from None
+        raise
     which = cfg.eval_checkpoint
     path = checkpoint.best_model_path if which == "best" else checkpoint.last_model_path
     if not path:  # no validation ran (limit_val_batches=0): the last weights are all there is

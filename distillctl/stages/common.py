@@ -55,9 +55,13 @@ def execute(
             "set paths.output_root to a folder you can write",
         ) from None
     save_config(cfg, run_dir)
-    record = RunRecord.start(
-        run_dir, stage.name, int(cfg.seed), data_registry.identity(cfg.data), parents
-    )
+    seed_everything(int(cfg.seed))  # before any model is built: initial weights are seeded
+    if cfg.get("resume"):
+        record = RunRecord.resume(run_dir)
+    else:
+        record = RunRecord.start(
+            run_dir, stage.name, int(cfg.seed), data_registry.identity(cfg.data), parents
+        )
     try:
         results = stage.load()(cfg, run_dir, record)
     except KeyboardInterrupt:
@@ -71,6 +75,31 @@ def execute(
         raise
     record.finish("done", results=results)
     return results
+
+
+def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
+    """last.ckpt of the run being resumed, if it got that far (else it starts over in place)."""
+    from distillctl.console import say
+
+    if not cfg.get("resume"):
+        return None
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.exists():
+        say(f"resuming {run_dir} from {last}")
+        return last
+    say(f"resuming {run_dir}: no checkpoint was written yet, so training starts over")
+    return None
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def build_model(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int):

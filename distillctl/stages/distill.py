@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from distillctl.console import say
 from distillctl.errors import RunError
 from distillctl.runs import RunRecord
-from distillctl.stages.common import build_model, model_meta, write_results
+from distillctl.stages.common import build_model, model_meta, resume_checkpoint, write_results
 from distillctl.stages.resolve import architecture, describe_arch, resolve_teacher
 
 
@@ -49,14 +49,16 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     terms = build_recipe(cfg.loss)
     identity = data_registry.identity(cfg.data)
     wanted = plain(cfg.teacher)
+    # a resumed run keeps the teacher it started with, even if a newer one exists now
     ckpt, teacher_run = resolve_teacher(
-        str(cfg.teacher.get("ckpt", "latest")),
+        str(record.data.get("teacher_ckpt") or cfg.teacher.get("ckpt", "latest")),
         cfg.paths.output_root,
         identity,
         wanted,
         cfg.eval_checkpoint,
     )
     say(f"teacher: {ckpt}")
+    record.update(teacher_ckpt=str(Path(ckpt).resolve()))
     if teacher_run is not None:
         record.add_parent("teacher", teacher_run)
     teacher, teacher_meta = load_model(ckpt, "teacher")
@@ -83,7 +85,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         f"({teacher_meta['model']['arch']}) with loss={cfg.loss.name} -> {run_dir}"
     )
     module = Distiller(student, teacher, terms, data.num_classes, cfg.optim, meta)
-    results = fit_and_test(module, data, cfg, run_dir)
+    results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
     summary = write_results(run_dir, module.model, meta, results)
     summary["teacher_ckpt"] = meta["teacher_ckpt"]
     summary["teacher_agreement"] = results["test"].get("test/teacher_agreement")

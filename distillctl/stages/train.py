@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from distillctl.console import say
 from distillctl.runs import RunRecord
-from distillctl.stages.common import build_model, model_meta, write_results
+from distillctl.stages.common import build_model, model_meta, resume_checkpoint, write_results
 
 
 def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
@@ -28,7 +28,7 @@ def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict
         f"-> {run_dir}"
     )
     module = Classifier(model, data.num_classes, cfg.optim, meta, label_smoothing=smoothing)
-    results = fit_and_test(module, data, cfg, run_dir)
+    results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
     summary = write_results(run_dir, module.model, meta, results)
     say(f"{role} test accuracy {summary['test_acc']:.4f} ({summary['checkpoint']} checkpoint)")
     return summary

@@ -1,0 +1,76 @@
+"""Run folders chosen by the CLI: a unique new one per run, or an old one to resume.
+
+Hydra names a run folder by the second it started, so two runs started in the same second
+would share it. The CLI instead reserves the folder itself (an atomic mkdir, then -2, -3, ...)
+and hands it to Hydra as hydra.run.dir (hydra.sweep.dir for -m).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from distillctl import runs
+from distillctl.errors import ConfigError
+
+RESUMABLE = ("train_teacher", "train_student", "distill_student")
+
+
+def reserve(output_root: str, stage: str, tag: str | None, multirun: bool) -> Path:
+    """Create and return a new, empty run folder: <root>/<stage>/[multirun/]<date>/<time>[-tag]."""
+    stamp = datetime.now()
+    parent = Path(output_root) / stage
+    if multirun:
+        parent = parent / "multirun"
+    parent = parent / stamp.strftime("%Y-%m-%d")
+    parent.mkdir(parents=True, exist_ok=True)
+    name = stamp.strftime("%H-%M-%S") + (f"-{tag}" if tag else "")
+    for n in range(1, 1000):
+        candidate = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate.resolve()
+        except FileExistsError:
+            continue
+    raise ConfigError(
+        f"too many runs named {parent / name}", "use tag=<something> to tell them apart"
+    )
+
+
+def find_resumable(spec: str, output_root: str, stage: str) -> Path:
+    """The run folder `resume=` names: a folder, or latest (the newest unfinished run)."""
+    if stage not in RESUMABLE:
+        raise ConfigError(
+            f"resume works for train and distill runs, not `{stage}`",
+            "resume the sub-run that stopped (e.g. resume=<run>/distilled with "
+            "`distillctl distill student`), or start the stage again",
+        )
+    if spec == "latest":
+        candidates = []
+        root = Path(output_root)
+        if root.is_dir():
+            for path in root.rglob(runs.RUN_FILE):
+                info = runs.load(path.parent)
+                if info and info.get("stage") == stage and info.get("status") != "done":
+                    candidates.append((info.get("started_at") or "", path.parent))
+        if not candidates:
+            raise ConfigError(
+                f"no unfinished `{stage}` run under {output_root} to resume",
+                "pass resume=<run dir>, or start a new run",
+            )
+        return max(candidates)[1].resolve()
+    path = Path(spec)
+    info = runs.load(path)
+    if info is None or not (path / ".hydra" / "config.yaml").exists():
+        raise ConfigError(
+            f"{path} is not a run folder (no run.json and .hydra/config.yaml)",
+            "pass resume=<a run folder> or resume=latest",
+        )
+    if info.get("stage") != stage:
+        raise ConfigError(
+            f"{path} is a `{info.get('stage')}` run, not `{stage}`",
+            "resume it with the command that started it",
+        )
+    if info.get("status") == "done":
+        raise ConfigError(f"{path} already finished", "nothing to resume; start a new run")
+    return path.resolve()

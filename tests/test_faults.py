@@ -1,0 +1,195 @@
+"""Faults: NaN losses, Ctrl-C, SIGKILL and resume, folder collisions, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from distillctl.errors import RunError
+from distillctl.runs import load
+from tests.conftest import compose_cfg, run_stage
+
+FULL = ["trainer.enable_progress_bar=false"]
+
+
+class NanAfter(nn.Module):
+    """A loss term that turns NaN from its n-th call on."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def forward(self, student, teacher, labels):
+        self.calls += 1
+        value = (student - teacher).pow(2).mean()
+        return value * float("nan") if self.calls >= self.n else value
+
+
+def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkpoint(
+    tmp_path, teacher_run
+):
+    from distillctl.checkpoints import load_model
+    from distillctl.data.module import ArrayDataModule
+    from distillctl.lit import Distiller
+    from distillctl.losses import WeightedTerm
+    from distillctl.models import create_model
+    from distillctl.training import fit_and_test
+
+    cfg = compose_cfg(
+        "distill_student", ["trainer.limit_train_batches=3", "trainer.max_epochs=3"], tmp_path
+    )
+    teacher, _ = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
+    data = ArrayDataModule.from_config(cfg)
+    terms = [WeightedTerm("mse", 1.0, NanAfter(5))]  # step 5: epoch 1, batch 1
+    module = Distiller(
+        create_model(cfg.student, data.input_shape), teacher, terms, 10, cfg.optim, {"model": {}}
+    )
+    with pytest.raises(RunError, match=r"NaN at step \d+ \(epoch 1, batch 1\) in term\(s\): mse"):
+        fit_and_test(module, data, cfg, tmp_path)
+    last = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=True)
+    assert last["epoch"] == 0  # written after epoch 0, before the NaN
+    assert all(torch.isfinite(v).all() for v in last["state_dict"].values())
+
+
+def test_a_nan_loss_marks_the_run_failed(tmp_path, monkeypatch):
+    import distillctl.losses.ce as ce
+
+    monkeypatch.setattr(ce.CrossEntropy, "forward", lambda self, s, t, y: s.sum() * float("nan"))
+    with pytest.raises(RunError, match="term\\(s\\): ce"):
+        run_stage("train_student", tmp_path)
+    info = load(tmp_path / "train_student")
+    assert info["status"] == "failed" and "NaN at step" in info["reason"]
+
+
+def _cli(args, cwd: Path, **kw):
+    env = {
+        **os.environ,
+        "DISTILLCTL_OUTPUTS": str(cwd / "outputs"),
+        "DISTILLCTL_DATA": str(cwd / "data"),
+    }
+    env.pop("DISTILLCTL_DEBUG", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "distillctl", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def _wait_for_epochs(run_root: Path, epochs: int, proc: subprocess.Popen, timeout=120) -> Path:
+    """Poll until some run folder's metrics.csv holds `epochs` rows; returns that folder."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        for csv in run_root.rglob("metrics.csv"):
+            if len(csv.read_text().splitlines()) > epochs:
+                return csv.parent
+        time.sleep(0.02)
+    raise AssertionError("training did not get that far in time")
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_writes_last_ckpt(tmp_path):
+    proc = _cli(["train", "teacher", "trainer.max_epochs=500", *FULL], tmp_path)
+    run_dir = _wait_for_epochs(tmp_path / "outputs", 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "resume=" in err and "Traceback" not in err
+    info = load(run_dir)
+    assert info["status"] == "interrupted" and "Ctrl-C" in info["reason"]
+    assert torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+
+
+def test_a_killed_run_resumes_in_place_and_ends_as_if_never_stopped(tmp_path):
+    args = ["train", "teacher", "trainer.max_epochs=10", *FULL]
+    (tmp_path / "full").mkdir()
+    (tmp_path / "killed").mkdir()
+    full = _cli(args, tmp_path / "full")
+    assert full.wait(timeout=300) == 0, full.communicate()
+    (full_json,) = (tmp_path / "full/outputs").rglob("metrics.json")
+
+    killed = _cli(args, tmp_path / "killed")
+    run_dir = _wait_for_epochs(tmp_path / "killed/outputs", 3, killed)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=60)
+    assert load(run_dir)["status"] == "running"  # what a SIGKILL leaves behind
+    assert not (run_dir / "metrics.json").exists()
+
+    resumed = _cli(["train", "teacher", f"resume={run_dir}"], tmp_path / "killed")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err[-3000:]
+    assert f"resuming {run_dir}" in out.replace("\n", "")
+    info = load(run_dir)
+    assert info["status"] == "done" and len(info["resumed_at"]) == 1
+    assert len(list((tmp_path / "killed/outputs").rglob("run.json"))) == 1  # the same folder
+    ours = json.loads((run_dir / "metrics.json").read_text())
+    theirs = json.loads(full_json.read_text())
+    assert ours["test"] == theirs["test"] and ours["val_acc_best"] == theirs["val_acc_best"]
+    epochs = [line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()]
+    assert epochs[1:] == [str(e) for e in range(10)]
+
+
+def test_resume_latest_and_its_misuse(tmp_path):
+    from tests.conftest import cli
+
+    out = cli("train", "teacher", "resume=latest", cwd=tmp_path)
+    assert out.returncode == 2 and "no unfinished `train_teacher` run" in out.stderr
+    out = cli("train", "teacher", "resume=latest", "seed=3", cwd=tmp_path)
+    assert out.returncode == 2 and "takes no other overrides" in out.stderr
+    out = cli("run", "resume=latest", cwd=tmp_path)
+    assert out.returncode == 2 and "resume works for train and distill runs" in out.stderr
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    import distillctl.rundirs as rundirs
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 1, 2, 3, 4, 5)
+
+    monkeypatch.setattr(rundirs, "datetime", Frozen)
+    made = [rundirs.reserve(str(tmp_path), "train_teacher", None, False) for _ in range(3)]
+    assert [p.name for p in made] == ["03-04-05", "03-04-05-2", "03-04-05-3"]
+    tagged = rundirs.reserve(str(tmp_path), "run", "demo", True)
+    assert tagged.relative_to(tmp_path).as_posix() == "run/multirun/2026-01-02/03-04-05-demo"
+
+
+def test_same_config_and_seed_give_identical_results(tmp_path):
+    a, ra = run_stage("train_teacher", tmp_path, name="a")
+    b, rb = run_stage("train_teacher", tmp_path, name="b")
+    assert (
+        json.loads((a / "metrics.json").read_text())["test"]
+        == json.loads((b / "metrics.json").read_text())["test"]
+    )
+    da, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={a}", name="da")
+    db, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={a}", name="db")
+    assert (da / "metrics.csv").read_text() == (db / "metrics.csv").read_text()
+    ea, _ = run_stage("explain", tmp_path, f"explain.run={da}", name="ea")
+    eb, _ = run_stage("explain", tmp_path, f"explain.run={da}", name="eb")
+    ma = json.loads((ea / "attributions/metrics.json").read_text())
+    mb = json.loads((eb / "attributions/metrics.json").read_text())
+    assert ma["per_input"] == mb["per_input"]
+    other, _ = run_stage("train_teacher", tmp_path, "seed=1", name="c")
+    assert (other / "metrics.csv").read_text() != (a / "metrics.csv").read_text()
+
+
+def test_run_json_records_what_it_takes_to_trace_a_number(teacher_run):
+    info = load(teacher_run)
+    for package in ("torch", "pytorch-lightning", "hydra-core", "shap", "captum"):
+        assert info["versions"][package]
+    assert "git_sha" in info and info["seed"] == 0 and "parents" in info
+    assert info["model"]["arch"] == "cnn"
