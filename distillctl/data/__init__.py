@@ -10,20 +10,14 @@ from typing import Any
 
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
+from distillctl.registry import Registry
 
-SOURCES: dict[str, Callable[[Any, str], Splits]] = {}
+SOURCES: Registry[Callable[[Any, str], Splits]] = Registry("data source")
+register = SOURCES.register
 
 # Config keys that change how data is served, not which data it is: a teacher trained with
 # another batch size or augmentation still saw exactly the same train/val/test samples.
 LOADER_KEYS = frozenset({"batch_size", "augment"})
-
-
-def register(name: str):
-    def wrap(builder: Callable[[Any, str], Splits]):
-        SOURCES[name] = builder
-        return builder
-
-    return wrap
 
 
 def identity(data_cfg: Any) -> dict[str, Any]:
@@ -42,11 +36,7 @@ def build_splits(data_cfg: Any, data_dir: str) -> Splits:
     from distillctl.data import mnist1d, sklearn_sets  # noqa: F401  (they register themselves)
 
     name = data_cfg.name
-    if name not in SOURCES:
-        raise ConfigError(
-            f"unknown data source '{name}'", f"choose one of: {', '.join(sorted(SOURCES))}"
-        )
-    splits = SOURCES[name](data_cfg, data_dir)
+    splits = SOURCES.get_or_fail(name)(data_cfg, data_dir)
     if int(data_cfg.num_classes) != splits.num_classes:
         raise ConfigError(
             f"data.num_classes={data_cfg.num_classes} but data '{name}' has "

@@ -15,17 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from distillctl.errors import ConfigError
+from distillctl.registry import Registry
 
 Augment = Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
-AUGMENTS: dict[str, Augment] = {}
-
-
-def register(name: str):
-    def wrap(fn: Augment) -> Augment:
-        AUGMENTS[name] = fn
-        return fn
-
-    return wrap
+AUGMENTS: Registry[Augment] = Registry("augmentation")
+register = AUGMENTS.register
 
 
 @register("shift")

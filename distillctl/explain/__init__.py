@@ -14,28 +14,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from distillctl.errors import ConfigError
+from distillctl.registry import Registry
 
 Attribute = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Any], torch.Tensor]
-EXPLAINERS: dict[str, Attribute] = {}
-
-
-def register(name: str):
-    def wrap(fn: Attribute) -> Attribute:
-        EXPLAINERS[name] = fn
-        return fn
-
-    return wrap
+EXPLAINERS: Registry[Attribute] = Registry("explainer")
+register = EXPLAINERS.register
 
 
 def get_explainer(name: str) -> Attribute:
     from distillctl.explain import shap_explainers  # noqa: F401  (registers itself)
 
-    if name not in EXPLAINERS:
-        raise ConfigError(
-            f"unknown explainer '{name}'", f"choose one of: {', '.join(sorted(EXPLAINERS))}"
-        )
-    return EXPLAINERS[name]
+    return EXPLAINERS.get_or_fail(name)
 
 
 class ClassOutput(nn.Module):

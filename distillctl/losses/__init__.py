@@ -14,8 +14,10 @@ from typing import Any
 from torch import nn
 
 from distillctl.errors import ConfigError
+from distillctl.registry import Registry
 
-RECIPES: dict[str, Callable[[Any], list[WeightedTerm]]] = {}
+RECIPES: Registry[Callable[[Any], list[WeightedTerm]]] = Registry("loss")
+register = RECIPES.register
 
 
 @dataclass
@@ -25,21 +27,11 @@ class WeightedTerm:
     term: nn.Module
 
 
-def register(name: str):
-    def wrap(recipe: Callable[[Any], list[WeightedTerm]]):
-        RECIPES[name] = recipe
-        return recipe
-
-    return wrap
-
-
 def build_recipe(loss_cfg: Any) -> list[WeightedTerm]:
     from distillctl.losses import ce, kd  # noqa: F401  (they register themselves)
 
-    name = loss_cfg.name
-    if name not in RECIPES:
-        raise ConfigError(f"unknown loss '{name}'", f"choose one of: {', '.join(sorted(RECIPES))}")
-    return [t for t in RECIPES[name](loss_cfg) if t.weight != 0.0]
+    recipe = RECIPES.get_or_fail(loss_cfg.name)
+    return [t for t in recipe(loss_cfg) if t.weight != 0.0]
 
 
 def check_range(

@@ -14,18 +14,12 @@ from typing import Any
 from torch import nn
 
 from distillctl.errors import ConfigError
+from distillctl.registry import Registry
 
-MODELS: dict[str, Callable[..., nn.Module]] = {}
+MODELS: Registry[Callable[..., nn.Module]] = Registry("architecture")
+register = MODELS.register
 # keys of a teacher/student config that are not arguments of the builder
 NON_BUILD_KEYS = frozenset({"arch", "ckpt"})
-
-
-def register(name: str):
-    def wrap(builder: Callable[..., nn.Module]):
-        MODELS[name] = builder
-        return builder
-
-    return wrap
 
 
 def _load_builtin() -> None:
@@ -45,11 +39,7 @@ def create_model(model_cfg: Any, input_shape: tuple[int, ...], role: str = "mode
     _load_builtin()
     spec = plain(model_cfg)
     arch = spec.get("arch")
-    if arch not in MODELS:
-        raise ConfigError(
-            f"unknown {role} architecture '{arch}'", f"choose one of: {', '.join(sorted(MODELS))}"
-        )
-    builder = MODELS[arch]
+    builder = MODELS.get_or_fail(arch, f"{role} architecture")
     kwargs = {k: v for k, v in spec.items() if k not in NON_BUILD_KEYS}
     accepted = set(inspect.signature(builder).parameters) - {"input_shape"}
     unknown = sorted(set(kwargs) - accepted)

@@ -16,17 +16,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from distillctl.io import atomic_write_bytes  # noqa: E402
+from distillctl.registry import Registry  # noqa: E402
 
 Drawer = Callable[..., list[Path]]
-DRAWERS: dict[str, Drawer] = {}
-
-
-def register(kind: str):
-    def wrap(fn: Drawer) -> Drawer:
-        DRAWERS[kind] = fn
-        return fn
-
-    return wrap
+DRAWERS: Registry[Drawer] = Registry("kind of data")
+register = DRAWERS.register
 
 
 def save(fig, path: Path) -> Path:
@@ -113,7 +107,7 @@ def agreement_histogram(per_input: dict[str, dict[str, list]], out_dir: Path) ->
 
 
 def draw(kind: str, explained: dict, out_dir: Path, count: int, feature_names=()) -> list[Path]:
-    drawer = DRAWERS[kind]
+    drawer = DRAWERS.get_or_fail(kind)
     paths = drawer(
         explained["inputs"],
         explained["maps"],

@@ -1,0 +1,35 @@
+"""One registry type for every pluggable part (data sources, models, losses, explainers, ...).
+
+Adding a method is adding one module that decorates its function with `THING.register(name)`;
+asking for an unknown name gets one message that lists what there is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from distillctl.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Registry(dict[str, T], Generic[T]):
+    def __init__(self, what: str):
+        super().__init__()
+        self.what = what  # how a user calls one entry, for messages: "data source", "loss"
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def wrap(obj: T) -> T:
+            self[name] = obj
+            return obj
+
+        return wrap
+
+    def get_or_fail(self, name: str, what: str | None = None) -> T:
+        """The entry `name`, or a ConfigError naming the valid choices."""
+        if name not in self:
+            raise ConfigError(
+                f"unknown {what or self.what} '{name}'", f"choose one of: {', '.join(sorted(self))}"
+            )
+        return self[name]
