@@ -44,6 +44,7 @@ def usage() -> str:
         "  distillctl distill student -m loss.temperature=2,4,8     (a sweep: one run each)",
         "  distillctl train teacher --cfg job                       (print the composed config)",
         "  distillctl train teacher --help                          (Hydra's help for a stage)",
+        "  distillctl train teacher resume=latest                   (continue a stopped run)",
         "",
         "runs land in outputs/<stage>/<date>/<time>/ (paths.output_root=... to move them).",
     ]

@@ -50,8 +50,8 @@ def test_checkpoints_load_with_weights_only(teacher_run):
 def test_train_student_is_the_scratch_baseline(tmp_path):
     run_dir, result = run_stage("train_student", tmp_path)
     assert load(run_dir)["stage"] == "train_student"
-    assert json.loads((run_dir / "model_card.json").read_text())["arch"] == "mlp"
-    assert result["parameters"] < 10_000
+    assert json.loads((run_dir / "model_card.json").read_text())["arch"] == "cnn"
+    assert result["parameters"] < 10_000  # the small default student
 
 
 def test_distill_takes_the_latest_finished_teacher_on_the_same_data(tmp_path, capsys):
@@ -195,7 +195,13 @@ def test_explain_with_no_distill_run_says_what_to_run(tmp_path):
 
 def test_tabular_and_signal_data_get_their_own_pictures(tmp_path):
     run_dir, _ = run_stage(
-        "run", tmp_path, "data=breast_cancer", "teacher=mlp", "teacher.hidden=[16]", name="tab"
+        "run",
+        tmp_path,
+        "data=breast_cancer",
+        "teacher=mlp",
+        "teacher.hidden=[16]",
+        "student=mlp",
+        name="tab",
     )
     assert (run_dir / "attributions/feature_importance.png").stat().st_size > 0
     run_dir, _ = run_stage(
