@@ -27,6 +27,7 @@ class EpochCSV(Callback):
     def __init__(self, path: Path):
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
+        self.epoch_lr: float | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A resumed run keeps the rows of the epochs it does not repeat."""
@@ -36,12 +37,15 @@ class EpochCSV(Callback):
                     r for r in csv.DictReader(handle) if int(r["epoch"]) < trainer.current_epoch
                 ]
 
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # read here: by the epoch's end the scheduler has already moved on to the next rate
+        self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         row: dict[str, Any] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
-        if trainer.optimizers:
-            row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
+        row["lr"] = self.epoch_lr
         row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items())})
         self.rows.append(row)
         columns = list(dict.fromkeys(key for r in self.rows for key in r))

@@ -34,6 +34,7 @@ def test_train_teacher_writes_the_run_folder_contract(teacher_run):
     assert metrics["test"]["test/acc"] > 0.5  # 2 epochs on digits: far above chance (0.1)
     rows = (teacher_run / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,step,lr") and "val/acc" in rows[0] and len(rows) == 3
+    assert float(rows[1].split(",")[2]) == 3e-3  # the rate epoch 0 trained at (optim.lr)
     card = json.loads((teacher_run / "model_card.json").read_text())
     assert card["parameters"] > 0 and card["cpu_latency_ms_per_sample"] > 0
 
