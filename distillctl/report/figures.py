@@ -79,9 +79,12 @@ def signal_maps(inputs, maps, labels, targets, out_dir: Path, count: int, **_) -
 def tabular_bars(
     inputs, maps, labels, targets, out_dir: Path, count: int, feature_names=(), **_
 ) -> list[Path]:
-    """Mean |attribution| per feature, the reference model's top 15, each model side by side."""
+    """Each feature's share of mean |attribution|, the reference model's top 15, side by side."""
     names = list(maps)
-    importance = {n: np.abs(maps[n]).reshape(len(maps[n]), -1).mean(axis=0) for n in names}
+    importance = {}
+    for name in names:  # each model's share of its own total: logits of models differ in scale
+        mean_abs = np.abs(maps[name]).reshape(len(maps[name]), -1).mean(axis=0)
+        importance[name] = mean_abs / max(float(mean_abs.sum()), 1e-12)
     order = np.argsort(-importance[names[0]])[:15][::-1]
     labels_ = [feature_names[j] if j < len(feature_names) else f"x{j}" for j in order]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
@@ -89,7 +92,7 @@ def tabular_bars(
     for k, name in enumerate(names):
         ax.barh(np.arange(len(order)) + k * height, importance[name][order], height, label=name)
     ax.set_yticks(np.arange(len(order)) + 0.4 - height / 2, labels_, fontsize=8)
-    ax.set_xlabel("mean |attribution|")
+    ax.set_xlabel("share of the model's mean |attribution|")
     ax.legend(fontsize=8)
     return [save(fig, out_dir / "feature_importance.png")]
 
