@@ -46,13 +46,11 @@ def find_resumable(spec: str, output_root: str, stage: str) -> Path:
             "`distillctl distill student`), or start the stage again",
         )
     if spec == "latest":
-        candidates = []
-        root = Path(output_root)
-        if root.is_dir():
-            for path in root.rglob(runs.RUN_FILE):
-                info = runs.load(path.parent)
-                if info and info.get("stage") == stage and info.get("status") != "done":
-                    candidates.append((info.get("started_at") or "", path.parent))
+        candidates = [
+            (info.get("started_at") or "", run_dir)
+            for run_dir, info in runs.runs_of(output_root, stage)
+            if info.get("status") != "done"
+        ]
         if not candidates:
             raise ConfigError(
                 f"no unfinished `{stage}` run under {output_root} to resume",

@@ -145,14 +145,17 @@ def load(run_dir: str | Path) -> dict[str, Any] | None:
         return None
 
 
-def finished_runs(root: str | Path, stage: str) -> list[tuple[Path, dict[str, Any]]]:
-    """Finished (status done) runs of `stage` under `root`, newest first, nested ones included."""
+def runs_of(root: str | Path, stage: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Every run of `stage` under `root` (nested ones included), as (folder, run.json)."""
     root = Path(root)
-    found = []
-    if root.is_dir():
-        for path in root.rglob(RUN_FILE):
-            info = load(path.parent)
-            if info and info.get("stage") == stage and info.get("status") == "done":
-                found.append((path.parent, info))
+    if not root.is_dir():
+        return []
+    found = ((path.parent, load(path.parent)) for path in root.rglob(RUN_FILE))
+    return [(d, info) for d, info in found if info and info.get("stage") == stage]
+
+
+def finished_runs(root: str | Path, stage: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Finished (status done) runs of `stage` under `root`, newest first."""
+    found = [(d, info) for d, info in runs_of(root, stage) if info.get("status") == "done"]
     found.sort(key=lambda item: item[1].get("finished_at") or "", reverse=True)
     return found

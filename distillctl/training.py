@@ -14,7 +14,6 @@ import pytorch_lightning as pl
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
-from distillctl.errors import ConfigError
 from distillctl.guards import AtomicCheckpointIO, NanGuard, ReseedEachEpoch, SaveOnInterrupt
 from distillctl.io import atomic_write_text
 
@@ -72,18 +71,8 @@ def _quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def check_trainer(trainer_cfg: Any) -> None:
-    epochs = trainer_cfg.get("max_epochs")
-    if epochs is None or int(epochs) <= 0:
-        raise ConfigError(
-            f"trainer.max_epochs={epochs} must be a positive whole number",
-            "set trainer.max_epochs to e.g. 30",
-        )
-
-
 def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint, SaveOnInterrupt]:
     _quiet_lightning()
-    check_trainer(cfg.trainer)
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="best",

@@ -43,9 +43,8 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.lit import Distiller
     from distillctl.losses import build_recipe
     from distillctl.models import plain
-    from distillctl.training import check_trainer, fit_and_test
+    from distillctl.training import fit_and_test
 
-    check_trainer(cfg.trainer)
     terms = build_recipe(cfg.loss)
     identity = data_registry.identity(cfg.data)
     wanted = plain(cfg.teacher)

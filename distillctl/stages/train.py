@@ -15,9 +15,8 @@ def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict
     from distillctl.data.module import ArrayDataModule
     from distillctl.lit import Classifier
     from distillctl.losses.ce import label_smoothing
-    from distillctl.training import check_trainer, fit_and_test
+    from distillctl.training import fit_and_test
 
-    check_trainer(cfg.trainer)
     smoothing = label_smoothing(cfg.loss)
     data = ArrayDataModule.from_config(cfg)
     model = build_model(cfg, role, data.input_shape, data.num_classes)
