@@ -15,6 +15,13 @@ from distillctl.errors import RunError
 from distillctl.io import atomic_write_bytes
 
 
+def seed_all(value: int) -> None:
+    """Seed Python's, NumPy's and torch's random sources."""
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints written to a temporary name and renamed: a run killed mid-write leaves the
     previous checkpoint whole, never half a file."""
@@ -75,7 +82,4 @@ class ReseedEachEpoch(Callback):
         self.seed = int(seed)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        value = (self.seed * 100_003 + trainer.current_epoch) % (2**31)
-        random.seed(value)
-        np.random.seed(value)
-        torch.manual_seed(value)
+        seed_all((self.seed * 100_003 + trainer.current_epoch) % (2**31))

@@ -119,7 +119,6 @@ def fit_and_test(
 ) -> dict[str, Any]:
     """Train (from `resume_from`, a last.ckpt, when given) with the best checkpoint chosen on
     validation; test that checkpoint once."""
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     trainer, checkpoint, interrupt = build_trainer(cfg, run_dir)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from distillctl import data as data_registry
 from distillctl.errors import ConfigError, DistillctlError
+from distillctl.guards import seed_all
 from distillctl.io import atomic_write_json, atomic_write_text
 from distillctl.runs import RunRecord, is_rank_zero
 from distillctl.stages import Stage
@@ -55,7 +56,7 @@ def execute(
             "set paths.output_root to a folder you can write",
         ) from None
     save_config(cfg, run_dir)
-    seed_everything(int(cfg.seed))  # before any model is built: initial weights are seeded
+    seed_all(int(cfg.seed))  # before any model is built: initial weights are seeded
     if cfg.get("resume"):
         record = RunRecord.resume(run_dir)
     else:
@@ -89,17 +90,6 @@ def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
         return last
     say(f"resuming {run_dir}: no checkpoint was written yet, so training starts over")
     return None
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def build_model(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int):
