@@ -49,15 +49,23 @@ def run_stage(
     return run_dir, execute(BY_NAME[stage], compose_cfg(stage, list(overrides), root), run_dir)
 
 
-def cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
-    """The real command line in a subprocess (python -m distillctl ...)."""
+CLI = [sys.executable, "-m", "distillctl"]
+
+
+def cli_env(cwd: Path, env: dict | None = None) -> dict[str, str]:
+    """The environment of a CLI subprocess: outputs and data under cwd, no debug mode."""
     full_env = {k: v for k, v in os.environ.items() if k != "DISTILLCTL_DEBUG"}
     full_env.update(DISTILLCTL_OUTPUTS=str(cwd / "outputs"), DISTILLCTL_DATA=str(cwd / "data"))
     full_env.update(env or {})
+    return full_env
+
+
+def cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
+    """The real command line in a subprocess (python -m distillctl ...), run to its end."""
     return subprocess.run(
-        [sys.executable, "-m", "distillctl", *args],
+        [*CLI, *args],
         cwd=cwd,
-        env=full_env,
+        env=cli_env(cwd, env),
         capture_output=True,
         text=True,
         timeout=timeout,

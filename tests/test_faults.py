@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +15,7 @@ from torch import nn
 
 from distillctl.errors import RunError
 from distillctl.runs import load
-from tests.conftest import compose_cfg, run_stage
+from tests.conftest import CLI, cli_env, compose_cfg, run_stage
 
 FULL = ["trainer.enable_progress_bar=false"]
 
@@ -71,21 +69,15 @@ def test_a_nan_loss_marks_the_run_failed(tmp_path, monkeypatch):
     assert info["status"] == "failed" and "NaN at step" in info["reason"]
 
 
-def _cli(args, cwd: Path, **kw):
-    env = {
-        **os.environ,
-        "DISTILLCTL_OUTPUTS": str(cwd / "outputs"),
-        "DISTILLCTL_DATA": str(cwd / "data"),
-    }
-    env.pop("DISTILLCTL_DEBUG", None)
+def _cli(args, cwd: Path):
+    """The CLI started in the background (to be signalled), with conftest's environment."""
     return subprocess.Popen(
-        [sys.executable, "-m", "distillctl", *args],
+        [*CLI, *args],
         cwd=cwd,
-        env=env,
+        env=cli_env(cwd),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **kw,
     )
 
 
