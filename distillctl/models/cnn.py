@@ -35,4 +35,6 @@ def cnn(
     if dropout:
         head.append(nn.Dropout(float(dropout)))
     head.append(nn.Linear(int(hidden), int(num_classes)))
-    return nn.Sequential(OrderedDict(features=features, head=nn.Sequential(*head)))
+    model = nn.Sequential(OrderedDict(features=features, head=nn.Sequential(*head)))
+    model.feature_info = [f"features.{name}" for name in blocks]
+    return model

@@ -34,4 +34,6 @@ def cnn1d(
     if dropout:
         head.append(nn.Dropout(float(dropout)))
     head.append(nn.Linear(flat, int(num_classes)))
-    return nn.Sequential(OrderedDict(features=features, head=nn.Sequential(*head)))
+    model = nn.Sequential(OrderedDict(features=features, head=nn.Sequential(*head)))
+    model.feature_info = [f"features.{name}" for name in blocks]
+    return model

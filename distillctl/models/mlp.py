@@ -21,4 +21,6 @@ def mlp(input_shape, num_classes: int, hidden=(128,), dropout: float = 0.0) -> n
             layers[f"drop{i}"] = nn.Dropout(float(dropout))
         width = int(h)
     layers["head"] = nn.Linear(width, int(num_classes))
-    return nn.Sequential(layers)
+    model = nn.Sequential(layers)
+    model.feature_info = [f"relu{i}" for i in range(1, len(hidden) + 1)] or ["flatten"]
+    return model

@@ -1,0 +1,66 @@
+"""`distillctl list layers [teacher=...] [student=...] [data=...]`: the names feature taps take.
+
+Composes the config as `train teacher` would (so any override works), loads the data's input
+shape, builds the model(s) and prints every layer's name, type, output shape and parameter
+count, marking the feature stages (`auto` taps the last one, `all` taps every one).
+"""
+
+from __future__ import annotations
+
+from distillctl.errors import ConfigError
+
+ROLES = ("teacher", "student")
+
+
+def roles_named(overrides: list[str]) -> list[str]:
+    """The models the overrides talk about (teacher=..., student.hidden=...), else both."""
+    named = [r for r in ROLES if any(o.split("=")[0].split(".")[0] == r for o in overrides)]
+    return named or list(ROLES)
+
+
+def list_layers(overrides: list[str]) -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+    from rich.console import Console
+    from rich.table import Table
+
+    from distillctl.cli import check_choices, register_resolvers
+    from distillctl.config_groups import groups
+    from distillctl.data import build_splits
+    from distillctl.models import create_model
+    from distillctl.precheck import precheck
+    from distillctl.taps import output_shapes
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as exc:
+        raise ConfigError(
+            f"cannot parse the override: {exc}", "write overrides as KEY=VALUE (Hydra grammar)"
+        ) from None
+    check_choices(parsed, groups())
+    register_resolvers()
+    cfg = precheck("train_teacher", "list layers", parsed, None)
+    shape = build_splits(cfg.data, cfg.paths.data_dir).input_shape
+    console = Console(width=140)
+    for role in roles_named(overrides):
+        model = create_model(cfg[role], shape, role=role)
+        shapes = output_shapes(model, shape)
+        stages = list(getattr(model, "feature_info", []))
+        table = Table(
+            title=f"{role}={cfg[role].arch} on {cfg.data.name} inputs {tuple(shape)}: layer "
+            f"names for loss.<method>.{role}_layers (or .layers)"
+        )
+        for column in ("layer", "type", "output shape", "parameters", "feature stage"):
+            table.add_column(column)
+        for name, module in model.named_modules():
+            if not name:
+                continue
+            mark = ""
+            if name in stages:
+                mark = "auto, all" if name == stages[-1] else "all"
+            params = sum(p.numel() for p in module.parameters())
+            out = shapes.get(name)
+            table.add_row(
+                name, type(module).__name__, str(out) if out else "-", f"{params:,}", mark
+            )
+        console.print(table)
