@@ -1,7 +1,7 @@
 """The `distillctl` command: routes stage words to a `@hydra.main` task function.
 
-`distillctl distill student loss.temperature=8` becomes the task of the `distill_student`
-primary config with `sys.argv = ["distillctl", "loss.temperature=8"]`, so Hydra's own grammar,
+`distillctl distill student loss.kd.temperature=8` becomes the task of the `distill_student`
+primary config with `sys.argv = ["distillctl", "loss.kd.temperature=8"]`, so Hydra's own grammar,
 run folders, `-m` sweeps, `--cfg job` and `--help` all work unchanged. Nothing heavy is imported
 here: `distillctl --help` answers without loading torch.
 """
@@ -36,12 +36,15 @@ def usage() -> str:
     for stage in stages.STAGES:
         lines.append(f"  {' '.join(stage.words):<{width}}{stage.help}")
     lines.append(f"  {'list [GROUP]':<{width}}config groups and their choices")
+    lines.append(f"  {'list layers':<{width}}layer names of a model, for feature taps")
     lines += [
         "",
         "overrides use Hydra's grammar:",
-        "  distillctl distill student data=mnist1d teacher=cnn1d student=mlp loss.temperature=4",
+        "  distillctl distill student data=mnist1d teacher=cnn1d student=mlp loss.kd.temperature=4",
+        "  distillctl distill student loss=[ce,kd,at] loss.at.layers=all (loss terms composed)",
+        "  distillctl list layers teacher=cnn1d data=mnist1d        (names for loss.*.layers)",
         "  distillctl run experiment=mnist1d seed=1",
-        "  distillctl distill student -m loss.temperature=2,4,8     (a sweep: one run each)",
+        "  distillctl distill student -m loss.kd.temperature=2,4,8  (a sweep: one run each)",
         "  distillctl train teacher --cfg job                       (print the composed config)",
         "  distillctl train teacher --help                          (Hydra's help for a stage)",
         "  distillctl train teacher resume=latest                   (continue a stopped run)",
@@ -70,7 +73,8 @@ def list_groups(args: list[str]) -> None:
     table.add_column("what it is")
     for group in wanted:
         for choice in available[group]:
-            mark = "*" if chosen.get(group) == choice else ""
+            default = chosen.get(group)
+            mark = "*" if choice == default or choice in (default or []) else ""
             table.add_row(group, choice, mark, describe(group, choice))
     Console(width=160).print(table)
 
@@ -112,6 +116,25 @@ def flags_first(args: list[str]) -> list[str]:
     return [*flags, *overrides]
 
 
+def check_choices(overrides, available: dict[str, list[str]]) -> None:
+    """An unknown group choice gets the valid ones, before anything is composed."""
+    for override in overrides:
+        group = override.key_or_group
+        if group not in available or override.is_delete():
+            continue
+        values = (
+            list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+        )
+        # a group takes one choice (data=mnist1d) or, for loss, several (loss=[ce,kd,at])
+        chosen = [v for value in values for v in (value if isinstance(value, list) else [value])]
+        for value in chosen:
+            if isinstance(value, str) and value not in available[group]:
+                raise ConfigError(
+                    f"unknown {group} '{value}'",
+                    f"choose one of: {', '.join(available[group])}   (distillctl list {group})",
+                )
+
+
 def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     """Every config mistake on the command line becomes one ConfigError (exit 2) before Hydra
     makes a run folder: an unknown group choice (with the valid ones), then anything that does
@@ -136,21 +159,7 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
         raise ConfigError(
             f"cannot parse the override: {exc}", "write overrides as KEY=VALUE (Hydra grammar)"
         ) from None
-    for override in overrides:
-        group = override.key_or_group
-        if group not in available or override.is_delete():
-            continue
-        values = (
-            list(override.sweep_string_iterator())
-            if override.is_sweep_override()
-            else [override.value()]
-        )
-        for value in values:
-            if isinstance(value, str) and value not in available[group]:
-                raise ConfigError(
-                    f"unknown {group} '{value}'",
-                    f"choose one of: {', '.join(available[group])}   (distillctl list {group})",
-                )
+    check_choices(overrides, available)
     if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or parsed.shell_completion:
         return args  # Hydra's own help, info and --cfg print; nothing runs
     register_resolvers()
@@ -218,11 +227,12 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
 
 def report_error(exc: DistillctlError) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(f"[bold red]error:[/] {exc.problem}")
+    console.print(f"[bold red]error:[/] {escape(exc.problem)}")  # messages hold [a,b] lists
     if exc.fix:
-        console.print(f"[bold]  fix:[/] {exc.fix}")
+        console.print(f"[bold]  fix:[/] {escape(exc.fix)}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -231,6 +241,11 @@ def main(argv: list[str] | None = None) -> None:
         print(usage())
         return
     try:
+        if argv[:2] == ["list", "layers"]:
+            from distillctl.layers_cmd import list_layers
+
+            list_layers(argv[2:])
+            return
         if argv[0] == "list":
             list_groups(argv[1:])
             return

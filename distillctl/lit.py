@@ -20,8 +20,8 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from distillctl.losses import WeightedTerm
-from distillctl.losses.ce import CrossEntropy
+from distillctl.losses import Recipe
+from distillctl.losses.ce import masked_cross_entropy
 
 META_KEY = "distillctl"
 
@@ -111,38 +111,37 @@ class Classifier(_Trainable):
         label_smoothing: float = 0.0,
     ):
         super().__init__(model, num_classes, optim, meta)
-        self.criterion = CrossEntropy(label_smoothing)
+        self.label_smoothing = float(label_smoothing)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        loss = self.criterion(self.model(x), None, y)
+        loss = masked_cross_entropy(self.model(x), y, self.label_smoothing)
         self.last_terms = {"ce": loss}  # read by NanGuard to name a broken term
         self.log("train/loss", loss, on_step=False, on_epoch=True)
         return loss
 
 
 class Distiller(_Trainable):
-    """The student (`self.model`) learns from a frozen teacher through weighted loss terms.
+    """The student (`self.model`) learns from a frozen teacher through a Recipe of loss terms.
 
     The teacher stays in eval mode with frozen parameters for the whole run, although
     Lightning calls `.train()` on this module every epoch: `train()` is overridden so its
-    BatchNorm statistics and dropout never change.
+    BatchNorm statistics and dropout never change. The recipe's auxiliary modules train with
+    the student and are saved in the checkpoint under `recipe.`, outside the student's `model.`.
     """
 
     def __init__(
         self,
         model: nn.Module,
         teacher: nn.Module,
-        terms: list[WeightedTerm],
+        recipe: Recipe,
         num_classes: int,
         optim: dict[str, Any],
         meta: dict[str, Any],
     ):
         super().__init__(model, num_classes, optim, meta)
         self.teacher = teacher.eval().requires_grad_(False)
-        self.term_names = [t.name for t in terms]
-        self.weights = [float(t.weight) for t in terms]
-        self.terms = nn.ModuleList(t.term for t in terms)
+        self.recipe = recipe
         self.val_agreement = MeanMetric()
         self.test_agreement = MeanMetric()
 
@@ -155,22 +154,11 @@ class Distiller(_Trainable):
         with torch.no_grad():
             return self.teacher(x)
 
-    def loss_terms(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """The step's forward and loss as one pure function of tensors (compile-friendly)."""
-        with torch.no_grad():
-            teacher_logits = self.teacher(x)
-        student_logits = self.model(x)
-        values = {
-            name: term(student_logits, teacher_logits, y)
-            for name, term in zip(self.term_names, self.terms)
-        }
-        total = sum(w * v for w, v in zip(self.weights, values.values()))
-        return total, values
-
     def training_step(self, batch, batch_idx):
-        x, y = batch
-        total, values = self.loss_terms(x, y)
-        self.last_terms = values  # read by NanGuard to name a broken term
+        x, y, *rest = batch
+        index = rest[0] if rest else None
+        total, values = self.recipe(self.model, self.teacher, x, y, index, self.current_epoch)
+        self.last_terms = values  # read by NanGuard (a broken term) and StepCSV (per step)
         self.log("train/loss", total, on_step=False, on_epoch=True)
         for name, value in values.items():
             self.log(f"train/{name}", value, on_step=False, on_epoch=True)
@@ -178,4 +166,4 @@ class Distiller(_Trainable):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint[META_KEY]["terms"] = dict(zip(self.term_names, self.weights))
+        checkpoint[META_KEY]["terms"] = dict(zip(self.recipe.names, self.recipe.weights))

@@ -64,6 +64,25 @@ def _options(compose, stage: str, overrides: list[str], key: str) -> str:
         return ""
 
 
+def _unselected_term(compose, stage: str, overrides: list[str], key: str) -> ConfigError | None:
+    """`loss.at.p=3` while `at` is not among the selected loss terms."""
+    parts = key.split(".")
+    if len(parts) < 3 or parts[0] != "loss":
+        return None
+    try:
+        selected = list(compose(stage, overrides=[o for o in overrides if key not in o]).loss)
+    except Exception:
+        return None
+    if parts[1] in selected:
+        return None
+    value = next((o.partition("=")[2] for o in overrides if o.startswith(f"{key}=")), "...")
+    return ConfigError(
+        f"'{key}' sets an option of the loss term '{parts[1]}', which is not selected "
+        f"(loss={','.join(selected)})",
+        f"select it too: loss=[{','.join([*selected, parts[1]])}] {key}={value}",
+    )
+
+
 def composition_error(
     exc: Exception, compose, stage_name: str, words: str, overrides: list[str]
 ) -> ConfigError:
@@ -72,6 +91,9 @@ def composition_error(
     missing = re.search(r"Could not override '([^']+)'", text)
     if missing and cause is not None and "not in struct" in str(cause):
         key = missing.group(1)
+        unselected = _unselected_term(compose, stage_name, overrides, key)
+        if unselected is not None:
+            return unselected
         parent, _, leaf = key.rpartition(".")
         options = _options(compose, stage_name, overrides, key)
         where = f"{parent} has no option '{leaf}'" if parent else f"there is no key '{leaf}'"

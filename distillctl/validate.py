@@ -51,9 +51,21 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("optim.weight_decay", NON_NEGATIVE, "0"),
     ("optim.scheduler", one_of("cosine", "none"), "cosine"),
     ("eval_checkpoint", one_of("best", "last"), "best"),
-    ("loss.temperature", POSITIVE, "4"),
-    ("loss.alpha", UNIT, "0.1"),
-    ("loss.label_smoothing", ("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1), "0.1"),
+    # loss terms: `*` matches every selected term (loss=[ce,kd] -> loss.ce, loss.kd)
+    ("loss.*.weight", NON_NEGATIVE, "1"),
+    ("loss.*.temperature", POSITIVE, "4"),
+    ("loss.*.label_smoothing", ("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1), "0.1"),
+    ("loss.*.alpha", NON_NEGATIVE, "1"),
+    ("loss.*.beta", NON_NEGATIVE, "1"),
+    ("loss.*.gamma", NON_NEGATIVE, "1"),
+    ("loss.*.p", POSITIVE, "2"),
+    ("loss.*.warmup", NON_NEGATIVE_INT, "5"),
+    ("loss.*.distance_weight", NON_NEGATIVE, "25"),
+    ("loss.*.angle_weight", NON_NEGATIVE, "50"),
+    ("loss.*.feat_dim", POSITIVE_INT, "128"),
+    ("loss.*.negatives", POSITIVE_INT, "1024"),
+    ("loss.*.momentum", UNIT, "0.5"),
+    ("loss.*.eps", POSITIVE, "1e-5"),
     ("explain.num_inputs", POSITIVE_INT, "64"),
     ("explain.background", POSITIVE_INT, "100"),
     ("explain.num_figures", NON_NEGATIVE_INT, "6"),
@@ -62,6 +74,20 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("explainer.nsamples", POSITIVE_INT, "200"),
     ("explainer.batch_size", POSITIVE_INT, "100"),
 )
+
+
+def _matches(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
+    """(key, value) of every key that `pattern` names; `*` stands for any one key."""
+    found: list[tuple[str, Any]] = [("", cfg)]
+    for part in pattern.split("."):
+        step = []
+        for prefix, node in found:
+            if not isinstance(node, DictConfig):
+                continue
+            for key in node.keys() if part == "*" else [part] if part in node else []:
+                step.append((f"{prefix}.{key}" if prefix else str(key), node[key]))
+        found = step
+    return found
 
 
 def _lookup(cfg: DictConfig, key: str) -> tuple[bool, Any]:
@@ -76,12 +102,12 @@ def _lookup(cfg: DictConfig, key: str) -> tuple[bool, Any]:
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that breaks its rule."""
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    for key, (what, check), example in RULES:
-        present, value = _lookup(resolved, key)
-        if present and not check(value):
-            raise ConfigError(
-                f"{key}={value!r} is not valid: it must be {what}", f"set {key}={example}"
-            )
+    for pattern, (what, check), example in RULES:
+        for key, value in _matches(resolved, pattern):
+            if not check(value):
+                raise ConfigError(
+                    f"{key}={value!r} is not valid: it must be {what}", f"set {key}={example}"
+                )
     classes = _lookup(resolved, "data.num_classes")[1]
     for role in ("teacher", "student"):
         present, value = _lookup(resolved, f"{role}.num_classes")

@@ -47,17 +47,44 @@ def test_unknown_choice_and_command_exit_2_with_the_valid_choices(tmp_path):
 
 
 def test_cfg_job_prints_the_composed_config_of_the_stage(tmp_path):
-    out = cli("distill", "student", "loss.temperature=7", "--cfg", "job", cwd=tmp_path)
+    out = cli("distill", "student", "loss.kd.temperature=7", "--cfg", "job", cwd=tmp_path)
     assert out.returncode == 0
     assert "stage: distill_student" in out.stdout and "temperature: 7" in out.stdout
     assert "ckpt: latest" in out.stdout
+
+
+def test_loss_terms_compose_from_the_command_line(tmp_path):
+    out = cli(
+        "distill",
+        "student",
+        "loss=[ce,kd,at]",
+        "loss.kd.weight=0.5",
+        "loss.at.layers=[features.block1,features.block2]",
+        "--cfg",
+        "job",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    loss = OmegaConf.create(out.stdout).loss
+    assert list(loss) == ["ce", "kd", "at"] and loss.kd.weight == 0.5
+    assert list(loss.at.layers) == ["features.block1", "features.block2"]
+
+
+def test_list_layers_prints_names_shapes_and_the_auto_tap(tmp_path):
+    out = cli(
+        "list", "layers", "teacher=cnn1d", "data=mnist1d", "data.num_samples=200", cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert "teacher=cnn1d on mnist1d" in out.stdout and "student=" not in out.stdout
+    row = next(line for line in out.stdout.splitlines() if "features.block3 " in line)
+    assert "(32, 5)" in row and "auto" in row
 
 
 def test_a_ddp_rank_re_running_argv_lands_in_the_same_stage(tmp_path):
     # Lightning's DDP launcher re-runs `sys.argv` (by then only Hydra's overrides) with
     # LOCAL_RANK set; the stage must come from the environment the parent set.
     out = cli(
-        "loss.temperature=3",
+        "loss.kd.temperature=3",
         "--cfg",
         "job",
         cwd=tmp_path,
@@ -70,14 +97,14 @@ def test_a_ddp_rank_re_running_argv_lands_in_the_same_stage(tmp_path):
 def test_train_then_a_two_job_sweep_of_distillation(tmp_path):
     first = cli("train", "teacher", *TINY, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    sweep = cli("distill", "student", "-m", "loss.temperature=2,4", *TINY, cwd=tmp_path)
+    sweep = cli("distill", "student", "-m", "loss.kd.temperature=2,4", *TINY, cwd=tmp_path)
     assert sweep.returncode == 0, sweep.stderr
     runs = sorted(p.parent for p in (tmp_path / "outputs/distill_student").rglob("run.json"))
     assert len(runs) == 2
     temps = set()
     for run_dir in runs:
         assert load(run_dir)["status"] == "done"
-        temps.add(OmegaConf.load(run_dir / ".hydra/config.yaml").loss.temperature)
+        temps.add(OmegaConf.load(run_dir / ".hydra/config.yaml").loss.kd.temperature)
     assert temps == {2.0, 4.0}
 
 

@@ -11,25 +11,25 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 from distillctl.errors import RunError
+from distillctl.losses import Term
 from distillctl.runs import load
 from tests.conftest import CLI, cli_env, compose_cfg, run_stage
 
 FULL = ["trainer.enable_progress_bar=false"]
 
 
-class NanAfter(nn.Module):
+class NanAfter(Term):
     """A loss term that turns NaN from its n-th call on."""
 
     def __init__(self, n: int):
         super().__init__()
         self.n, self.calls = n, 0
 
-    def forward(self, student, teacher, labels):
+    def forward(self, step):
         self.calls += 1
-        value = (student - teacher).pow(2).mean()
+        value = (step.student_logits - step.teacher_logits).pow(2).mean()
         return value * float("nan") if self.calls >= self.n else value
 
 
@@ -39,7 +39,7 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
     from distillctl.checkpoints import load_model
     from distillctl.data.module import ArrayDataModule
     from distillctl.lit import Distiller
-    from distillctl.losses import WeightedTerm
+    from distillctl.losses import Recipe, WeightedTerm
     from distillctl.models import create_model
     from distillctl.training import fit_and_test
 
@@ -48,9 +48,9 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
     )
     teacher, _ = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
     data = ArrayDataModule.from_config(cfg)
-    terms = [WeightedTerm("mse", 1.0, NanAfter(5))]  # step 5: epoch 1, batch 1
+    recipe = Recipe([WeightedTerm("mse", 1.0, NanAfter(5))])  # step 5: epoch 1, batch 1
     module = Distiller(
-        create_model(cfg.student, data.input_shape), teacher, terms, 10, cfg.optim, {"model": {}}
+        create_model(cfg.student, data.input_shape), teacher, recipe, 10, cfg.optim, {"model": {}}
     )
     with pytest.raises(RunError, match=r"NaN at step \d+ \(epoch 1, batch 1\) in term\(s\): mse"):
         fit_and_test(module, data, cfg, tmp_path)
@@ -60,9 +60,9 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
 
 
 def test_a_nan_loss_marks_the_run_failed(tmp_path, monkeypatch):
-    import distillctl.losses.ce as ce
+    import distillctl.lit as lit
 
-    monkeypatch.setattr(ce.CrossEntropy, "forward", lambda self, s, t, y: s.sum() * float("nan"))
+    monkeypatch.setattr(lit, "masked_cross_entropy", lambda s, y, ls: s.sum() * float("nan"))
     with pytest.raises(RunError, match="term\\(s\\): ce"):
         run_stage("train_student", tmp_path)
     info = load(tmp_path / "train_student")

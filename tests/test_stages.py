@@ -81,6 +81,29 @@ def test_distill_logs_each_loss_term(tmp_path, teacher_run):
     assert {"train/ce", "train/kd", "train/loss"} <= set(header.split(","))
 
 
+def test_feature_terms_train_aux_modules_saved_in_the_checkpoint_not_the_student(
+    tmp_path, teacher_run
+):
+    from distillctl.checkpoints import load_model
+
+    run_dir, result = run_stage(
+        "distill_student",
+        tmp_path,
+        f"teacher.ckpt={teacher_run}",
+        "loss=[ce,kd,fitnet,crd]",
+        "trainer.limit_train_batches=3",
+    )
+    state = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    assert any(k.startswith("recipe.terms.2.regressors.") for k in state)
+    assert "recipe.terms.3.memory_student" in state and "recipe.terms.3.z" in state
+    student, meta = load_model(result["checkpoint_path"], "student")  # strict: model.* only
+    assert meta["loss"] == "ce+kd+fitnet+crd" and meta["terms"]["fitnet"] == 100.0
+    assert not any(k.startswith("recipe") for k in student.state_dict())
+    rows = (run_dir / "steps.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3  # one row per training step
+    assert {"train/fitnet", "train/crd", "train/loss"} <= set(rows[0].split(","))
+
+
 def test_no_teacher_at_all_names_the_command_to_run(tmp_path):
     with pytest.raises(RunError, match="no finished teacher run") as err:
         run_stage("distill_student", tmp_path)
@@ -150,7 +173,8 @@ def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, 
             seen.append((self.teacher.training, self.model.training))
             return super().training_step(batch, batch_idx)
 
-    module = Spy(student, teacher, build_recipe(cfg.loss), 10, cfg.optim, {"model": {}})
+    recipe = build_recipe(cfg.loss).bind(student, teacher, data.input_shape, 100)
+    module = Spy(student, teacher, recipe, 10, cfg.optim, {"model": {}})
     fit_and_test(module, data, cfg, tmp_path / "run")
     assert seen and all(t is False and s is True for t, s in seen)
     after = teacher.state_dict()

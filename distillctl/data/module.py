@@ -33,6 +33,7 @@ class IndexBatches:
         world_size: int = 1,
         epoch_fn: Callable[[], int] = lambda: 0,
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+        with_index: bool = False,
     ):
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
@@ -41,6 +42,7 @@ class IndexBatches:
         self.rank, self.world_size = rank, world_size
         self.epoch_fn = epoch_fn
         self.augment = augment
+        self.with_index = with_index
 
     def _indices(self) -> torch.Tensor:
         n = len(self.y)
@@ -64,16 +66,23 @@ class IndexBatches:
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             x = self.x[idx]
-            yield (x if gen is None else self.augment(x, gen)), self.y[idx]
+            x = x if gen is None else self.augment(x, gen)
+            yield (x, self.y[idx], idx) if self.with_index else (x, self.y[idx])
 
 
 class ArrayDataModule(pl.LightningDataModule):
+    """Training batches are (x, y), or (x, y, index) once `with_index` is set (CRD's memory bank
+    needs each sample's position in the training split)."""
+
+    provides_index = True
+
     def __init__(self, splits: Splits, batch_size: int, seed: int, augment=None):
         super().__init__()
         self.augment = augment
         self.splits = splits
         self.batch_size = int(batch_size)
         self.seed = int(seed)
+        self.with_index = False
         self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
@@ -122,8 +131,9 @@ class ArrayDataModule(pl.LightningDataModule):
             rank, world = 0, 1
         x, y = self.tensors(split)
         augment = self.augment if shuffle else None  # evaluation data is never augmented
+        with_index = self.with_index and shuffle
         return IndexBatches(
-            x, y, self.batch_size, shuffle, self.seed, rank, world, epoch_fn, augment
+            x, y, self.batch_size, shuffle, self.seed, rank, world, epoch_fn, augment, with_index
         )
 
     def train_dataloader(self):

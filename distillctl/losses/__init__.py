@@ -1,52 +1,227 @@
-"""Distillation recipes as weighted sums of small loss terms.
+"""Distillation methods as weighted loss terms, composed on the command line.
 
-A term is an nn.Module called as term(student_logits, teacher_logits, labels) -> scalar tensor.
-A recipe (`loss=<name>`) turns its config into a list of (name, weight, term); the Distiller
-sums them and logs each one. Adding a method is adding one module that registers itself.
+`loss=[ce,kd,at]` selects three terms. Each has its own config node `loss.<name>` with a
+`weight` and the method's options (`loss.kd.temperature=4 loss.at.layers=[features.block1]`).
+A method is one Term module in its own file, registered under its name in TERMS; its
+constructor's arguments are its options. The Recipe sums the weighted terms, taps the layers
+they ask for (forward hooks), builds their auxiliary modules (regressors, embedders, memory
+banks) from the tapped shapes with one dry forward, and reports each term's value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import contextlib
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry
+from distillctl.taps import FeatureTaps, output_shapes
 
-RECIPES: Registry[Callable[[Any], list[WeightedTerm]]] = Registry("loss")
-register = RECIPES.register
+TERMS: Registry[type[Term]] = Registry("loss")
+register = TERMS.register
+
+
+@dataclass
+class Step:
+    """What a term may read about one training batch. Teacher tensors are detached; with a
+    term that `needs_graph`, `graph` holds the teacher's logits and features with their graph
+    (the input requires grad then, so input gradients exist too)."""
+
+    x: torch.Tensor
+    labels: torch.Tensor
+    student_logits: torch.Tensor
+    teacher_logits: torch.Tensor
+    student_features: dict[str, torch.Tensor] = field(default_factory=dict)
+    teacher_features: dict[str, torch.Tensor] = field(default_factory=dict)
+    index: torch.Tensor | None = None
+    epoch: int = 0
+    graph: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Shapes:
+    """Per-sample output shapes of the tapped layers, and the training-set size."""
+
+    student: dict[str, tuple[int, ...]]
+    teacher: dict[str, tuple[int, ...]]
+    num_train: int
+
+
+class Term(nn.Module):
+    """One loss term: `forward(step) -> scalar tensor`.
+
+    needs_index: reads `step.index` (the training samples' positions; CRD's memory bank).
+    needs_graph: differentiates through the forward passes (explanation-guided terms).
+    """
+
+    needs_index = False
+    needs_graph = False
+    key = "loss"
+
+    def bind(self, student: nn.Module, teacher: nn.Module) -> None:
+        """Resolve layer names against the two models (feature terms)."""
+
+    def tapped(self) -> tuple[list[str], list[str]]:
+        """Layer names this term reads from the student and from the teacher."""
+        return [], []
+
+    def build(self, shapes: Shapes) -> None:
+        """Create auxiliary modules from the tapped shapes; reject shapes it cannot use."""
+
+    def forward(self, step: Step) -> torch.Tensor:
+        raise NotImplementedError
 
 
 @dataclass
 class WeightedTerm:
     name: str
     weight: float
-    term: nn.Module
+    term: Term
 
 
-def build_recipe(loss_cfg: Any) -> list[WeightedTerm]:
-    from distillctl.losses import ce, kd  # noqa: F401  (they register themselves)
+def _load_builtin() -> None:
+    """Import every module of this package: each registers its term."""
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
 
-    recipe = RECIPES.get_or_fail(loss_cfg.name)
-    return [t for t in recipe(loss_cfg) if t.weight != 0.0]
+
+def build_term(name: str, options: dict[str, Any]) -> Term:
+    """The term `name` with `options` (its config node minus `weight`)."""
+    _load_builtin()
+    cls = TERMS.get_or_fail(name)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ConfigError(
+            f"loss.{name}.{unknown[0]} is not an option of the '{name}' loss",
+            f"its options are: weight, {', '.join(sorted(accepted))}",
+        )
+    term = cls(**options)
+    term.key = f"loss.{name}"  # how messages name its options
+    return term
 
 
-def check_range(
-    name: str,
-    value: float,
-    low: float,
-    high: float | None,
-    example: str,
-    low_inclusive: bool = True,
-) -> float:
-    """Reject a config value outside [low, high] (or (low, high]) with the key's name."""
-    value = float(value)
-    too_low = value < low if low_inclusive else value <= low
-    if too_low or (high is not None and value > high):
-        bound = f"{'[' if low_inclusive else '('}{low}, {high if high is not None else 'inf'}"
-        bound += "]" if high is not None else ")"
-        raise ConfigError(f"{name}={value} is outside {bound}", f"set {name}={example}")
-    return value
+def plain_loss(loss_cfg: Any) -> dict[str, dict[str, Any]]:
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(loss_cfg):
+        return OmegaConf.to_container(loss_cfg, resolve=True)
+    return dict(loss_cfg)
+
+
+def recipe_name(loss_cfg: Any) -> str:
+    """How runs and tables name a recipe: the term names joined, e.g. `ce+kd+at`."""
+    return "+".join(plain_loss(loss_cfg))
+
+
+def build_recipe(loss_cfg: Any) -> Recipe:
+    """The Recipe of `loss` (a mapping term name -> options with `weight`); zero weights drop."""
+    chosen = plain_loss(loss_cfg)
+    if not chosen:
+        raise ConfigError("no loss term is selected", "choose terms, e.g. loss=[ce,kd]")
+    terms = []
+    for name, node in chosen.items():
+        if not isinstance(node, dict):
+            raise ConfigError(
+                f"loss.{name} must be a term's options, got {node!r}",
+                "select terms by name (loss=[ce,kd]) and set options as loss.kd.temperature=4",
+            )
+        options = dict(node)
+        weight = float(options.pop("weight", 1.0))
+        if weight != 0.0:
+            terms.append(WeightedTerm(name, weight, build_term(name, options)))
+    if not terms:
+        raise ConfigError(
+            f"every selected loss term ({', '.join(chosen)}) has weight 0",
+            "give at least one term a positive weight, e.g. loss.kd.weight=0.9",
+        )
+    return Recipe(terms)
+
+
+class Recipe(nn.Module):
+    """The weighted sum of terms, with the feature taps and auxiliary modules they need.
+
+    The student and teacher are not submodules: the Recipe's state (auxiliary modules, memory
+    banks) is saved in the training checkpoint, never in the exported student.
+    """
+
+    def __init__(self, terms: list[WeightedTerm]):
+        super().__init__()
+        self.names = [t.name for t in terms]
+        self.weights = [float(t.weight) for t in terms]
+        self.terms = nn.ModuleList(t.term for t in terms)
+        self.needs_index = any(t.needs_index for t in self.terms)
+        self.needs_graph = any(t.needs_graph for t in self.terms)
+        self._taps: tuple[FeatureTaps | None, FeatureTaps | None] = (None, None)
+
+    def describe(self) -> str:
+        return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
+
+    def bind(
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        input_shape: tuple[int, ...],
+        num_train: int,
+    ) -> Recipe:
+        """Resolve layers, measure their shapes with one dry forward, build auxiliary modules,
+        and place the forward hooks. Call once, before training (and before loading a
+        checkpoint that holds the auxiliary modules' weights)."""
+        for term in self.terms:
+            term.bind(student, teacher)
+        s_names = list(dict.fromkeys(n for t in self.terms for n in t.tapped()[0]))
+        t_names = list(dict.fromkeys(n for t in self.terms for n in t.tapped()[1]))
+        shapes = Shapes(
+            output_shapes(student, input_shape, s_names) if s_names else {},
+            output_shapes(teacher, input_shape, t_names) if t_names else {},
+            int(num_train),
+        )
+        for term in self.terms:
+            term.build(shapes)
+        self._taps = (
+            FeatureTaps(student, s_names) if s_names else None,
+            FeatureTaps(teacher, t_names) if t_names else None,
+        )
+        return self
+
+    def forward(
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        index: torch.Tensor | None = None,
+        epoch: int = 0,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted total and each term's value for one batch."""
+        s_taps, t_taps = (
+            taps.capture() if taps is not None else contextlib.nullcontext({})
+            for taps in self._taps
+        )
+        if self.needs_graph:
+            x = x.detach().requires_grad_(True)
+        with torch.set_grad_enabled(self.needs_graph), t_taps as t_feats:
+            teacher_logits = teacher(x)
+        with s_taps as s_feats:
+            student_logits = student(x)
+        step = Step(
+            x=x,
+            labels=labels,
+            student_logits=student_logits,
+            teacher_logits=teacher_logits.detach(),
+            student_features=dict(s_feats),
+            teacher_features={k: v.detach() for k, v in t_feats.items()},
+            index=index,
+            epoch=epoch,
+            graph={"teacher_logits": teacher_logits, "teacher_features": dict(t_feats)},
+        )
+        values = {name: term(step) for name, term in zip(self.names, self.terms)}
+        total = sum(w * v for w, v in zip(self.weights, values.values()))
+        return total, values

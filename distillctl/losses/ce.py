@@ -1,44 +1,41 @@
-"""Cross-entropy on hard labels, with optional label smoothing; unlabelled samples (-1) masked."""
+"""`ce`: cross-entropy on hard labels, with optional label smoothing; unlabelled samples (-1)
+are masked out. Most recipes keep it beside a distillation term: loss=[ce,kd]."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from distillctl.losses import WeightedTerm, check_range, register
+from distillctl.losses import Step, Term, register
 
 UNLABELLED = -1
 
 
-class CrossEntropy(nn.Module):
+def masked_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Mean cross-entropy over the labelled samples (0 when there are none)."""
+    labelled = labels != UNLABELLED
+    # sum over labelled samples / their count, written without a data-dependent branch
+    per_sample = F.cross_entropy(
+        logits, labels.clamp_min(0), reduction="none", label_smoothing=label_smoothing
+    )
+    return (per_sample * labelled).sum() / labelled.sum().clamp_min(1)
+
+
+@register("ce")
+class CrossEntropy(Term):
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()
         self.label_smoothing = float(label_smoothing)
 
-    def forward(
-        self,
-        student_logits: torch.Tensor,
-        teacher_logits: torch.Tensor | None,
-        labels: torch.Tensor,
-    ) -> torch.Tensor:
-        labelled = labels != UNLABELLED
-        # sum over labelled samples / their count, written without a data-dependent branch
-        per_sample = F.cross_entropy(
-            student_logits,
-            labels.clamp_min(0),
-            reduction="none",
-            label_smoothing=self.label_smoothing,
-        )
-        return (per_sample * labelled).sum() / labelled.sum().clamp_min(1)
+    def forward(self, step: Step) -> torch.Tensor:
+        return masked_cross_entropy(step.student_logits, step.labels, self.label_smoothing)
 
 
-def label_smoothing(loss_cfg) -> float:
-    return check_range(
-        "loss.label_smoothing", loss_cfg.get("label_smoothing", 0.0), 0.0, 1.0, "0.1"
-    )
-
-
-@register("ce")
-def ce_recipe(loss_cfg) -> list[WeightedTerm]:
-    return [WeightedTerm("ce", 1.0, CrossEntropy(label_smoothing(loss_cfg)))]
+def label_smoothing(loss_cfg: Any) -> float:
+    """The `ce` term's label smoothing, which supervised training uses too (0 without `ce`)."""
+    node = loss_cfg.get("ce") if loss_cfg is not None else None
+    return float(node.get("label_smoothing", 0.0)) if node else 0.0

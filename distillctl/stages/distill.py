@@ -8,7 +8,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from distillctl.console import say
-from distillctl.errors import RunError
+from distillctl.errors import ConfigError, RunError
 from distillctl.runs import RunRecord
 from distillctl.stages.common import build_model, model_meta, resume_checkpoint, write_results
 from distillctl.stages.resolve import architecture, describe_arch, resolve_teacher
@@ -36,16 +36,28 @@ def check_teacher_fits(
         )
 
 
+def request_indices(data: Any, loss: str) -> None:
+    """Terms with a memory bank (crd) need each training sample's position in its split."""
+    if not getattr(data, "provides_index", False):
+        raise ConfigError(
+            f"loss={loss} needs the index of every training sample, and the data module "
+            f"{type(data).__name__} does not provide indices",
+            "drop the term that needs them (crd), or use a data module that yields "
+            "(x, y, index) batches",
+        )
+    data.with_index = True
+
+
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
     from distillctl.checkpoints import load_model
     from distillctl.data.module import ArrayDataModule
     from distillctl.lit import Distiller
-    from distillctl.losses import build_recipe
+    from distillctl.losses import build_recipe, recipe_name
     from distillctl.models import plain
     from distillctl.training import fit_and_test
 
-    terms = build_recipe(cfg.loss)
+    recipe = build_recipe(cfg.loss)
     identity = data_registry.identity(cfg.data)
     wanted = plain(cfg.teacher)
     # a resumed run keeps the teacher it started with, even if a newer one exists now
@@ -79,11 +91,15 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     student = build_model(cfg, "student", data.input_shape, data.num_classes)
     meta = model_meta(cfg, "student", data.input_shape, data.num_classes, "distill_student")
     meta["teacher_ckpt"] = str(Path(ckpt).resolve())
+    meta["loss"] = recipe_name(cfg.loss)
+    if recipe.needs_index:
+        request_indices(data, meta["loss"])
+    recipe.bind(student, teacher, data.input_shape, data.splits.sizes()["train"])
     say(
         f"distilling the student ({cfg.student.arch}) from the teacher "
-        f"({teacher_meta['model']['arch']}) with loss={cfg.loss.name} -> {run_dir}"
+        f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()} -> {run_dir}"
     )
-    module = Distiller(student, teacher, terms, data.num_classes, cfg.optim, meta)
+    module = Distiller(student, teacher, recipe, data.num_classes, cfg.optim, meta)
     results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
     summary = write_results(run_dir, module.model, meta, results)
     summary["teacher_ckpt"] = meta["teacher_ckpt"]

@@ -27,6 +27,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.checkpoints import load_model
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained
+    from distillctl.losses import recipe_name
     from distillctl.stages import BY_NAME
     from distillctl.stages.common import execute as execute_stage
     from distillctl.stages.explain import explain_and_report
@@ -61,6 +62,6 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         cfg,
         run_dir,
         f"distillctl run: {cfg.data.name}, {cfg.teacher.arch} teacher -> "
-        f"{cfg.student.arch} student, loss={cfg.loss.name}",
+        f"{cfg.student.arch} student, loss={recipe_name(cfg.loss)}",
     )
     return {"stages": results, **report}
