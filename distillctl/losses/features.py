@@ -1,0 +1,134 @@
+"""What feature-based terms share: layer pairs, shape checks, and learned adapters.
+
+A FeatureTerm compares student layer i with teacher layer i. `layers` names them for both
+models (or `auto`: each model's last feature stage; `all`: every stage, paired from the
+end); `student_layers` / `teacher_layers` override it for one side.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from distillctl.errors import ConfigError
+from distillctl.losses import Shapes, Step, Term
+from distillctl.taps import resolve_layers
+
+Shape = tuple[int, ...]
+
+
+class FeatureTerm(Term):
+    def __init__(
+        self, layers: Any = "auto", student_layers: Any = None, teacher_layers: Any = None
+    ):
+        super().__init__()
+        self.spec = {
+            "student": (student_layers, "student_layers")
+            if student_layers is not None
+            else (layers, "layers"),
+            "teacher": (teacher_layers, "teacher_layers")
+            if teacher_layers is not None
+            else (layers, "layers"),
+        }
+        self.student_layers: list[str] = []
+        self.teacher_layers: list[str] = []
+
+    def bind(self, student: nn.Module, teacher: nn.Module) -> None:
+        chosen = {}
+        for role, model in (("student", student), ("teacher", teacher)):
+            spec, option = self.spec[role]
+            chosen[role] = resolve_layers(model, spec, role, f"{self.key}.{option}")
+        if "all" in (self.spec["student"][0], self.spec["teacher"][0]):
+            n = min(len(chosen["student"]), len(chosen["teacher"]))  # pair from the end
+            chosen = {role: names[len(names) - n :] for role, names in chosen.items()}
+        if len(chosen["student"]) != len(chosen["teacher"]):
+            raise ConfigError(
+                f"{self.key} pairs student layers {chosen['student']} with teacher layers "
+                f"{chosen['teacher']}: the counts differ",
+                f"name as many student as teacher layers ({self.key}.student_layers / "
+                f"{self.key}.teacher_layers)",
+            )
+        self.student_layers, self.teacher_layers = chosen["student"], chosen["teacher"]
+
+    def tapped(self) -> tuple[list[str], list[str]]:
+        return self.student_layers, self.teacher_layers
+
+    def build(self, shapes: Shapes) -> None:
+        for i, (s, t) in enumerate(zip(self.student_layers, self.teacher_layers)):
+            self.build_pair(i, (s, shapes.student[s]), (t, shapes.teacher[t]))
+
+    def build_pair(self, i: int, student: tuple[str, Shape], teacher: tuple[str, Shape]) -> None:
+        """Check (and make adapters for) pair i: (layer name, per-sample shape) of each side."""
+
+    def pairs(self, step: Step) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [
+            (step.student_features[s], step.teacher_features[t])
+            for s, t in zip(self.student_layers, self.teacher_layers)
+        ]
+
+    def forward(self, step: Step) -> torch.Tensor:
+        return sum(self.pair_loss(i, s, t) for i, (s, t) in enumerate(self.pairs(step)))
+
+    def pair_loss(self, i: int, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def need_maps(self, student: tuple[str, Shape], teacher: tuple[str, Shape], what: str) -> None:
+        """Reject a pair that is not two spatial maps (C, L) / (C, H, W) of the same rank."""
+        for role, (name, shape) in (("student", student), ("teacher", teacher)):
+            if len(shape) < 2:
+                raise ConfigError(
+                    f"{self.key} compares {what}, but {role} layer '{name}' gives a vector "
+                    f"{shape} with no spatial axis",
+                    f"tap convolutional layers ({self.key}.{role}_layers=[...]; `distillctl "
+                    f"list layers {role}=<arch>`), or use a method for vectors (sp, pkt, rkd, "
+                    "cc, crd, fitnet)",
+                )
+        if len(student[1]) != len(teacher[1]):
+            raise ConfigError(
+                f"{self.key}: student layer '{student[0]}' gives {student[1]} but teacher layer "
+                f"'{teacher[0]}' gives {teacher[1]}: maps of different rank",
+                "tap layers of the same kind (both 1-D or both 2-D maps)",
+            )
+
+
+def match_spatial(
+    student: torch.Tensor, teacher: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Average-pool the larger of two maps (N, C, *spatial) down to the smaller's size."""
+    size = tuple(min(a, b) for a, b in zip(student.shape[2:], teacher.shape[2:]))
+    pool = F.adaptive_avg_pool1d if student.dim() == 3 else F.adaptive_avg_pool2d
+    if tuple(student.shape[2:]) != size:
+        student = pool(student, size)
+    if tuple(teacher.shape[2:]) != size:
+        teacher = pool(teacher, size)
+    return student, teacher
+
+
+def adapter(student: Shape, teacher: Shape, hidden: int | None = None) -> nn.Module:
+    """A learned map from student features to the teacher's shape: 1x1 convolutions (and a
+    resize) between maps of the same rank, else a linear layer over the flattened features."""
+    if len(student) == len(teacher) and len(student) in (2, 3):
+        conv = nn.Conv1d if len(student) == 2 else nn.Conv2d
+        widths = [student[0], *([hidden] if hidden else []), teacher[0]]
+        layers: list[nn.Module] = []
+        for a, b in zip(widths, widths[1:]):
+            layers += [conv(a, b, 1), nn.ReLU()]
+        layers.pop()  # no activation on the output
+        if tuple(student[1:]) != tuple(teacher[1:]):
+            pool = nn.AdaptiveAvgPool1d if len(student) == 2 else nn.AdaptiveAvgPool2d
+            layers.append(pool(tuple(teacher[1:])))
+        return nn.Sequential(*layers)
+    widths = [math.prod(student), *([hidden] if hidden else []), math.prod(teacher)]
+    layers = [nn.Flatten()]
+    for a, b in zip(widths, widths[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.pop()
+    return nn.Sequential(*layers, nn.Unflatten(1, tuple(teacher)))
+
+
+def flat(features: torch.Tensor) -> torch.Tensor:
+    return features.flatten(1)
