@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
@@ -20,39 +21,76 @@ from distillctl.io import atomic_write_text
 MONITOR = "val/acc"
 
 
-class EpochCSV(Callback):
-    """metrics.csv: one row per epoch (epoch, lr, every logged metric), rewritten atomically."""
+class _CSVLog(Callback):
+    """A CSV of rows, rewritten atomically at each epoch's end; a resumed run keeps the rows of
+    the epochs it does not repeat."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
-        self.epoch_lr: float | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """A resumed run keeps the rows of the epochs it does not repeat."""
         if self.path.exists():
             with open(self.path, newline="", encoding="utf-8") as handle:
                 self.rows = [
                     r for r in csv.DictReader(handle) if int(r["epoch"]) < trainer.current_epoch
                 ]
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # read here: by the epoch's end the scheduler has already moved on to the next rate
-        self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+    def new_rows(self, trainer: pl.Trainer) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
-        row: dict[str, Any] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
-        row["lr"] = self.epoch_lr
-        row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items())})
-        self.rows.append(row)
+        self.rows.extend(self.new_rows(trainer))
         columns = list(dict.fromkeys(key for r in self.rows for key in r))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         writer.writerows(self.rows)
         atomic_write_text(self.path, buffer.getvalue())
+
+
+class EpochCSV(_CSVLog):
+    """metrics.csv: one row per epoch (epoch, lr, every logged metric)."""
+
+    epoch_lr: float | None = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # read here: by the epoch's end the scheduler has already moved on to the next rate
+        self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
+
+    def new_rows(self, trainer: pl.Trainer) -> list[dict[str, Any]]:
+        row: dict[str, Any] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
+        row["lr"] = self.epoch_lr
+        row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items())})
+        return [row]
+
+
+class StepCSV(_CSVLog):
+    """steps.csv: one row per training step with the total loss and each loss term. Values stay
+    on the device during the epoch and are read once at its end (no per-step host sync)."""
+
+    pending: list[tuple[int, int, dict[str, torch.Tensor]]]
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.pending = []
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        values = {"train/loss": loss, **{f"train/{k}": v for k, v in pl_module.last_terms.items()}}
+        values = {k: v.detach() for k, v in values.items() if isinstance(v, torch.Tensor)}
+        self.pending.append((trainer.current_epoch, trainer.global_step, values))
+
+    def new_rows(self, trainer: pl.Trainer) -> list[dict[str, Any]]:
+        rows = [
+            {"epoch": epoch, "step": step, **{k: float(v) for k, v in values.items()}}
+            for epoch, step, values in self.pending
+        ]
+        self.pending = []
+        return rows
 
 
 def _quiet_lightning() -> None:
@@ -87,6 +125,7 @@ def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint,
     callbacks: list[Callback] = [
         checkpoint,
         EpochCSV(run_dir / "metrics.csv"),
+        StepCSV(run_dir / "steps.csv"),
         interrupt,
         ReseedEachEpoch(int(cfg.seed)),
     ]
