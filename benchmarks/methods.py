@@ -1,0 +1,220 @@
+"""Every distillation method against the scratch student, over seeds, on real data.
+
+Per data set and seed: one teacher and one scratch student (`train teacher`, `train
+student`), then `distill student` once per method with the same teacher, then one explain
+pass (shap_gradient, the same test inputs for every model) for attribution agreement with
+the teacher. All through the real stage code, in-process. Each data set's results go to
+benchmarks/results/methods_<data>.json; the Markdown table is rendered from every JSON there.
+
+    python benchmarks/methods.py --data digits                 # 3 seeds, every method
+    python benchmarks/methods.py --data mnist1d --seeds 0
+    python benchmarks/methods.py --data digits --methods kd at # a subset
+    python benchmarks/methods.py --render                      # only rewrite methods.md
+
+Every accuracy is on the test split, once, on the checkpoint chosen on validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from distillctl.cli import register_resolvers
+from distillctl.config_groups import config_dir
+from distillctl.stages import BY_NAME
+from distillctl.stages.common import execute
+
+RESULTS = Path(__file__).parent / "results"
+
+# the data sets: the overrides every stage of it gets
+DATA = {
+    "digits": [],  # the default config: cnn teacher (32-64) -> cnn student (8-16), 60 epochs
+    "mnist1d": [
+        "experiment=mnist1d",  # cnn1d teacher (64-64-64), shift+noise augmentation
+        "student=cnn1d",
+        "student.channels=[16,16,16]",
+        "trainer.max_epochs=60",
+    ],
+}
+
+# each method's recipe: the canonical companions of the method (ce for hard labels; kd where
+# its paper adds it), and nothing tuned per data set
+METHODS = {
+    "ce+ls": ["loss=ce", "loss.ce.label_smoothing=0.1"],
+    "kd": ["loss=[ce,kd]"],
+    "dkd": ["loss=[ce,dkd]"],
+    "dist": ["loss=[ce,dist]"],
+    "lskd": ["loss=[ce,lskd]"],
+    "fitnet": ["loss=[ce,fitnet]"],
+    "at": ["loss=[ce,at]"],
+    "sp": ["loss=[ce,sp]"],
+    "pkt": ["loss=[ce,pkt]"],
+    "rkd": ["loss=[ce,rkd]"],
+    "vid": ["loss=[ce,vid]"],
+    "nst": ["loss=[ce,nst]"],
+    "cc": ["loss=[ce,cc]"],
+    "crd": ["loss=[ce,crd]"],
+    "e2kd": ["loss=[ce,kd,e2kd]"],
+    "saliency_match": ["loss=[ce,saliency_match]"],
+}
+
+
+def stage(name: str, overrides: list[str], run_dir: Path, seed: int) -> tuple[dict, object]:
+    register_resolvers()
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            name,
+            overrides=[
+                *overrides,
+                f"seed={seed}",
+                f"paths.output_root={run_dir.parent}",
+                "trainer.enable_progress_bar=false",
+            ],
+        )
+    return execute(BY_NAME[name], cfg, run_dir), cfg
+
+
+def attribution_agreement(runs: dict[str, dict], cfg, out: Path) -> dict[str, float]:
+    """Spearman of each student's shap_gradient maps with the teacher's, on the same inputs."""
+    from distillctl.checkpoints import load_model
+    from distillctl.data import build_splits
+    from distillctl.explain.pipeline import Explained, explain_models
+
+    models = [
+        Explained(name, load_model(r["checkpoint_path"], "teacher" if i == 0 else "student")[0])
+        for i, (name, r) in enumerate(runs.items())
+    ]
+    metrics = explain_models(models, build_splits(cfg.data, cfg.paths.data_dir), cfg, out)
+    return {name: s["spearman"]["mean"] for name, s in metrics["metrics"]["agreement"].items()}
+
+
+def one_seed(data: str, methods: list[str], seed: int, root: Path) -> dict:
+    base = DATA[data]
+    folder = root / f"{data}-seed{seed}"
+    runs, rows = {}, {}
+    teacher, _ = stage("train_teacher", base, folder / "teacher", seed)
+    runs["teacher"] = teacher
+    runs["scratch"], _ = stage("train_student", base, folder / "scratch", seed)
+    rows["teacher"] = {"acc": teacher["test_acc"], "seconds": None}
+    rows["scratch"] = {"acc": runs["scratch"]["test_acc"], "seconds": None}
+    cfg = None
+    for method in methods:
+        start = time.perf_counter()
+        result, cfg = stage(
+            "distill_student",
+            [*base, *METHODS[method], f"teacher.ckpt={folder / 'teacher'}"],
+            folder / method,
+            seed,
+        )
+        runs[method] = result
+        rows[method] = {
+            "acc": result["test_acc"],
+            "top1": result["teacher_agreement"],
+            "seconds": time.perf_counter() - start,
+        }
+    for name, rank in attribution_agreement(runs, cfg, folder / "explain").items():
+        rows[name]["spearman"] = rank
+    return rows
+
+
+def summary(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{scale * statistics.mean(values):.{digits}f} +- {scale * spread:.{digits}f}"
+
+
+def render(results: Path) -> str:
+    lines = [
+        "# Distillation methods against the scratch student",
+        "",
+        "Written by `benchmarks/methods.py` (see its docstring for the commands). Test accuracy",
+        "in %, mean +- std over seeds, on the validation-chosen checkpoint. `top-1 agr.`: the",
+        "student's top-1 agreement with the teacher on the test split. `attr. Spearman`: rank",
+        "correlation of the student's shap_gradient attributions with the teacher's (64 test",
+        "inputs, true class). `vs scratch`: distilled minus scratch accuracy, per seed.",
+        "Recipes use each config's default weights (`configs/loss/*.yaml`); nothing is tuned.",
+    ]
+    for path in sorted(results.glob("methods_*.json")):
+        report = json.loads(path.read_text())
+        seeds = report["seeds"]
+        per_seed = report["rows"]  # seed -> model -> figures
+        names = list(per_seed[0])
+        scratch = [rows["scratch"]["acc"] for rows in per_seed]
+        lines += [
+            "",
+            f"## {report['data']}: {report['setup']}",
+            "",
+            f"Seeds {seeds}; overrides `{' '.join(report['overrides']) or '(defaults)'}`; "
+            f"{report['seconds'] / 60:.0f} min on {report['machine']}.",
+            "",
+            "| model | recipe | test acc. (%) | vs scratch (per seed) | top-1 agr. (%) "
+            "| attr. Spearman | s/run |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name in names:
+            acc = [rows[name]["acc"] for rows in per_seed]
+            rank = [rows[name].get("spearman") for rows in per_seed]
+            recipe = METHODS.get(name, [{"teacher": "train teacher"}.get(name, "train student")])
+            cells = [name, f"`{' '.join(recipe)}`", summary(acc)]
+            if name in ("teacher", "scratch"):
+                cells += ["-", "-"]
+            else:
+                gain = ", ".join(f"{100 * (a - s):+.2f}" for a, s in zip(acc, scratch))
+                cells += [gain, summary([rows[name]["top1"] for rows in per_seed])]
+            cells.append(summary(rank, 1.0, 3) if None not in rank else "-")
+            seconds = [rows[name]["seconds"] for rows in per_seed]
+            cells.append(f"{statistics.mean(seconds):.0f}" if None not in seconds else "-")
+            lines.append("| " + " | ".join(cells) + " |")
+        better = [
+            n
+            for n in names
+            if n not in ("teacher", "scratch")
+            and statistics.mean(rows[n]["acc"] for rows in per_seed) > statistics.mean(scratch)
+        ]
+        lines += ["", f"Above the scratch student on average: {', '.join(better) or 'none'}."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", choices=sorted(DATA))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--render", action="store_true", help="only rewrite methods.md")
+    parser.add_argument("--machine", default="2 CPU cores (this project's CI-like machine)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for JSON and .md")
+    args, extra = parser.parse_known_args()  # extra: Hydra overrides for every stage
+    DATA[args.data or "digits"] = [*DATA[args.data or "digits"], *extra]
+    if not args.render:
+        if not args.data:
+            parser.error("--data is required unless --render")
+        root = Path(tempfile.mkdtemp(prefix="distillctl-methods-"))
+        start = time.perf_counter()
+        rows = [one_seed(args.data, args.methods, seed, root) for seed in args.seeds]
+        report = {
+            "data": args.data,
+            "setup": {
+                "digits": "cnn teacher -> 14x smaller cnn student",
+                "mnist1d": "cnn1d teacher -> small cnn1d student",
+            }[args.data],
+            "overrides": DATA[args.data],
+            "seeds": args.seeds,
+            "machine": args.machine,
+            "seconds": time.perf_counter() - start,
+            "rows": rows,
+        }
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / f"methods_{args.data}.json").write_text(json.dumps(report, indent=1))
+    text = render(args.results)
+    (args.results / "methods.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
