@@ -5,7 +5,7 @@ as the CLI), then prints mean +- std and writes a Markdown table to benchmarks/r
 
     python benchmarks/quality.py                         # digits (the default config), 3 seeds
     python benchmarks/quality.py experiment=mnist1d      # MNIST-1D, 3 seeds
-    python benchmarks/quality.py --seeds 0 1 2 3 4 experiment=mnist1d loss.temperature=8
+    python benchmarks/quality.py --seeds 0 1 2 3 4 experiment=mnist1d loss.kd.temperature=8
 
 Every number comes from the test split, once, on the checkpoint chosen on validation.
 """
