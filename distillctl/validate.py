@@ -71,8 +71,21 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("explain.num_figures", NON_NEGATIVE_INT, "6"),
     ("explain.top_k_fraction", UNIT_POSITIVE, "0.1"),
     ("explain.target", one_of("label", "teacher_pred"), "label"),
+    ("explain.quality.baseline", one_of("zero", "mean"), "zero"),
+    ("explain.quality.steps", POSITIVE_INT, "32"),
+    ("explain.quality.subsets", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "64"),
+    ("explain.quality.subset_fraction", UNIT_POSITIVE, "0.1"),
+    ("explain.quality.sanity", ("true or false", lambda v: isinstance(v, bool)), "true"),
     ("explainer.nsamples", POSITIVE_INT, "200"),
     ("explainer.batch_size", POSITIVE_INT, "100"),
+    ("explainer.n_steps", POSITIVE_INT, "32"),
+    ("explainer.internal_batch_size", POSITIVE_INT, "1024"),
+    ("explainer.baseline", one_of("zero", "mean"), "zero"),
+    ("explainer.window", POSITIVE_INT, "2"),
+    ("explainer.stride", POSITIVE_INT, "1"),
+    ("explainer.perturbations_per_eval", POSITIVE_INT, "64"),
+    ("explainer.kmeans", POSITIVE_INT, "10"),
+    ("explainer.max_evals", POSITIVE_INT, "500"),
 )
 
 

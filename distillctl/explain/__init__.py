@@ -22,7 +22,7 @@ register = EXPLAINERS.register
 
 
 def get_explainer(name: str) -> Attribute:
-    from distillctl.explain import shap_explainers  # noqa: F401  (registers itself)
+    from distillctl.explain import captum_explainers, shap_explainers  # noqa: F401  (register)
 
     return EXPLAINERS.get_or_fail(name)
 

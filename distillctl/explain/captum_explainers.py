@@ -1,0 +1,170 @@
+"""captum's attribution methods, batched on the model's device with per-input targets.
+
+captum takes a target per input, so no grouping by class is needed; inputs go through in
+chunks of `explainer.batch_size` (for IntegratedGradients also `internal_batch_size` for its
+path steps). Every function returns attributions shaped like the inputs, as a tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from distillctl.errors import ConfigError, RunError
+from distillctl.explain import register
+
+
+def chunked(
+    explain: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    batch_size: int,
+) -> torch.Tensor:
+    """explain(inputs, targets) over chunks of `batch_size` inputs, concatenated."""
+    parts = [
+        explain(inputs[i : i + batch_size], targets[i : i + batch_size]).detach()
+        for i in range(0, len(inputs), batch_size)
+    ]
+    return torch.cat(parts)
+
+
+def baseline(kind: str, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """The reference input: zeros, or the background's mean (one per input)."""
+    if kind == "zero":
+        return torch.zeros_like(inputs[:1])
+    if kind == "mean":
+        return background.mean(0, keepdim=True)
+    raise ConfigError(f"explainer.baseline={kind} is not a baseline", "choose zero or mean")
+
+
+@register("captum_ig")
+def integrated_gradients(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
+    from captum.attr import IntegratedGradients
+
+    method = IntegratedGradients(model)
+    ref = baseline(cfg.baseline, inputs, background)
+
+    def explain(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return method.attribute(
+            x,
+            baselines=ref.expand_as(x),
+            target=t,
+            n_steps=int(cfg.n_steps),
+            internal_batch_size=int(cfg.internal_batch_size),
+        )
+
+    return chunked(explain, inputs, targets, int(cfg.batch_size))
+
+
+@register("captum_saliency")
+def saliency(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
+    from captum.attr import Saliency
+
+    method = Saliency(model)
+    return chunked(
+        lambda x, t: method.attribute(x, target=t, abs=bool(cfg.abs)),
+        inputs,
+        targets,
+        int(cfg.batch_size),
+    )
+
+
+@register("captum_deeplift")
+def deeplift(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
+    from captum.attr import DeepLift
+
+    method = DeepLift(model)
+    ref = baseline(cfg.baseline, inputs, background)
+    try:
+        return chunked(
+            lambda x, t: method.attribute(x, baselines=ref.expand_as(x), target=t),
+            inputs,
+            targets,
+            int(cfg.batch_size),
+        )
+    except (AssertionError, RuntimeError, NotImplementedError) as exc:
+        raise RunError(
+            f"captum's DeepLift cannot explain this model ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no message'}); it needs nn.Module "
+            "activations that are not reused or in place",
+            "use explainer=captum_ig or explainer=shap_gradient",
+        ) from None
+
+
+@register("captum_gradientshap")
+def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
+    """Expected gradients (SHAP's GradientExplainer), in captum: background points as
+    baselines, nsamples random points per input; chunks keep batch_size model inputs."""
+    from captum.attr import GradientShap
+
+    method = GradientShap(model)
+    per_chunk = max(1, int(cfg.batch_size) // int(cfg.nsamples))
+    torch.manual_seed(0)
+    return chunked(
+        lambda x, t: method.attribute(
+            x, baselines=background, target=t, n_samples=int(cfg.nsamples), stdevs=0.0
+        ),
+        inputs,
+        targets,
+        per_chunk,
+    )
+
+
+@register("captum_occlusion")
+def occlusion(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
+    """Occlude a sliding window (all channels at once) with zeros; the drop in the target
+    logit is the window's attribution."""
+    from captum.attr import Occlusion
+
+    method = Occlusion(model)
+    sample = inputs.shape[1:]
+    window = int(cfg.window)
+    if len(sample) == 1:  # tabular: one feature at a time, window features wide
+        shape, strides = (window,), (int(cfg.stride),)
+    else:
+        shape = (sample[0], *[window] * (len(sample) - 1))
+        strides = (sample[0], *[int(cfg.stride)] * (len(sample) - 1))
+    return chunked(
+        lambda x, t: method.attribute(
+            x,
+            sliding_window_shapes=shape,
+            strides=strides,
+            target=t,
+            baselines=0.0,
+            perturbations_per_eval=int(cfg.perturbations_per_eval),
+        ),
+        inputs,
+        targets,
+        int(cfg.batch_size),
+    )
+
+
+@register("captum_gradcam")
+def gradcam(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
+    """Grad-CAM at the layer `explainer.layer` (a module name, or auto: the model's last
+    feature stage), upsampled to the input's size and spread over its channels."""
+    from captum.attr import LayerGradCam
+
+    from distillctl.taps import output_shapes, resolve_layers
+
+    (name,) = resolve_layers(model, cfg.layer, "model", "explainer.layer")[-1:]
+    shape = output_shapes(model, tuple(inputs.shape[1:]), [name]).get(name, ())
+    if len(shape) < 2 or len(shape) != inputs.dim() - 1:
+        raise ConfigError(
+            f"explainer=captum_gradcam needs a layer with spatial maps like the input's, but "
+            f"layer '{name}' gives {tuple(shape)} for inputs {tuple(inputs.shape[1:])}",
+            "set explainer.layer to a convolutional layer (`distillctl list layers`), or use "
+            "explainer=captum_ig for models without one",
+        )
+    method = LayerGradCam(model, model.get_submodule(name))
+    mode = "linear" if inputs.dim() == 3 else "bilinear"
+
+    def explain(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        cam = method.attribute(x, target=t, relu_attributions=True)  # (N, 1, *spatial)
+        cam = F.interpolate(cam, size=tuple(x.shape[2:]), mode=mode, align_corners=False)
+        return cam.expand_as(x)
+
+    return chunked(explain, inputs, targets, int(cfg.batch_size))

@@ -1,0 +1,151 @@
+"""Explainers behind one interface, and the measures of explanation quality."""
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from distillctl.config_groups import config_dir
+from distillctl.errors import ConfigError
+from distillctl.explain import EXPLAINERS, get_explainer
+from distillctl.explain.faithfulness import (
+    deletion_insertion,
+    faithfulness_correlation,
+    randomisation_similarity,
+    randomised_copy,
+    sparseness,
+)
+from distillctl.models import create_model
+
+EXPLAINER_NAMES = sorted(p.stem for p in (config_dir() / "explainer").glob("*.yaml"))
+
+
+def explainer_cfg(name, **changes):
+    cfg = OmegaConf.load(config_dir() / f"explainer/{name}.yaml")
+    cfg.update(changes)
+    return cfg
+
+
+def linear_model(features=6, classes=3):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(features, classes))
+    return model.eval(), model[0].weight.detach()
+
+
+def test_every_explainer_the_issue_names_is_registered_and_configured():
+    wanted = {
+        "shap_gradient",
+        "shap_deep",
+        "shap_kernel",
+        "shap_permutation",
+        "captum_ig",
+        "captum_saliency",
+        "captum_gradcam",
+        "captum_occlusion",
+        "captum_deeplift",
+        "captum_gradientshap",
+    }
+    get_explainer("shap_gradient")  # loads the registrations
+    assert wanted <= set(EXPLAINERS) and wanted <= set(EXPLAINER_NAMES)
+
+
+# For a linear model, logit_t = w_t . x + b_t, and every method with a baseline c gives
+# w_t * (x - c): the exact answer is known. Background: copies of one point c.
+BASELINE_METHODS = [
+    ("captum_ig", {"baseline": "mean"}),
+    ("captum_deeplift", {"baseline": "mean"}),
+    ("captum_gradientshap", {"nsamples": 8, "batch_size": 64}),
+    ("shap_gradient", {"nsamples": 16}),
+    ("shap_deep", {}),
+    ("shap_kernel", {"nsamples": 256}),
+    ("shap_permutation", {"max_evals": 200}),
+]
+
+
+@pytest.mark.parametrize("name,changes", BASELINE_METHODS, ids=[m for m, _ in BASELINE_METHODS])
+def test_explainers_recover_a_linear_models_exact_attributions(name, changes):
+    model, w = linear_model()
+    x = torch.randn(5, 6)
+    targets = torch.tensor([0, 1, 2, 1, 0])
+    c = torch.full((1, 6), 0.5)
+    background = c.repeat(20, 1)
+    got = get_explainer(name)(model, x, targets, background, explainer_cfg(name, **changes))
+    expected = w[targets] * (x - c)
+    assert got.shape == x.shape
+    assert torch.allclose(got.float(), expected, atol=1e-4), (got, expected)
+
+
+def test_saliency_occlusion_and_gradcam_known_values():
+    model, w = linear_model()
+    x, targets = torch.randn(4, 6), torch.tensor([2, 0, 1, 2])
+    bg = torch.zeros(3, 6)
+    sal = get_explainer("captum_saliency")(model, x, targets, bg, explainer_cfg("captum_saliency"))
+    assert torch.allclose(sal, w[targets].abs())
+    occ_cfg = explainer_cfg("captum_occlusion", window=1)
+    occ = get_explainer("captum_occlusion")(model, x, targets, bg, occ_cfg)
+    assert torch.allclose(occ, w[targets] * x, atol=1e-5)  # zeroing feature i drops w_i x_i
+    cnn = create_model({"arch": "cnn", "num_classes": 10}, (1, 8, 8)).eval()
+    images = torch.randn(3, 1, 8, 8)
+    cam = get_explainer("captum_gradcam")(
+        cnn, images, torch.tensor([1, 2, 3]), images, explainer_cfg("captum_gradcam")
+    )
+    assert cam.shape == images.shape and bool((cam >= 0).all())
+
+
+def test_gradcam_names_a_layer_that_does_not_exist_or_has_no_maps():
+    cnn = create_model({"arch": "cnn", "num_classes": 10}, (1, 8, 8)).eval()
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([0, 1])
+    with pytest.raises(ConfigError, match="explainer.layer: the model has no layer 'nope'"):
+        get_explainer("captum_gradcam")(cnn, x, t, x, explainer_cfg("captum_gradcam", layer="nope"))
+    with pytest.raises(ConfigError, match="needs a layer with spatial maps"):
+        get_explainer("captum_gradcam")(
+            cnn, x, t, x, explainer_cfg("captum_gradcam", layer="head.1")
+        )
+
+
+def test_deletion_and_insertion_reward_the_true_attribution_over_its_reverse():
+    model, w = linear_model(features=20, classes=2)
+    x = torch.randn(16, 20)
+    targets = model(x).argmax(-1)
+    truth = w[targets] * x
+    base = torch.zeros(1, 20)
+    good_del, good_ins = deletion_insertion(model, x, truth, targets, base, steps=20)
+    bad_del, bad_ins = deletion_insertion(model, x, -truth, targets, base, steps=20)
+    assert good_del.mean() < bad_del.mean() and good_ins.mean() > bad_ins.mean()
+    assert bool(((good_del >= 0) & (good_del <= 1)).all())
+
+
+def test_faithfulness_correlation_is_one_for_a_linear_models_exact_attributions():
+    model, w = linear_model(features=20, classes=2)
+    x = torch.randn(8, 20)
+    targets = torch.zeros(8, dtype=torch.long)
+    exact = w[targets] * x  # the logit drop of removing S (to 0) is exactly the sum over S
+    corr = faithfulness_correlation(model, x, exact, targets, torch.zeros(1, 20), subsets=32)
+    assert torch.allclose(corr, torch.ones(8), atol=1e-4)
+    noise = faithfulness_correlation(model, x, torch.randn(8, 20), targets, torch.zeros(1, 20))
+    assert noise.mean() < 0.6
+
+
+def test_sparseness_is_the_gini_index():
+    one_hot = torch.zeros(1, 10)
+    one_hot[0, 3] = 5.0
+    flat = torch.ones(1, 10)
+    assert sparseness(one_hot).item() == pytest.approx(0.9)  # (n - 1) / n for one feature
+    assert sparseness(flat).item() == pytest.approx(0.0, abs=1e-6)
+    assert sparseness(torch.zeros(1, 10)).item() == 0.0
+
+
+def test_parameter_randomisation_changes_weights_and_lowers_similarity():
+    cnn = create_model({"arch": "cnn", "num_classes": 10}, (1, 8, 8)).eval()
+    clone = randomised_copy(cnn, seed=1)
+    first = next(iter(cnn.parameters()))
+    assert not torch.equal(first, next(iter(clone.parameters())))
+    x, t = torch.randn(6, 1, 8, 8), torch.randint(0, 10, (6,))
+    cfg = explainer_cfg("captum_saliency")
+    original = get_explainer("captum_saliency")(cnn, x, t, x, cfg)
+    same = randomisation_similarity(original, original)
+    assert same == pytest.approx([1.0] * 6)
+    other = randomisation_similarity(
+        original, get_explainer("captum_saliency")(clone, x, t, x, cfg)
+    )
+    assert sum(other) / len(other) < 0.9
