@@ -182,6 +182,16 @@ def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, 
     assert not any(p.requires_grad for p in teacher.parameters())
 
 
+@pytest.mark.parametrize("explainer", ["captum_ig", "captum_gradcam", "captum_occlusion"])
+def test_explain_with_captum_explainers(tmp_path, teacher_run, explainer):
+    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_dir, _ = run_stage("explain", tmp_path, f"explainer={explainer}")
+    metrics = json.loads((run_dir / "attributions/metrics.json").read_text())
+    assert metrics["explainer"]["name"] == explainer
+    assert -1.0 <= metrics["agreement"]["student"]["spearman"]["mean"] <= 1.0
+    assert metrics["quality"]["student"]["sparseness"]["n"] == 8
+
+
 def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path, teacher_run):
     distill_dir, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
     run_dir, result = run_stage("explain", tmp_path)
@@ -191,11 +201,23 @@ def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path,
     assert set(student) == {"spearman", "topk", "sign", "cosine"}
     assert -1.0 <= student["spearman"]["mean"] <= 1.0 and student["topk"]["n"] == 8
     assert len(metrics["per_input"]["student"]["cosine"]) == 8
+    quality = metrics["quality"]
+    assert set(quality) == {"teacher", "student"}
+    assert set(quality["student"]) == {
+        "deletion_auc",
+        "insertion_auc",
+        "faithfulness_corr",
+        "sparseness",
+        "randomisation_spearman",
+    }
+    assert 0.0 <= quality["teacher"]["deletion_auc"]["mean"] <= 1.0
+    assert len(metrics["per_input_quality"]["teacher"]["sparseness"]) == 8
     pngs = sorted(p.name for p in (run_dir / "attributions").glob("*.png"))
     assert pngs == ["agreement_hist.png", "input_000.png", "input_001.png"]
     html = (run_dir / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3 and "<table>" in html
     assert 'src="http' not in html  # self-contained: nothing to fetch
+    assert "Are the explanations faithful" in html and "insertion AUC" in html
     assert result["report"] == str((run_dir / "report.html").resolve())
 
 

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 METRICS = ("spearman", "topk", "sign", "cosine")
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")  # a constant map has no ranking
     return float(spearmanr(a, b).statistic)  # average ranks for ties (zeros are common)
@@ -41,7 +41,7 @@ def agreement(a: np.ndarray, b: np.ndarray, top_k_fraction: float = 0.1) -> dict
     k = max(1, math.ceil(top_k_fraction * a.shape[1]))
     rows = {name: [] for name in METRICS}
     for x, y in zip(a, b):
-        rows["spearman"].append(_spearman(x, y))
+        rows["spearman"].append(spearman(x, y))
         rows["topk"].append(_topk(x, y, k))
         rows["sign"].append(_sign(x, y))
         rows["cosine"].append(_cosine(x, y))

@@ -15,6 +15,7 @@ from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
 from distillctl.explain import get_explainer
 from distillctl.explain.agreement import agreement, summarise
+from distillctl.explain.faithfulness import explanation_quality
 from distillctl.io import atomic_write_bytes, atomic_write_json
 
 TARGETS = ("label", "teacher_pred")
@@ -74,12 +75,21 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         teacher_pred = reference(inputs).argmax(-1)
     targets = labels if target_kind == "label" else teacher_pred
     maps: dict[str, np.ndarray] = {}
+    quality_rows: dict[str, dict[str, list[float]]] = {}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"explaining with {cfg.explainer.name}", total=len(models))
         for entry in models:
             model = entry.model.to(device).eval()
-            maps[entry.name] = (
-                explainer(model, inputs, targets, background, cfg.explainer).detach().cpu().numpy()
+            attributions = explainer(model, inputs, targets, background, cfg.explainer).detach()
+            maps[entry.name] = attributions.cpu().numpy()
+            quality_rows[entry.name] = explanation_quality(
+                model,
+                inputs,
+                attributions,
+                targets,
+                background,
+                cfg.explain.quality,
+                lambda m: explainer(m, inputs, targets, background, cfg.explainer).detach(),
             )
             progress.advance(task)
     frac = float(cfg.explain.top_k_fraction)
@@ -103,6 +113,9 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         "top_k_fraction": frac,
         "agreement": summary,
         "per_input": per_input,
+        "quality_settings": dict(cfg.explain.quality),
+        "quality": {name: summarise(rows) for name, rows in quality_rows.items()},
+        "per_input_quality": quality_rows,
     }
     atomic_write_json(attr_dir / "metrics.json", result)
     return {

@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from distillctl.explain.faithfulness import QUALITY
 from distillctl.io import atomic_write_text
 from distillctl.report.tables import COLUMNS, fmt
 
@@ -19,6 +20,21 @@ img { max-width: 100%; margin: 0.3rem 0; }
 pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
 .note { color: #555; font-size: 0.9rem; }
 """
+
+
+QUALITY_HEADERS = (
+    "deletion AUC ↓",
+    "insertion AUC ↑",
+    "faithfulness corr. ↑",
+    "sparseness (Gini)",
+    "randomisation Spearman ↓",
+)
+
+
+def _mean_std(stats: dict | None) -> str:
+    if not stats or stats.get("n", 0) == 0:
+        return "-"
+    return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -51,6 +67,14 @@ def render(
     ]
     metric_names = list(next(iter(explain["agreement"].values()), {}).keys())
     agreement = _table(["model vs " + explain["reference"]] + metric_names, agreement_rows)
+    quality = _table(
+        ["model", *QUALITY_HEADERS],
+        [
+            [name] + [_mean_std(stats.get(m)) for m in QUALITY]
+            for name, stats in explain.get("quality", {}).items()
+        ],
+    )
+    settings = explain.get("quality_settings", {})
     facts = "".join(
         f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in summary.items()
     )
@@ -71,6 +95,18 @@ Compression is the teacher's parameter count over each model's.</p>
 (k = {explain["top_k_fraction"]:.0%} of the features), sign agreement and cosine similarity;
 mean ± standard deviation over inputs.</p>
 {agreement}
+<h2>Are the explanations faithful, sane and sparse?</h2>
+<p class="note">Per model, mean ± standard deviation over the same inputs. Deletion / insertion
+AUC (Petsiuk et al. 2018): the target-class probability as features are replaced by the
+{html.escape(str(settings.get("baseline", "zero")))} baseline (or inserted into it), most relevant
+first, in {settings.get("steps", "-")} steps; lower deletion and higher insertion is more
+faithful. Faithfulness correlation (Bhatt et al. 2020): Pearson correlation of the attribution
+sum over {settings.get("subsets", "-")} random subsets of {settings.get("subset_fraction", 0):.0%}
+of the features with the logit drop when they are removed. Sparseness: Gini index of
+|attributions|. Randomisation (Adebayo et al. 2018): Spearman correlation of |attributions|
+with those of the same model after re-initialising its weights; a sane explanation falls well
+below 1.</p>
+{quality}
 <h2>Attributions</h2>
 {pictures}
 <h2>Configuration</h2>

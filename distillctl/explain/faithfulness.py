@@ -1,0 +1,177 @@
+"""How good is each model's explanation, whatever the teacher says: faithfulness, sanity,
+complexity. All batched in torch on the model's device; one value per input.
+
+- deletion / insertion AUC (Petsiuk et al. 2018): remove (or insert, starting from the
+  baseline) features most-relevant first in `steps` equal chunks, and take the area under the
+  target-class probability curve. A faithful map drops the probability fast (low deletion
+  AUC) and brings it back fast (high insertion AUC).
+- faithfulness correlation (Bhatt et al. 2020): for `subsets` random feature subsets of a
+  fixed size, the Pearson correlation between the attributions' sum over the subset and the
+  drop in the target logit when the subset is set to the baseline.
+- sparseness (Chalasani et al. 2020): the Gini index of |attributions|; 1 = one feature holds
+  everything, 0 = spread evenly.
+- parameter randomisation (Adebayo et al. 2018): Spearman correlation of |attributions| of the
+  trained model and of the same architecture with re-initialised weights; an explanation that
+  depends on what the model learnt falls far below 1.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from distillctl.explain.agreement import spearman
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(len(x), -1)
+
+
+@torch.no_grad()
+def _target_outputs(
+    model: nn.Module, rows: torch.Tensor, targets: torch.Tensor, prob: bool, batch: int
+) -> torch.Tensor:
+    """The model's target-class probability (or logit) for rows (N, R, *shape) -> (N, R)."""
+    n, r = rows.shape[:2]
+    flat = rows.reshape(n * r, *rows.shape[2:])
+    outs = torch.cat([model(flat[i : i + batch]) for i in range(0, len(flat), batch)])
+    outs = outs.softmax(-1) if prob else outs
+    return outs.reshape(n, r, -1).gather(2, targets.view(n, 1, 1).expand(n, r, 1)).squeeze(2)
+
+
+def deletion_insertion(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    attributions: torch.Tensor,
+    targets: torch.Tensor,
+    baseline: torch.Tensor,
+    steps: int = 32,
+    batch: int = 4096,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-input (deletion AUC, insertion AUC) of the target probability, in [0, 1]."""
+    x, base = _flat(inputs), _flat(baseline.expand_as(inputs))
+    n, d = x.shape
+    order = _flat(attributions).argsort(dim=1, descending=True)  # most relevant first
+    position = torch.empty_like(order)
+    position.scatter_(1, order, torch.arange(d, device=x.device).expand(n, d))
+    counts = torch.linspace(0, d, steps + 1, device=x.device).round().long()
+    # removed[i, s, f]: feature f of input i is among the first counts[s] most relevant
+    removed = position[:, None, :] < counts[None, :, None]
+    deleted = torch.where(removed, base[:, None], x[:, None])
+    inserted = torch.where(removed, x[:, None], base[:, None])
+    shape = (n, steps + 1, *inputs.shape[1:])
+    curve_del = _target_outputs(model, deleted.reshape(shape), targets, True, batch)
+    curve_ins = _target_outputs(model, inserted.reshape(shape), targets, True, batch)
+    return torch.trapezoid(curve_del, dx=1.0 / steps), torch.trapezoid(curve_ins, dx=1.0 / steps)
+
+
+def faithfulness_correlation(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    attributions: torch.Tensor,
+    targets: torch.Tensor,
+    baseline: torch.Tensor,
+    subsets: int = 64,
+    subset_fraction: float = 0.1,
+    seed: int = 0,
+    batch: int = 4096,
+) -> torch.Tensor:
+    """Per-input Pearson correlation of sum(attributions over S) with the logit drop."""
+    x, base, attr = _flat(inputs), _flat(baseline.expand_as(inputs)), _flat(attributions)
+    n, d = x.shape
+    size = max(1, round(subset_fraction * d))
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    scores = torch.rand(n, subsets, d, generator=gen).to(x.device)
+    chosen = scores.argsort(dim=2)[:, :, :size]  # a random subset of `size` features
+    mask = torch.zeros(n, subsets, d, dtype=torch.bool, device=x.device)
+    mask.scatter_(2, chosen, True)
+    perturbed = torch.where(mask, base[:, None], x[:, None]).reshape(n, subsets, *inputs.shape[1:])
+    original = _target_outputs(model, inputs[:, None], targets, False, batch)
+    drop = original - _target_outputs(model, perturbed, targets, False, batch)
+    summed = (attr[:, None, :] * mask).sum(2)
+    return _pearson(summed, drop)
+
+
+def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    a = a - a.mean(1, keepdim=True)
+    b = b - b.mean(1, keepdim=True)
+    denominator = a.norm(dim=1) * b.norm(dim=1)
+    return torch.where(denominator > 0, (a * b).sum(1) / denominator.clamp_min(1e-12), 0.0)
+
+
+def sparseness(attributions: torch.Tensor) -> torch.Tensor:
+    """Per-input Gini index of |attributions| (0 when all are zero)."""
+    a = _flat(attributions).abs().sort(dim=1).values
+    d = a.shape[1]
+    i = torch.arange(1, d + 1, device=a.device, dtype=a.dtype)
+    total = a.sum(1)
+    gini = ((2 * i - d - 1) * a).sum(1) / (d * total.clamp_min(1e-12))
+    return torch.where(total > 0, gini, 0.0)
+
+
+def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """The same architecture with every layer's weights re-initialised (BN statistics too)."""
+    clone = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    for module in clone.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+        if hasattr(module, "reset_running_stats"):
+            module.reset_running_stats()
+    return clone.eval()
+
+
+def randomisation_similarity(original: torch.Tensor, randomised: torch.Tensor) -> list[float]:
+    """Per-input Spearman correlation of |attributions| before and after randomisation."""
+    a = _flat(original).abs().double().cpu().numpy()
+    b = _flat(randomised).abs().double().cpu().numpy()
+    return [spearman(x, y) for x, y in zip(a, b)]
+
+
+QUALITY = (
+    "deletion_auc",
+    "insertion_auc",
+    "faithfulness_corr",
+    "sparseness",
+    "randomisation_spearman",
+)
+
+
+def explanation_quality(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    attributions: torch.Tensor,
+    targets: torch.Tensor,
+    background: torch.Tensor,
+    cfg,
+    explain_randomised,
+) -> dict[str, list[float]]:
+    """Every per-input quality figure of one model's attributions. `cfg` is explain.quality;
+    `explain_randomised(model)` explains a randomised copy (the sanity check's second run)."""
+    baseline = (
+        torch.zeros_like(inputs[:1]) if cfg.baseline == "zero" else background.mean(0, keepdim=True)
+    )
+    deletion, insertion = deletion_insertion(
+        model, inputs, attributions, targets, baseline, int(cfg.steps)
+    )
+    correlation = faithfulness_correlation(
+        model,
+        inputs,
+        attributions,
+        targets,
+        baseline,
+        int(cfg.subsets),
+        float(cfg.subset_fraction),
+    )
+    rows = {
+        "deletion_auc": deletion.tolist(),
+        "insertion_auc": insertion.tolist(),
+        "faithfulness_corr": correlation.tolist(),
+        "sparseness": sparseness(attributions).tolist(),
+    }
+    if cfg.sanity:
+        randomised = explain_randomised(randomised_copy(model)).to(attributions)
+        rows["randomisation_spearman"] = randomisation_similarity(attributions, randomised)
+    return rows
