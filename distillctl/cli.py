@@ -37,6 +37,7 @@ def usage() -> str:
         lines.append(f"  {' '.join(stage.words):<{width}}{stage.help}")
     lines.append(f"  {'list [GROUP]':<{width}}config groups and their choices")
     lines.append(f"  {'list layers':<{width}}layer names of a model, for feature taps")
+    lines.append(f"  {'compare [RUN...]':<{width}}distilled students across runs: table, CSV, plot")
     lines += [
         "",
         "overrides use Hydra's grammar:",
@@ -249,6 +250,11 @@ def main(argv: list[str] | None = None) -> None:
         if argv[0] == "list":
             list_groups(argv[1:])
             return
+        if argv[0] == "compare":
+            from distillctl.report.compare import compare_command
+
+            compare_command(argv[1:])
+            return
         stage, rest = stages.match(argv)
         if stage is None and os.environ.get("LOCAL_RANK") and os.environ.get(STAGE_ENV):
             stage = stages.BY_NAME.get(os.environ[STAGE_ENV])  # a DDP rank re-running argv
@@ -256,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
             words = ", ".join(" ".join(s.words) for s in stages.STAGES)
             raise ConfigError(
                 f"unknown command '{' '.join(argv[:2])}'",
-                f"use one of: {words}, list   (distillctl --help)",
+                f"use one of: {words}, list, compare   (distillctl --help)",
             )
         launch(stage, check_command_line(stage, rest))
     except DistillctlError as exc:

@@ -35,6 +35,8 @@ CASES = [
     ("unknown command", ["distil", "student"], 2, "unknown command 'distil student'"),
     ("unknown list group", ["list", "nope"], 2, "unknown config group 'nope'"),
     ("unknown model in list layers", ["list", "layers", "teacher=nope"], 2, "unknown teacher"),
+    ("compare with nothing to compare", ["compare", "paths.output_root={tmp}/empty"], 2, "no fin"),
+    ("compare a folder that is not a run", ["compare", "{tmp}"], 2, "is not a run folder"),
     # keys that do not exist, or that the chosen data set does not have
     ("unknown key", ["train", "teacher", "foo=1"], 2, "'foo' is not a config key"),
     (

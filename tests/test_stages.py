@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 
 import pytest
@@ -218,6 +219,15 @@ def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path,
     assert html.count("data:image/png;base64,") == 3 and "<table>" in html
     assert 'src="http' not in html  # self-contained: nothing to fetch
     assert "Are the explanations faithful" in html and "insertion AUC" in html
+    # compare joins the distill run with its explanation: one row, every column filled
+    from distillctl.report.compare import compare_command
+
+    written = compare_command([f"paths.output_root={tmp_path}"])
+    rows = list(csv.DictReader(written["csv"].open()))
+    assert len(rows) == 1 and rows[0]["method"] == "ce+kd" and rows[0]["run"] == str(distill_dir)
+    assert float(rows[0]["spearman"]) == pytest.approx(student["spearman"]["mean"])
+    assert all(rows[0][k] for k in ("test_acc", "parameters", "teacher_top1", "deletion_auc"))
+    assert written["png"].stat().st_size > 1000
     assert result["report"] == str((run_dir / "report.html").resolve())
 
 
