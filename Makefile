@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all lint env clean
+.PHONY: demo test test-all lint env clean browser report-shot
 
 env: $(STAMP)
 
@@ -17,8 +17,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/distillctl run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q -p no:cacheprovider
+
+browser:
+	@bash scripts/ensure-chromium.sh
+
+# A full-page screenshot of a report in headless Chromium: the newest one under outputs/, or
+# REPORT=path/to/report.html; written beside it as report.png.
+REPORT ?= $(shell ls -t outputs/run/*/*/report.html outputs/explain/*/*/report.html 2>/dev/null | head -1)
+report-shot: $(STAMP) browser
+	@test -n "$(REPORT)" || { echo "no report.html under outputs/: run 'make demo' first" >&2; exit 1; }
+	$(PY) -m distillctl.report.browser shot "$(REPORT)" "$(dir $(REPORT))report.png"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check distillctl tests benchmarks
