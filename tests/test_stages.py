@@ -214,9 +214,9 @@ def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path,
     assert 0.0 <= quality["teacher"]["deletion_auc"]["mean"] <= 1.0
     assert len(metrics["per_input_quality"]["teacher"]["sparseness"]) == 8
     pngs = sorted(p.name for p in (run_dir / "attributions").glob("*.png"))
-    assert pngs == ["agreement_hist.png", "input_000.png", "input_001.png"]
+    assert pngs == ["agreement_hist.png", "grid.png", "input_000.png", "input_001.png"]
     html = (run_dir / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3 and "<table>" in html
+    assert html.count("data:image/png;base64,") == 4 and "<table>" in html
     assert 'src="http' not in html  # self-contained: nothing to fetch
     assert "Are the explanations faithful" in html and "insertion AUC" in html
     # compare joins the distill run with its explanation: one row, every column filled
@@ -261,6 +261,7 @@ def test_tabular_and_signal_data_get_their_own_pictures(tmp_path):
         name="tab",
     )
     assert (run_dir / "attributions/feature_importance.png").stat().st_size > 0
+    assert (run_dir / "attributions/beeswarm.png").stat().st_size > 0
     run_dir, _ = run_stage(
         "run",
         tmp_path,

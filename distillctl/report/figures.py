@@ -55,7 +55,32 @@ def image_maps(inputs, maps, labels, targets, out_dir: Path, count: int, **_) ->
             ax.set_xticks([])
             ax.set_yticks([])
         paths.append(save(fig, out_dir / f"input_{i:03d}.png"))
-    return paths
+    return [*paths, image_grid(inputs, maps, labels, out_dir)]
+
+
+def image_grid(inputs, maps, labels, out_dir: Path, columns: int = 12) -> Path:
+    """A grid: the first `columns` inputs across, the input then each model's map down."""
+    n = min(columns, len(inputs))
+    names = list(maps)
+    fig, axes = plt.subplots(
+        len(names) + 1, n, figsize=(1.1 * n + 1.4, 1.15 * (len(names) + 1)), squeeze=False
+    )
+    for j in range(n):
+        image = inputs[j]
+        axes[0, j].imshow(
+            image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray"
+        )
+        axes[0, j].set_title(str(labels[j]), fontsize=8)
+        for row, name in enumerate(names, start=1):
+            amap = maps[name][j].sum(axis=0)
+            vmax = _symmetric(amap)
+            axes[row, j].imshow(amap, cmap="bwr", vmin=-vmax, vmax=vmax)
+    for row, name in enumerate(["input", *names]):
+        axes[row, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return save(fig, out_dir / "grid.png")
 
 
 @register("signal")
@@ -94,7 +119,33 @@ def tabular_bars(
     ax.set_yticks(np.arange(len(order)) + 0.4 - height / 2, labels_, fontsize=8)
     ax.set_xlabel("share of the model's mean |attribution|")
     ax.legend(fontsize=8)
-    return [save(fig, out_dir / "feature_importance.png")]
+    bars = save(fig, out_dir / "feature_importance.png")
+    return [bars, beeswarm(inputs, maps, order[::-1], labels_[::-1], out_dir)]
+
+
+def beeswarm(inputs, maps, order, feature_labels, out_dir: Path) -> Path:
+    """SHAP's beeswarm, per model side by side: per feature (most important on top), one dot
+    per input at its attribution, coloured by the feature's value (blue low, red high)."""
+    names = list(maps)
+    x = inputs.reshape(len(inputs), -1)
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(3.6 * len(names), 0.32 * len(order) + 1.3), sharey=True
+    )
+    axes = np.atleast_1d(axes)
+    rng = np.random.default_rng(0)
+    for ax, name in zip(axes, names):
+        attr = maps[name].reshape(len(maps[name]), -1)
+        for row, j in enumerate(order):
+            values = x[:, j]
+            spread = values.max() - values.min()
+            colour = (values - values.min()) / spread if spread > 0 else np.full_like(values, 0.5)
+            jitter = rng.uniform(-0.3, 0.3, len(values))
+            ax.scatter(attr[:, j], len(order) - 1 - row + jitter, c=colour, cmap="coolwarm", s=6)
+        ax.axvline(0, color="grey", linewidth=0.5)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("attribution", fontsize=8)
+    axes[0].set_yticks(range(len(order)), list(feature_labels)[::-1], fontsize=7)
+    return save(fig, out_dir / "beeswarm.png")
 
 
 def agreement_histogram(per_input: dict[str, dict[str, list]], out_dir: Path) -> Path:
