@@ -1,0 +1,145 @@
+"""Explainer speed: ms per input and model evaluations per second, on this machine's device.
+
+Each registered explainer explains the same inputs (the class to explain drawn at random)
+of a randomly initialised model, as the explain stage calls it. The reference, measured in
+the same run, is a plain batched torch gradient of the same inputs: the cost of one gradient
+evaluation with no explainer around it. `evals` counts the model evaluations an explainer
+makes per input with its config (gradients for gradient methods, forwards for perturbation
+ones), so evals/s says how close it runs to the model's own speed.
+
+    python benchmarks/explain.py                           # digits-sized CNN, 256 inputs
+    python benchmarks/explain.py --model resnet-shape --inputs 64   # 7.4M params, 3x32x32
+    python benchmarks/explain.py --only captum_ig shap_gradient --out benchmarks/results/x.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from distillctl.config_groups import config_dir
+from distillctl.explain import EXPLAINERS, get_explainer
+from distillctl.models import create_model
+
+
+def resnet_shaped() -> tuple[nn.Module, tuple[int, ...], int]:
+    """A plain CNN of resnet32x4's size: 7.4M parameters, 3x32x32 inputs, 100 classes."""
+    model = create_model(
+        {"arch": "cnn", "num_classes": 100, "channels": [128, 256, 512, 512], "hidden": 1650},
+        (3, 32, 32),
+    )
+    return model, (3, 32, 32), 100
+
+
+def digits_cnn() -> tuple[nn.Module, tuple[int, ...], int]:
+    """The default teacher on digits: cnn 32-64, 1x8x8 inputs, 10 classes."""
+    return create_model({"arch": "cnn", "num_classes": 10}, (1, 8, 8)), (1, 8, 8), 10
+
+
+MODELS = {"digits-cnn": digits_cnn, "resnet-shape": resnet_shaped}
+
+
+def evals_per_input(name: str, cfg, shape: tuple[int, ...]) -> tuple[int, str]:
+    """Model evaluations one input costs with this config, and of which kind."""
+    features = 1
+    for s in shape:
+        features *= s
+    if name in ("captum_ig",):
+        return int(cfg.n_steps), "grad"
+    if name in ("captum_gradientshap", "shap_gradient"):
+        return int(cfg.nsamples), "grad"
+    if name == "captum_occlusion":
+        windows = 1
+        for s in shape[1:]:
+            windows *= (s - int(cfg.window)) // int(cfg.stride) + 1
+        return windows + 1, "fwd"
+    if name == "shap_kernel":
+        return int(cfg.nsamples) * int(cfg.kmeans), "fwd"
+    if name == "shap_permutation":
+        return int(cfg.max_evals), "fwd"
+    return 1, "grad"  # saliency, gradcam, deeplift, shap_deep: one backward pass
+
+
+def timed(fn, repeats: int = 1) -> float:
+    fn()  # warm-up
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="digits-cnn")
+    parser.add_argument("--inputs", type=int, default=256)
+    parser.add_argument("--only", nargs="+", default=None)
+    parser.add_argument("--out", type=Path, default=None, help="Markdown file for the table")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.manual_seed(0)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model, shape, classes = MODELS[args.model]()
+    model = model.to(device).eval()
+    x = torch.randn(args.inputs, *shape, device=device)
+    targets = torch.randint(0, classes, (args.inputs,), device=device)
+    background = torch.randn(100, *shape, device=device)
+    get_explainer("captum_saliency")  # registers every explainer
+
+    def reference() -> None:
+        inputs = x.clone().requires_grad_(True)
+        torch.autograd.grad(model(inputs).gather(1, targets[:, None]).sum(), inputs)
+
+    ref = timed(reference, repeats=5) / args.inputs
+    names = args.only or sorted(n for n in EXPLAINERS if n != "shap_deep" or len(shape) > 0)
+    where = (
+        torch.cuda.get_device_name()
+        if device.type == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
+    params = sum(p.numel() for p in model.parameters())
+    lines = [
+        f"# Explainer speed: {args.model} ({params / 1e6:.2f}M parameters, inputs {shape}, "
+        f"{classes} classes), {args.inputs} inputs, {where}",
+        "",
+        f"Command: `python benchmarks/explain.py --model {args.model} --inputs {args.inputs}`  ",
+        f"Reference: one batched torch gradient per input, {1000 * ref:.3f} ms/input "
+        f"({1 / ref:,.0f} gradient evaluations/s).",
+        "",
+        "| explainer | ms/input | evals/input | evals/s | evals/s vs the reference |",
+        "|---|---|---|---|---|",
+    ]
+    for name in names:
+        cfg = OmegaConf.load(config_dir() / "explainer" / f"{name}.yaml")
+        explain = get_explainer(name)
+        try:
+            run = lambda e=explain, c=cfg: e(model, x, targets, background, c)  # noqa: E731
+            seconds = timed(run) / args.inputs
+        except Exception as exc:  # an explainer that cannot take this model: say so, go on
+            lines.append(f"| {name} | failed: {type(exc).__name__} | - | - | - |")
+            continue
+        evals, kind = evals_per_input(name, cfg, shape)
+        rate = evals / seconds
+        lines.append(
+            f"| {name} | {1000 * seconds:.2f} | {evals} {kind} | {rate:,.0f} | {rate * ref:.2f}x |"
+        )
+        print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
