@@ -149,3 +149,21 @@ def test_parameter_randomisation_changes_weights_and_lowers_similarity():
         original, get_explainer("captum_saliency")(clone, x, t, x, cfg)
     )
     assert sum(other) / len(other) < 0.9
+
+
+def test_shap_output_layouts_are_handled_in_one_place():
+    import numpy as np
+
+    from distillctl.explain.shap_explainers import shap_layout
+
+    like = torch.zeros(4, 1, 2, 3)
+    per_class = np.random.default_rng(0).normal(size=(4, 1, 2, 3, 5))  # new SHAP: outputs last
+    targets = torch.tensor([0, 4, 2, 2])
+    expected = torch.as_tensor(per_class[np.arange(4), ..., targets.numpy()], dtype=torch.float32)
+    old_shap = [per_class[..., c] for c in range(5)]  # old SHAP: a list, one array per output
+    flat = per_class.reshape(4, 6, 5)  # model-agnostic explainers: flattened features
+    for values in (per_class, old_shap, flat):
+        assert torch.allclose(shap_layout(values, like, targets), expected)
+    one = per_class[..., :1]  # a single explained output, with or without its axis
+    assert torch.allclose(shap_layout(one, like), torch.as_tensor(one[..., 0]).float())
+    assert torch.allclose(shap_layout(one[..., 0], like), torch.as_tensor(one[..., 0]).float())

@@ -10,17 +10,23 @@ from distillctl.errors import RunError
 from distillctl.explain import per_target, register
 
 
-def single_output(values, like: torch.Tensor) -> torch.Tensor:
-    """SHAP's layout, handled once: a list per output (old SHAP) or outputs last (new SHAP).
-
-    Every call here explains one output, so this takes that output's attributions.
-    """
+def shap_layout(values, like: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+    """SHAP's output layout, handled here once. SHAP returns a list with one array per output
+    (old SHAP), an array with outputs last (new SHAP), or an Explanation holding either.
+    Returns each row's attributions for its target (`targets`), or for the one explained
+    output when there is a single one; shaped like `like`."""
+    values = values.values if hasattr(values, "values") else values
     if isinstance(values, list):
-        values = values[0]
+        values = np.stack([np.asarray(v) for v in values], axis=-1)
     values = np.asarray(values)
-    if values.ndim == like.ndim + 1:
-        values = values[..., 0]
-    return torch.as_tensor(values, dtype=like.dtype).reshape(like.shape)
+    if values.ndim == like.ndim:  # one output, already without its axis
+        values = values[..., None]
+    values = values.reshape(len(like), -1, values.shape[-1])
+    if targets is None:
+        picked = values[..., 0]
+    else:
+        picked = values[np.arange(len(values)), :, targets.cpu().numpy()]
+    return torch.as_tensor(picked, dtype=like.dtype, device=like.device).reshape(like.shape)
 
 
 @register("shap_gradient")
@@ -32,7 +38,7 @@ def shap_gradient(
     def explain_one(output: nn.Module, group: torch.Tensor) -> torch.Tensor:
         explainer = shap.GradientExplainer(output, background, batch_size=int(cfg.batch_size))
         values = explainer.shap_values(group, nsamples=int(cfg.nsamples), rseed=0)
-        return single_output(values, group)
+        return shap_layout(values, group)
 
     return per_target(model, inputs, targets, explain_one)
 
@@ -54,7 +60,7 @@ def shap_deep(
                 "nn.Module layers without functional activations, in-place ops or reused modules",
                 "use explainer=shap_gradient",
             ) from None
-        return single_output(values, group)
+        return shap_layout(values, group)
 
     return per_target(model, inputs, targets, explain_one)
 
@@ -69,13 +75,6 @@ def numpy_model(model: nn.Module, like: torch.Tensor):
             return model(x.reshape(-1, *like.shape[1:])).cpu().numpy()
 
     return predict
-
-
-def for_targets(values, targets: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Each row's attributions for its own target, from SHAP's outputs-last layout."""
-    values = np.asarray(values.values if hasattr(values, "values") else values)
-    picked = values[np.arange(len(values)), ..., targets.cpu().numpy()]
-    return torch.as_tensor(picked, dtype=like.dtype, device=like.device).reshape(like.shape)
 
 
 @register("shap_kernel")
@@ -93,7 +92,7 @@ def shap_kernel(
     values = explainer.shap_values(
         inputs.reshape(len(inputs), -1).cpu().numpy(), nsamples=int(cfg.nsamples), silent=True
     )
-    return for_targets(values, targets, inputs)
+    return shap_layout(values, inputs, targets)
 
 
 @register("shap_permutation")
@@ -114,4 +113,4 @@ def shap_permutation(
         batch_size=int(cfg.batch_size),
         silent=True,
     )
-    return for_targets(values, targets, inputs)
+    return shap_layout(values, inputs, targets)
