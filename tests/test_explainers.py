@@ -167,3 +167,20 @@ def test_shap_output_layouts_are_handled_in_one_place():
     one = per_class[..., :1]  # a single explained output, with or without its axis
     assert torch.allclose(shap_layout(one, like), torch.as_tensor(one[..., 0]).float())
     assert torch.allclose(shap_layout(one[..., 0], like), torch.as_tensor(one[..., 0]).float())
+
+
+def test_chunks_halve_when_the_device_runs_out_of_memory():
+    from distillctl.explain.captum_explainers import chunked
+
+    sizes = []
+
+    def explain(x, t):
+        sizes.append(len(x))
+        if len(x) > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return x * 2
+
+    x = torch.arange(10.0)[:, None]
+    out = chunked(explain, x, torch.zeros(10, dtype=torch.long), 8)
+    assert torch.equal(out, x * 2)
+    assert sizes[:3] == [8, 4, 2] and max(sizes[3:]) <= 2

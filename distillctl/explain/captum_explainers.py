@@ -23,11 +23,20 @@ def chunked(
     targets: torch.Tensor,
     batch_size: int,
 ) -> torch.Tensor:
-    """explain(inputs, targets) over chunks of `batch_size` inputs, concatenated."""
-    parts = [
-        explain(inputs[i : i + batch_size], targets[i : i + batch_size]).detach()
-        for i in range(0, len(inputs), batch_size)
-    ]
+    """explain(inputs, targets) over chunks of `batch_size` inputs, concatenated. On a GPU out
+    of memory, the chunk halves and the rest goes on at the size that fits."""
+    parts, start = [], 0
+    while start < len(inputs):
+        chunk = slice(start, start + batch_size)
+        try:
+            parts.append(explain(inputs[chunk], targets[chunk]).detach())
+        except torch.cuda.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            torch.cuda.empty_cache()
+            batch_size = max(1, batch_size // 2)
+            continue
+        start += len(parts[-1])
     return torch.cat(parts)
 
 
