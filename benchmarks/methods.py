@@ -32,6 +32,7 @@ from distillctl.stages import BY_NAME
 from distillctl.stages.common import execute
 
 RESULTS = Path(__file__).parent / "results"
+EXPLAINER = "shap_gradient"  # the attribution column's explainer, whatever the default is
 
 # the data sets: the overrides every stage of it gets
 DATA = {
@@ -39,6 +40,7 @@ DATA = {
     "mnist1d": [
         "experiment=mnist1d",  # cnn1d teacher (64-64-64), shift+noise augmentation
         "student=cnn1d",
+        "~student.hidden",  # the experiment's MLP width, not an option of cnn1d
         "student.channels=[16,16,16]",
         "trainer.max_epochs=60",
     ],
@@ -77,6 +79,7 @@ def stage(name: str, overrides: list[str], run_dir: Path, seed: int) -> tuple[di
             overrides=[
                 *overrides,
                 f"seed={seed}",
+                f"explainer={EXPLAINER}",
                 f"paths.output_root={run_dir.parent}",
                 "trainer.enable_progress_bar=false",
             ],
