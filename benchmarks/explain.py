@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from _report import emit  # benchmarks/ is the script's folder, first on sys.path
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -139,11 +140,7 @@ def main() -> None:
             f"| {name} | {1000 * seconds:.2f} | {evals} {kind} | {rate:,.0f} | {rate * ref:.2f}x |"
         )
         print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

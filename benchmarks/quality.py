@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import emit  # benchmarks/ is the script's folder, first on sys.path
 from hydra import compose, initialize_config_dir
 
 from distillctl.cli import register_resolvers
@@ -88,11 +89,7 @@ def main() -> None:
         f"(per seed: {', '.join(f'{100 * g:+.2f}' for g in gain)}).  ",
         f"Distilled student's top-1 agreement with the teacher: {mean_std(top1)} %.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
