@@ -136,14 +136,36 @@ def check_choices(overrides, available: dict[str, list[str]]) -> None:
                 )
 
 
+def parse_overrides(overrides: list[str]) -> list:
+    """Hydra's override objects, or one ConfigError for a line its grammar cannot read."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as exc:
+        raise ConfigError(
+            f"cannot parse the override: {exc}", "write overrides as KEY=VALUE (Hydra grammar)"
+        ) from None
+
+
+def compose_checked(words: str, overrides: list[str]):
+    """The composed, validated config for a command that starts no run (`list layers`,
+    `compare`): the same checks as a stage's command line, before anything is done."""
+    from distillctl.precheck import precheck
+
+    parsed = parse_overrides(overrides)
+    check_choices(parsed, groups())
+    register_resolvers()
+    return precheck("train_teacher", words, parsed, None)
+
+
 def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     """Every config mistake on the command line becomes one ConfigError (exit 2) before Hydra
     makes a run folder: an unknown group choice (with the valid ones), then anything that does
     not compose or validate (see precheck.py). Returns the arguments for Hydra, with the run
     folder reserved (or the run to resume) named in them."""
     from hydra._internal.utils import get_args_parser
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
 
     from distillctl.precheck import precheck
     from distillctl.rundirs import reserve
@@ -153,14 +175,8 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     if os.environ.get("LOCAL_RANK", "0") != "0":
         return args  # a DDP rank re-running argv: rank 0 checked it and named the folder
     extra = (Path(parsed.config_dir),) if parsed.config_dir else ()
-    available = groups(extra)
-    try:
-        overrides = OverridesParser.create().parse_overrides(parsed.overrides)
-    except OverrideParseException as exc:
-        raise ConfigError(
-            f"cannot parse the override: {exc}", "write overrides as KEY=VALUE (Hydra grammar)"
-        ) from None
-    check_choices(overrides, available)
+    overrides = parse_overrides(parsed.overrides)
+    check_choices(overrides, groups(extra))
     if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or parsed.shell_completion:
         return args  # Hydra's own help, info and --cfg print; nothing runs
     register_resolvers()

@@ -7,8 +7,6 @@ count, marking the feature stages (`auto` taps the last one, `all` taps every on
 
 from __future__ import annotations
 
-from distillctl.errors import ConfigError
-
 ROLES = ("teacher", "student")
 
 
@@ -19,27 +17,15 @@ def roles_named(overrides: list[str]) -> list[str]:
 
 
 def list_layers(overrides: list[str]) -> None:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
     from rich.console import Console
     from rich.table import Table
 
-    from distillctl.cli import check_choices, register_resolvers
-    from distillctl.config_groups import groups
+    from distillctl.cli import compose_checked
     from distillctl.data import build_splits
     from distillctl.models import create_model
-    from distillctl.precheck import precheck
     from distillctl.taps import output_shapes
 
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except OverrideParseException as exc:
-        raise ConfigError(
-            f"cannot parse the override: {exc}", "write overrides as KEY=VALUE (Hydra grammar)"
-        ) from None
-    check_choices(parsed, groups())
-    register_resolvers()
-    cfg = precheck("train_teacher", "list layers", parsed, None)
+    cfg = compose_checked("list layers", overrides)
     shape = build_splits(cfg.data, cfg.paths.data_dir).input_shape
     console = Console(width=140)
     for role in roles_named(overrides):

@@ -189,17 +189,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def compare_command(args: list[str]) -> dict[str, Path]:
     """`distillctl compare [RUN ...] [paths.output_root=...]`."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from distillctl.cli import register_resolvers
-    from distillctl.precheck import precheck
+    from distillctl.cli import compose_checked
     from distillctl.rundirs import reserve
 
-    overrides = [a for a in args if "=" in a]
     folders = [a for a in args if "=" not in a]
-    register_resolvers()
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    cfg = precheck("train_teacher", "compare", parsed, None)
+    cfg = compose_checked("compare", [a for a in args if "=" in a])
     root = Path(str(cfg.paths.output_root))
     rows = collect(folders, root)  # before making a folder: nothing to compare, nothing written
     return compare(rows, reserve(str(root), "compare", None, False))
