@@ -33,3 +33,21 @@ class Registry(dict[str, T], Generic[T]):
                 f"unknown {what or self.what} '{name}'", f"choose one of: {', '.join(sorted(self))}"
             )
         return self[name]
+
+
+def checked_options(
+    builder: Callable, options: dict, where: str, what: str, also: tuple[str, ...] = ()
+) -> dict:
+    """`options` if `builder` accepts every one of them (its keyword arguments), else one
+    ConfigError naming the first unknown key as `<where>.<key>` and listing the accepted ones
+    (with `also`: options the caller takes off before calling the builder)."""
+    import inspect
+
+    accepted = set(inspect.signature(builder).parameters) - {"self", "input_shape"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ConfigError(
+            f"{where}.{unknown[0]} is not an option of {what}",
+            f"its options are: {', '.join([*also, *sorted(accepted)])}",
+        )
+    return options

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,8 @@ import torch
 from torch import nn
 
 from distillctl.errors import ConfigError
-from distillctl.registry import Registry
+from distillctl.models import plain
+from distillctl.registry import Registry, checked_options
 from distillctl.taps import FeatureTaps, output_shapes
 
 TERMS: Registry[type[Term]] = Registry("loss")
@@ -96,34 +96,20 @@ def build_term(name: str, options: dict[str, Any]) -> Term:
     """The term `name` with `options` (its config node minus `weight`)."""
     _load_builtin()
     cls = TERMS.get_or_fail(name)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise ConfigError(
-            f"loss.{name}.{unknown[0]} is not an option of the '{name}' loss",
-            f"its options are: weight, {', '.join(sorted(accepted))}",
-        )
+    checked_options(cls.__init__, options, f"loss.{name}", f"the '{name}' loss", also=("weight",))
     term = cls(**options)
     term.key = f"loss.{name}"  # how messages name its options
     return term
 
 
-def plain_loss(loss_cfg: Any) -> dict[str, dict[str, Any]]:
-    from omegaconf import OmegaConf
-
-    if OmegaConf.is_config(loss_cfg):
-        return OmegaConf.to_container(loss_cfg, resolve=True)
-    return dict(loss_cfg)
-
-
 def recipe_name(loss_cfg: Any) -> str:
     """How runs and tables name a recipe: the term names joined, e.g. `ce+kd+at`."""
-    return "+".join(plain_loss(loss_cfg))
+    return "+".join(plain(loss_cfg))
 
 
 def build_recipe(loss_cfg: Any) -> Recipe:
     """The Recipe of `loss` (a mapping term name -> options with `weight`); zero weights drop."""
-    chosen = plain_loss(loss_cfg)
+    chosen = plain(loss_cfg)
     if not chosen:
         raise ConfigError("no loss term is selected", "choose terms, e.g. loss=[ce,kd]")
     terms = []

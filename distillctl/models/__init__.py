@@ -9,14 +9,13 @@ and each builder lists its feature stages in forward order as `model.feature_inf
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
 from distillctl.errors import ConfigError
-from distillctl.registry import Registry
+from distillctl.registry import Registry, checked_options
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("architecture")
 register = MODELS.register
@@ -42,14 +41,12 @@ def create_model(model_cfg: Any, input_shape: tuple[int, ...], role: str = "mode
     spec = plain(model_cfg)
     arch = spec.get("arch")
     builder = MODELS.get_or_fail(arch, f"{role} architecture")
-    kwargs = {k: v for k, v in spec.items() if k not in NON_BUILD_KEYS}
-    accepted = set(inspect.signature(builder).parameters) - {"input_shape"}
-    unknown = sorted(set(kwargs) - accepted)
-    if unknown:
-        raise ConfigError(
-            f"{role}.{unknown[0]} is not an option of the '{arch}' architecture",
-            f"its options are: {', '.join(sorted(accepted))}",
-        )
+    kwargs = checked_options(
+        builder,
+        {k: v for k, v in spec.items() if k not in NON_BUILD_KEYS},
+        role,
+        f"the '{arch}' architecture",
+    )
     if int(kwargs.get("num_classes", 0)) < 2:
         raise ConfigError(
             f"{role}.num_classes={kwargs.get('num_classes')} must be at least 2",
