@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from distillctl.errors import ConfigError
 from distillctl.registry import Registry
 
 Attribute = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Any], torch.Tensor]
@@ -52,3 +53,15 @@ def per_target(
         idx = (targets == target).nonzero(as_tuple=True)[0]
         out[idx] = explain_one(ClassOutput(model, target), inputs[idx]).to(out)
     return out
+
+
+def baseline(
+    kind: str, inputs: torch.Tensor, background: torch.Tensor, key: str = "explainer.baseline"
+) -> torch.Tensor:
+    """The reference input (1, *shape): zeros, or the background's mean. Explainers that
+    integrate from it and the faithfulness measures that remove features to it share it."""
+    if kind == "zero":
+        return torch.zeros_like(inputs[:1])
+    if kind == "mean":
+        return background.mean(0, keepdim=True)
+    raise ConfigError(f"{key}={kind} is not a baseline", "choose zero or mean")

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from distillctl.errors import ConfigError, RunError
-from distillctl.explain import register
+from distillctl.explain import baseline, register
 
 
 def chunked(
@@ -38,15 +38,6 @@ def chunked(
             continue
         start += len(parts[-1])
     return torch.cat(parts)
-
-
-def baseline(kind: str, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """The reference input: zeros, or the background's mean (one per input)."""
-    if kind == "zero":
-        return torch.zeros_like(inputs[:1])
-    if kind == "mean":
-        return background.mean(0, keepdim=True)
-    raise ConfigError(f"explainer.baseline={kind} is not a baseline", "choose zero or mean")
 
 
 @register("captum_ig")

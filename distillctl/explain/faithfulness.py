@@ -22,6 +22,7 @@ import copy
 import torch
 from torch import nn
 
+from distillctl.explain import baseline
 from distillctl.explain.agreement import spearman
 
 
@@ -150,18 +151,16 @@ def explanation_quality(
 ) -> dict[str, list[float]]:
     """Every per-input quality figure of one model's attributions. `cfg` is explain.quality;
     `explain_randomised(model)` explains a randomised copy (the sanity check's second run)."""
-    baseline = (
-        torch.zeros_like(inputs[:1]) if cfg.baseline == "zero" else background.mean(0, keepdim=True)
-    )
+    reference = baseline(cfg.baseline, inputs, background, "explain.quality.baseline")
     deletion, insertion = deletion_insertion(
-        model, inputs, attributions, targets, baseline, int(cfg.steps)
+        model, inputs, attributions, targets, reference, int(cfg.steps)
     )
     correlation = faithfulness_correlation(
         model,
         inputs,
         attributions,
         targets,
-        baseline,
+        reference,
         int(cfg.subsets),
         float(cfg.subset_fraction),
     )
