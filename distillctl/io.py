@@ -5,6 +5,8 @@ A reader (another stage, `compare`, a browser) never sees half a file.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -34,6 +36,19 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def atomic_write_csv(
+    path: str | Path, rows: list[dict[str, Any]], columns: list[str] | None = None
+) -> Path:
+    """A CSV of `rows`: `columns` in that order (other keys left out), or every key in the
+    order they first appear."""
+    columns = columns or list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
 
 
 def read_json(path: str | Path) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import math
 import warnings
@@ -16,7 +15,7 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
 from distillctl.guards import AtomicCheckpointIO, NanGuard, ReseedEachEpoch, SaveOnInterrupt
-from distillctl.io import atomic_write_text
+from distillctl.io import atomic_write_csv
 
 MONITOR = "val/acc"
 
@@ -43,12 +42,7 @@ class _CSVLog(Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         self.rows.extend(self.new_rows(trainer))
-        columns = list(dict.fromkeys(key for r in self.rows for key in r))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(self.rows)
-        atomic_write_text(self.path, buffer.getvalue())
+        atomic_write_csv(self.path, self.rows)
 
 
 class EpochCSV(_CSVLog):

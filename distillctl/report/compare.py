@@ -9,8 +9,6 @@ accuracy_vs_agreement.png to a new folder under <output_root>/compare/, and prin
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from omegaconf import OmegaConf
 
 from distillctl import runs
 from distillctl.errors import ConfigError
-from distillctl.io import atomic_write_text, read_json
+from distillctl.io import atomic_write_csv, read_json
 
 COLUMNS = (
     ("run", "run"),
@@ -132,11 +130,7 @@ def _nested(run_dir: Path) -> bool:
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[k for k, _ in COLUMNS], extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write_text(path, buffer.getvalue())
+    return atomic_write_csv(path, rows, [k for k, _ in COLUMNS])
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> Path:
