@@ -18,8 +18,9 @@ def normalised_distances(e: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     squared = e.pow(2).sum(1)
     d = (squared[:, None] + squared[None, :] - 2 * e @ e.t()).clamp_min(eps).sqrt()
     d = d * (1 - torch.eye(len(e), device=e.device, dtype=e.dtype))  # zero self-distances
-    positive = d[d > 0]
-    return d / positive.mean().clamp_min(eps) if positive.numel() else d
+    # the mean of the positive distances, without a data-dependent shape (no host sync)
+    mean = d.sum() / (d > 0).sum().clamp_min(1)
+    return d / mean.clamp_min(eps)
 
 
 def angles(e: torch.Tensor) -> torch.Tensor:
