@@ -8,6 +8,7 @@ here: `distillctl --help` answers without loading torch.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -252,24 +253,25 @@ def report_error(exc: DistillctlError) -> None:
         console.print(f"[bold]  fix:[/] {escape(exc.fix)}")
 
 
+# Commands that start no run: their words -> "module:function" taking the remaining arguments.
+# Longer word sequences first, so `list layers` is not read as `list` with an argument.
+TOOLS = {
+    ("list", "layers"): "distillctl.layers_cmd:list_layers",
+    ("list",): "distillctl.cli:list_groups",
+    ("compare",): "distillctl.report.compare:compare_command",
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return
     try:
-        if argv[:2] == ["list", "layers"]:
-            from distillctl.layers_cmd import list_layers
-
-            list_layers(argv[2:])
-            return
-        if argv[0] == "list":
-            list_groups(argv[1:])
-            return
-        if argv[0] == "compare":
-            from distillctl.report.compare import compare_command
-
-            compare_command(argv[1:])
+        tool = next((w for w in TOOLS if tuple(argv[: len(w)]) == w), None)
+        if tool is not None:
+            module, _, function = TOOLS[tool].partition(":")
+            getattr(importlib.import_module(module), function)(argv[len(tool) :])
             return
         stage, rest = stages.match(argv)
         if stage is None and os.environ.get("LOCAL_RANK") and os.environ.get(STAGE_ENV):
@@ -278,7 +280,8 @@ def main(argv: list[str] | None = None) -> None:
             words = ", ".join(" ".join(s.words) for s in stages.STAGES)
             raise ConfigError(
                 f"unknown command '{' '.join(argv[:2])}'",
-                f"use one of: {words}, list, compare   (distillctl --help)",
+                f"use one of: {words}, {', '.join(' '.join(w) for w in TOOLS)}   "
+                "(distillctl --help)",
             )
         launch(stage, check_command_line(stage, rest))
     except DistillctlError as exc:
