@@ -1,18 +1,21 @@
-"""Callbacks that keep a run honest when something goes wrong: NaN losses, Ctrl-C, resumes."""
+"""Callbacks that keep a run honest when something goes wrong: NaN losses, signals, resumes."""
 
 from __future__ import annotations
 
 import io
 import random
+import signal
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.plugins.io import TorchCheckpointIO
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from distillctl.errors import RunError
 from distillctl.io import atomic_write_bytes
+from distillctl.signals import Stopped
 
 
 def seed_all(value: int) -> None:
@@ -20,6 +23,27 @@ def seed_all(value: int) -> None:
     random.seed(value)
     np.random.seed(value)
     torch.manual_seed(value)
+
+
+# Named random streams derived from the run's seed. Each model a stage builds draws its initial
+# weights from its own stream, reseeded just before it is built, so what else a stage builds
+# first (distill loads the teacher; a recipe adds regressors or embedders) never moves them.
+STREAMS = ("teacher", "student", "recipe")
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """The seed of `stream` for run seed `seed`: the model streams use the seed itself (so a
+    model's initial weights are those of `torch.manual_seed(seed)`), others a fixed offset."""
+    if stream not in STREAMS:
+        raise ValueError(f"unknown random stream {stream!r}; known: {STREAMS}")
+    if stream in ("teacher", "student"):
+        return int(seed)
+    return (int(seed) * 1_000_003 + 7_919 * (STREAMS.index(stream) + 1)) % (2**31)
+
+
+def seed_stream(seed: int, stream: str) -> None:
+    """Reseed every random source for `stream` (call right before building what draws from it)."""
+    seed_all(stream_seed(seed, stream))
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -56,19 +80,23 @@ class NanGuard(Callback):
         )
 
 
-class SaveOnInterrupt(Callback):
-    """On Ctrl-C, write last.ckpt where the run stopped (Lightning then exits)."""
+class NoteStop(Callback):
+    """Notes why `trainer.fit` was stopped (Ctrl-C or SIGTERM). Nothing is written then:
+    last.ckpt already holds the last finished epoch (written after every epoch), the one state a
+    resume replays exactly; a checkpoint from the middle of an epoch would not resume exactly."""
 
-    def __init__(self, path):
-        self.path = path
-        self.interrupted = False
+    def __init__(self):
+        self.stopped: Stopped | None = None
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
-        if isinstance(exception, KeyboardInterrupt):
-            self.interrupted = True
-            trainer.save_checkpoint(self.path)
+        if isinstance(exception, Stopped):
+            self.stopped = exception
+        elif isinstance(exception, KeyboardInterrupt):
+            self.stopped = Stopped(signal.SIGINT)
+        elif isinstance(exception, SIGTERMException):
+            self.stopped = Stopped(signal.SIGTERM)
 
 
 class ReseedEachEpoch(Callback):

@@ -61,7 +61,7 @@ def test_every_method_the_issue_names_ships_a_config():
 def test_term_alone_is_finite_and_trains_the_student_never_the_teacher(name, shape):
     student, teacher = models(shape)
     before = copy.deepcopy(teacher.state_dict())
-    recipe = recipe_of(name).bind(student, teacher, shape, num_train=200)
+    recipe = recipe_of(name).bind(student, teacher, shape, 200)
     x, y, index = batch(shape)
     total, values = recipe(student, teacher, x, y, index)
     assert set(values) == {name} and values[name].dim() == 0

@@ -310,3 +310,42 @@ def test_explain_takes_a_given_distill_run_and_refuses_other_folders(tmp_path, t
     assert load(run_dir)["parents"]["distill"] == str(first.resolve())
     with pytest.raises(RunError, match="is not a `distill student` run folder"):
         run_stage("explain", tmp_path, f"explain.run={teacher_run}", name="e2")
+
+
+def test_the_scratch_baseline_is_matched_to_the_distilled_student(tmp_path, teacher_run):
+    """At one seed, `distill student loss=ce` is `train student` exactly (same initial weights,
+    data order and budget), so a distilled-vs-scratch difference is the teacher's doing."""
+    epochs = ["trainer.max_epochs=2", "trainer.limit_train_batches=4"]
+    scratch, _ = run_stage("train_student", tmp_path, *epochs, name="scratch")
+    control, _ = run_stage(
+        "distill_student", tmp_path, *epochs, "loss=[ce]", f"teacher.ckpt={teacher_run}"
+    )
+    a = json.loads((scratch / "metrics.json").read_text())
+    b = json.loads((control / "metrics.json").read_text())
+    assert a["val_acc_best"] == b["val_acc_best"]
+    assert a["test"] == {k: v for k, v in b["test"].items() if k != "test/teacher_agreement"}
+    sa = torch.load(scratch / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    sb = torch.load(control / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa if k.startswith("model."))
+
+
+@pytest.mark.parametrize("terms", ["[ce,kd]", "[ce,crd]", "[ce,fitnet]"])
+def test_no_recipe_moves_the_students_initial_weights(tmp_path, teacher_run, monkeypatch, terms):
+    """Auxiliary modules (regressors, embedders, banks) draw from their own stream."""
+    import distillctl.lit as lit
+
+    seen = {}
+    original = lit.Distiller.__init__
+
+    def record(self, model, *args, **kwargs):
+        seen["first"] = next(model.parameters()).detach().clone()
+        original(self, model, *args, **kwargs)
+
+    monkeypatch.setattr(lit.Distiller, "__init__", record)
+    run_stage("distill_student", tmp_path, f"loss={terms}", f"teacher.ckpt={teacher_run}")
+    from distillctl.guards import seed_stream
+    from distillctl.models import create_model
+
+    seed_stream(0, "student")
+    reference = create_model(compose_cfg("train_student", [], tmp_path).student, (1, 8, 8))
+    assert torch.equal(seen["first"], next(reference.parameters()))

@@ -47,11 +47,16 @@ class Step:
 
 @dataclass
 class Shapes:
-    """Per-sample output shapes of the tapped layers, and the training-set size."""
+    """Per-sample output shapes of the tapped layers, and the training set's labels (their
+    count is the training-set size; -1 marks an unlabelled sample)."""
 
     student: dict[str, tuple[int, ...]]
     teacher: dict[str, tuple[int, ...]]
-    num_train: int
+    train_labels: torch.Tensor
+
+    @property
+    def num_train(self) -> int:
+        return len(self.train_labels)
 
 
 class Term(nn.Module):
@@ -131,6 +136,13 @@ def build_recipe(loss_cfg: Any) -> Recipe:
     return Recipe(terms)
 
 
+def train_label_tensor(train_labels: Any) -> torch.Tensor:
+    """The training labels as a long tensor; a bare count n means n samples of unknown label."""
+    if isinstance(train_labels, int):
+        return torch.full((train_labels,), -1, dtype=torch.long)
+    return torch.as_tensor(train_labels).long()
+
+
 class Recipe(nn.Module):
     """The weighted sum of terms, with the feature taps and auxiliary modules they need.
 
@@ -155,11 +167,12 @@ class Recipe(nn.Module):
         student: nn.Module,
         teacher: nn.Module,
         input_shape: tuple[int, ...],
-        num_train: int,
+        train_labels: Any,
     ) -> Recipe:
         """Resolve layers, measure their shapes with one dry forward, build auxiliary modules,
-        and place the forward hooks. Call once, before training (and before loading a
-        checkpoint that holds the auxiliary modules' weights)."""
+        and place the forward hooks. `train_labels`: the training split's labels (or its size).
+        Call once, before training (and before loading a checkpoint that holds the auxiliary
+        modules' weights)."""
         for term in self.terms:
             term.bind(student, teacher)
         s_names = list(dict.fromkeys(n for t in self.terms for n in t.tapped()[0]))
@@ -167,7 +180,7 @@ class Recipe(nn.Module):
         shapes = Shapes(
             output_shapes(student, input_shape, s_names) if s_names else {},
             output_shapes(teacher, input_shape, t_names) if t_names else {},
-            int(num_train),
+            train_label_tensor(train_labels),
         )
         for term in self.terms:
             term.build(shapes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from distillctl import data as data_registry
 from distillctl.errors import ConfigError, DistillctlError
-from distillctl.guards import seed_all
+from distillctl.guards import seed_all, seed_stream
 from distillctl.io import atomic_write_json, atomic_write_text
 from distillctl.runs import RunRecord, is_rank_zero
+from distillctl.signals import Stopped
 from distillctl.stages import Stage
 
 
@@ -65,9 +67,12 @@ def execute(
         )
     try:
         results = stage.load()(cfg, run_dir, record)
-    except KeyboardInterrupt:
-        record.finish("interrupted", reason="interrupted by the user (Ctrl-C)")
-        raise
+    except (KeyboardInterrupt, Stopped) as exc:
+        stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
+        if stopped.run_dir is None:  # the innermost run (a `run` pipeline's sub-run) is resumed
+            stopped.run_dir, stopped.stage = str(run_dir.resolve()), stage.name
+        record.finish("interrupted", reason=stopped.reason)
+        raise stopped from None
     except DistillctlError as exc:
         record.finish("failed", reason=str(exc))
         raise
@@ -86,14 +91,23 @@ def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
         return None
     last = run_dir / "checkpoints" / "last.ckpt"
     if last.exists():
-        say(f"resuming {run_dir} from {last}")
+        import torch
+
+        epoch = int(torch.load(last, map_location="cpu", weights_only=True)["epoch"])
+        say(
+            f"resuming {run_dir} from {last} (epoch {epoch} finished; training continues at "
+            f"epoch {epoch + 1})"
+        )
         return last
     say(f"resuming {run_dir}: no checkpoint was written yet, so training starts over")
     return None
 
 
 def build_model(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int):
-    """The `teacher` or `student` model of the config, checked against the data."""
+    """The `teacher` or `student` model of the config, checked against the data.
+
+    Its initial weights come from the `role` stream of the seed, reseeded here, so they are the
+    same in `train student`, `distill student` (any recipe) and `run`: the matched baseline."""
     from distillctl.models import create_model
 
     wanted = int(cfg[role].num_classes)
@@ -102,6 +116,7 @@ def build_model(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_cl
             f"{role}.num_classes={wanted} but data '{cfg.data.name}' has {num_classes} classes",
             f"drop the {role}.num_classes override (it follows data.num_classes)",
         )
+    seed_stream(int(cfg.seed), role)
     return create_model(cfg[role], input_shape, role=role)
 
 

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from distillctl.console import say
 from distillctl.errors import ConfigError, RunError
+from distillctl.guards import seed_stream
 from distillctl.runs import RunRecord
 from distillctl.stages.common import build_model, model_meta, resume_checkpoint, write_results
 from distillctl.stages.resolve import architecture, describe_arch, resolve_teacher
@@ -94,7 +95,8 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     meta["loss"] = recipe_name(cfg.loss)
     if recipe.needs_index:
         request_indices(data, meta["loss"])
-    recipe.bind(student, teacher, data.input_shape, data.splits.sizes()["train"])
+    seed_stream(int(cfg.seed), "recipe")  # auxiliary modules never move the student's stream
+    recipe.bind(student, teacher, data.input_shape, train_labels=data.splits.y_train)
     say(
         f"distilling the student ({cfg.student.arch}) from the teacher "
         f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()} -> {run_dir}"
