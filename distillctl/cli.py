@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
 from distillctl import stages
 from distillctl.config_groups import USER_GROUPS, config_dir, defaults, describe, groups
 from distillctl.errors import ConfigError, DistillctlError
-from distillctl.rundirs import find_resumable
+from distillctl.rundirs import RESUMABLE, find_resumable
+from distillctl.signals import Stopped
 
 # Lightning's DDP launcher re-runs `sys.argv` for ranks > 0, which by then holds only Hydra's
 # overrides (the stage words were taken off for Hydra). The stage travels to those ranks in
@@ -185,11 +187,34 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     if resume is not None:
         return resume_args(stage, args, overrides, resume, parsed)
     cfg = precheck(stage.name, " ".join(stage.words), overrides, parsed.config_dir)
-    if any(o.key_or_group in ("hydra.run.dir", "hydra.sweep.dir") for o in overrides):
-        return args  # the user named the folder
+    named = [o for o in overrides if o.key_or_group in ("hydra.run.dir", "hydra.sweep.dir")]
+    for override in named:  # the user named the folder: it must be one that can be made
+        check_folder(str(override.value()), override.key_or_group)
+    if named:
+        return args
+    check_folder(str(cfg.paths.output_root), "paths.output_root")
     run_dir = reserve(str(cfg.paths.output_root), stage.name, cfg.tag, bool(parsed.multirun))
     key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
     return [*args, f'{key}="{run_dir}"']
+
+
+def check_folder(path: str, key: str) -> None:
+    """A run folder must be creatable under `path`: its deepest existing ancestor (up to the
+    first `${...}` interpolation) is a folder this process can write. Checked before anything
+    runs, so a bad path is one message, not a traceback from a mkdir deep inside Hydra."""
+    probe = Path(path.split("${", 1)[0] or ".").absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    problem = None
+    if not probe.is_dir():
+        problem = f"{probe} is a file, not a folder"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        problem = f"{probe} is not writable"
+    if problem:
+        raise ConfigError(
+            f"{key}={path}: cannot make the run folder there ({problem})",
+            f"set {key} to a folder you can write (or remove the file in the way)",
+        )
 
 
 def resume_args(stage: stages.Stage, args: list[str], overrides, resume, parsed) -> list[str]:
@@ -228,6 +253,9 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
     """Run a stage's task function through @hydra.main with `args` as Hydra's argv."""
     import hydra
 
+    from distillctl.signals import install_sigterm_handler
+
+    install_sigterm_handler()
     register_resolvers()
     os.environ[STAGE_ENV] = stage.name
     sys.argv = [sys.argv[0], *args]
@@ -289,10 +317,21 @@ def main(argv: list[str] | None = None) -> None:
             raise
         report_error(exc)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print(
-            "interrupted: run.json says so and checkpoints/last.ckpt holds where it stopped; "
-            "continue with resume=<run dir> (or resume=latest)",
-            file=sys.stderr,
-        )
-        sys.exit(130)
+    except (KeyboardInterrupt, Stopped) as exc:
+        stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
+        print(stop_message(stopped), file=sys.stderr)
+        sys.exit(stopped.exit_code)
+
+
+def stop_message(stopped: Stopped) -> str:
+    """What a stopped run tells the user: where it is and the command that continues it."""
+    if stopped.run_dir is None:
+        return f"{stopped.reason}: no run had started"
+    words = " ".join(stages.BY_NAME[stopped.stage].words)
+    if stopped.stage not in RESUMABLE:
+        return f"{stopped.reason}: {stopped.run_dir} is marked interrupted in its run.json"
+    return (
+        f"{stopped.reason}: {stopped.run_dir} is marked interrupted in its run.json, and "
+        "checkpoints/last.ckpt holds its last finished epoch (if one finished); continue with\n"
+        f"  distillctl {words} resume={stopped.run_dir}"
+    )

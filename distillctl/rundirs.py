@@ -23,15 +23,21 @@ def reserve(output_root: str, stage: str, tag: str | None, multirun: bool) -> Pa
     if multirun:
         parent = parent / "multirun"
     parent = parent / stamp.strftime("%Y-%m-%d")
-    parent.mkdir(parents=True, exist_ok=True)
     name = stamp.strftime("%H-%M-%S") + (f"-{tag}" if tag else "")
-    for n in range(1, 1000):
-        candidate = parent / (name if n == 1 else f"{name}-{n}")
-        try:
-            candidate.mkdir()
-            return candidate.resolve()
-        except FileExistsError:
-            continue
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            candidate = parent / (name if n == 1 else f"{name}-{n}")
+            try:
+                candidate.mkdir()
+                return candidate.resolve()
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot make the run folder under {parent}: {exc.strerror or exc}",
+            "set paths.output_root to a folder you can write",
+        ) from None
     raise ConfigError(
         f"too many runs named {parent / name}", "use tag=<something> to tell them apart"
     )

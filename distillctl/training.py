@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from distillctl.guards import AtomicCheckpointIO, NanGuard, ReseedEachEpoch, SaveOnInterrupt
+from distillctl.guards import AtomicCheckpointIO, NanGuard, NoteStop, ReseedEachEpoch
 from distillctl.io import atomic_write_csv
+from distillctl.signals import Stopped
 
 MONITOR = "val/acc"
 
@@ -103,21 +106,37 @@ def _quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint, SaveOnInterrupt]:
-    _quiet_lightning()
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor=MONITOR,
-        mode="max",
-        save_last=True,
-        save_top_k=1,
-        auto_insert_metric_name=False,
-        enable_version_counter=False,  # a resumed run overwrites best/last, never best-v1
+def checkpoint_callbacks(run_dir: Path) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+    """best.ckpt (the best validation accuracy so far) and last.ckpt (the last finished epoch).
+
+    last.ckpt is its own callback, not `save_last=True`: since Lightning 2.6 `save_last` writes
+    last.ckpt only in a step where a top-k checkpoint is written, so with save_top_k=1 it was a
+    copy of best.ckpt (tests/test_faults.py pins both behaviours). With no monitor and
+    save_top_k=1, ModelCheckpoint writes its file after every epoch (after validation, so the
+    best-checkpoint state inside it is current: `best` is listed first and Lightning keeps the
+    order of checkpoint callbacks).
+    """
+    folder = run_dir / "checkpoints"
+    common = {"dirpath": folder, "auto_insert_metric_name": False, "save_top_k": 1}
+    # enable_version_counter=False: a resumed run overwrites best/last, never best-v1
+    best = ModelCheckpoint(
+        filename="best", monitor=MONITOR, mode="max", enable_version_counter=False, **common
     )
-    interrupt = SaveOnInterrupt(run_dir / "checkpoints" / "last.ckpt")
+    last = ModelCheckpoint(
+        filename="last", monitor=None, every_n_epochs=1, enable_version_counter=False, **common
+    )
+    return best, last
+
+
+def build_trainer(
+    cfg: Any, run_dir: Path
+) -> tuple[pl.Trainer, tuple[ModelCheckpoint, ModelCheckpoint], NoteStop]:
+    _quiet_lightning()
+    best, last = checkpoint_callbacks(run_dir)
+    interrupt = NoteStop()
     callbacks: list[Callback] = [
-        checkpoint,
+        best,
+        last,
         EpochCSV(run_dir / "metrics.csv"),
         StepCSV(run_dir / "steps.csv"),
         interrupt,
@@ -136,7 +155,7 @@ def build_trainer(cfg: Any, run_dir: Path) -> tuple[pl.Trainer, ModelCheckpoint,
         default_root_dir=str(run_dir),
         enable_model_summary=False,
     )
-    return trainer, checkpoint, interrupt
+    return trainer, (best, last), interrupt
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
@@ -152,19 +171,23 @@ def fit_and_test(
 ) -> dict[str, Any]:
     """Train (from `resume_from`, a last.ckpt, when given) with the best checkpoint chosen on
     validation; test that checkpoint once."""
-    trainer, checkpoint, interrupt = build_trainer(cfg, run_dir)
+    trainer, (best, last), interrupt = build_trainer(cfg, run_dir)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
-    except SystemExit:
-        if interrupt.interrupted:  # Lightning turns Ctrl-C into exit(1); the stage says why
-            raise KeyboardInterrupt from None
+        which = cfg.eval_checkpoint
+        path = best.best_model_path if which == "best" else last.best_model_path
+        if not path:  # no validation ran (limit_val_batches=0): the last weights are all there is
+            which, path = "last", last.best_model_path
+        tested = trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False)
+    except SystemExit as exc:
+        # Lightning turns Ctrl-C into exit(1) and SIGTERM into SIGTERMException: say which
+        stopped = interrupt.stopped
+        if stopped is None and isinstance(exc, SIGTERMException):
+            stopped = Stopped(signal.SIGTERM)  # during test(), where no callback hears it
+        if stopped is not None:
+            raise stopped from None
         raise
-    which = cfg.eval_checkpoint
-    path = checkpoint.best_model_path if which == "best" else checkpoint.last_model_path
-    if not path:  # no validation ran (limit_val_batches=0): the last weights are all there is
-        which, path = "last", checkpoint.last_model_path
-    tested = trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False)
-    best_score = checkpoint.best_model_score
+    best_score = best.best_model_score
     return {
         "checkpoint": which,
         "checkpoint_path": str(Path(path).resolve()),

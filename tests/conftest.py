@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,6 +73,41 @@ def cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
         text=True,
         timeout=timeout,
     )
+
+
+def _default_signals() -> None:
+    """In the child, before exec: default SIGINT/SIGTERM dispositions whatever the test run
+    inherited (a test run started in the background inherits an ignored SIGINT)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+@contextmanager
+def background(*args: str, cwd: Path, env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """The CLI started in the background (to be signalled), in its own session with default
+    signal dispositions; its whole process group is killed on the way out, pass or fail, so a
+    failed test never leaves a run training."""
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        env=cli_env(cwd, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+    )
+    try:
+        yield proc
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the CLI and anything it started
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=60)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
 
 
 @pytest.fixture(scope="session")

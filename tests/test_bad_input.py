@@ -52,6 +52,10 @@ CASES = [
         "data has no option 'num_samples'",
     ),
     ("unparseable override", ["train", "teacher", "data=["], 2, "cannot parse the override"),
+    # an output folder that cannot be made: one message before anything runs
+    ("run dir under a file", ["train", "teacher", "hydra.run.dir={tmp}/file/run"], 2, "is a file"),
+    ("sweep dir under a file", [*TD, "-m", "hydra.sweep.dir={tmp}/file/s"], 2, "is a file"),
+    ("output root under a file", ["run", "paths.output_root={tmp}/file/out"], 2, "is a file"),
     # wrong types and out-of-range values
     (
         "epochs not a number",

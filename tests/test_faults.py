@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +14,7 @@ import torch
 from distillctl.errors import RunError
 from distillctl.losses import Term
 from distillctl.runs import load
-from tests.conftest import CLI, cli_env, compose_cfg, run_stage
+from tests.conftest import background, compose_cfg, run_stage
 
 FULL = ["trainer.enable_progress_bar=false"]
 
@@ -69,19 +68,7 @@ def test_a_nan_loss_marks_the_run_failed(tmp_path, monkeypatch):
     assert info["status"] == "failed" and "NaN at step" in info["reason"]
 
 
-def _cli(args, cwd: Path):
-    """The CLI started in the background (to be signalled), with conftest's environment."""
-    return subprocess.Popen(
-        [*CLI, *args],
-        cwd=cwd,
-        env=cli_env(cwd),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for_epochs(run_root: Path, epochs: int, proc: subprocess.Popen, timeout=120) -> Path:
+def _wait_for_epochs(run_root: Path, epochs: int, proc, timeout=120) -> Path:
     """Poll until some run folder's metrics.csv holds `epochs` rows; returns that folder."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -93,45 +80,122 @@ def _wait_for_epochs(run_root: Path, epochs: int, proc: subprocess.Popen, timeou
     raise AssertionError("training did not get that far in time")
 
 
-def test_ctrl_c_marks_the_run_interrupted_and_writes_last_ckpt(tmp_path):
-    proc = _cli(["train", "teacher", "trainer.max_epochs=500", *FULL], tmp_path)
-    run_dir = _wait_for_epochs(tmp_path / "outputs", 1, proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
-    assert "resume=" in err and "Traceback" not in err
+def _last_epoch(run_dir: Path) -> int:
+    return torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)["epoch"]
+
+
+def _epochs_in_csv(run_dir: Path) -> list[int]:
+    return [
+        int(line.split(",")[0]) for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]
+    ]
+
+
+@pytest.mark.parametrize(
+    "signum,code,name", [(signal.SIGINT, 130, "SIGINT (Ctrl-C)"), (signal.SIGTERM, 143, "SIGTERM")]
+)
+def test_a_stop_signal_marks_the_run_interrupted_and_keeps_the_last_epoch(
+    tmp_path, signum, code, name
+):
+    """Ctrl-C and SIGTERM (kill, Slurm, Kubernetes, systemd) both end a run `interrupted`, with
+    the signal named, the resume command printed and the shell's exit code 128 + signal."""
+    with background("train", "teacher", "trainer.max_epochs=500", *FULL, cwd=tmp_path) as proc:
+        run_dir = _wait_for_epochs(tmp_path / "outputs", 3, proc)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err[-2000:]
+    assert f"resume={run_dir}" in err.replace("\n", "") and "Traceback" not in err
     info = load(run_dir)
-    assert info["status"] == "interrupted" and "Ctrl-C" in info["reason"]
-    assert torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+    assert info["status"] == "interrupted" and info["reason"] == f"stopped by {name}"
+    # last.ckpt is the last finished epoch, the state a resume replays exactly (Lightning writes
+    # it after metrics.csv's row, so a signal between the two leaves it one epoch behind)
+    assert _last_epoch(run_dir) >= _epochs_in_csv(run_dir)[-1] - 1 >= 1
 
 
-def test_a_killed_run_resumes_in_place_and_ends_as_if_never_stopped(tmp_path):
+def test_a_killed_run_resumes_at_the_next_epoch_and_ends_as_if_never_stopped(tmp_path):
     args = ["train", "teacher", "trainer.max_epochs=10", *FULL]
     (tmp_path / "full").mkdir()
     (tmp_path / "killed").mkdir()
-    full = _cli(args, tmp_path / "full")
-    assert full.wait(timeout=300) == 0, full.communicate()
+    with background(*args, cwd=tmp_path / "full") as full:
+        assert full.wait(timeout=300) == 0, full.communicate()
     (full_json,) = (tmp_path / "full/outputs").rglob("metrics.json")
 
-    killed = _cli(args, tmp_path / "killed")
-    run_dir = _wait_for_epochs(tmp_path / "killed/outputs", 3, killed)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait(timeout=60)
+    with background(*args, cwd=tmp_path / "killed") as killed:
+        run_dir = _wait_for_epochs(tmp_path / "killed/outputs", 3, killed)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=60)
     assert load(run_dir)["status"] == "running"  # what a SIGKILL leaves behind
     assert not (run_dir / "metrics.json").exists()
+    k = _last_epoch(run_dir)  # written after every epoch: the last one that finished
+    assert k >= _epochs_in_csv(run_dir)[-1] - 1 >= 1
 
-    resumed = _cli(["train", "teacher", f"resume={run_dir}"], tmp_path / "killed")
-    out, err = resumed.communicate(timeout=300)
+    with background("train", "teacher", f"resume={run_dir}", cwd=tmp_path / "killed") as resumed:
+        out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err[-3000:]
     assert f"resuming {run_dir}" in out.replace("\n", "")
+    assert f"epoch {k} finished; training continues at epoch {k + 1}" in out.replace("\n", "")
     info = load(run_dir)
     assert info["status"] == "done" and len(info["resumed_at"]) == 1
     assert len(list((tmp_path / "killed/outputs").rglob("run.json"))) == 1  # the same folder
     ours = json.loads((run_dir / "metrics.json").read_text())
     theirs = json.loads(full_json.read_text())
     assert ours["test"] == theirs["test"] and ours["val_acc_best"] == theirs["val_acc_best"]
-    epochs = [line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()]
-    assert epochs[1:] == [str(e) for e in range(10)]
+    assert _epochs_in_csv(run_dir) == list(range(10))
+
+
+def test_last_ckpt_is_the_final_epoch_even_when_validation_stopped_improving(tmp_path):
+    """Lightning 2.6's save_last writes last.ckpt only when a top-k checkpoint is written: with
+    save_top_k=1 it was a copy of best.ckpt. An MLP (no BatchNorm statistics) at lr=1e-12
+    never improves after epoch 0."""
+    run_dir, _ = run_stage(
+        "train_teacher",
+        tmp_path,
+        "teacher=mlp",
+        "trainer.max_epochs=3",
+        "optim.lr=1e-12",
+        "eval_checkpoint=last",
+    )
+    best = torch.load(run_dir / "checkpoints/best.ckpt", weights_only=True)
+    assert best["epoch"] == 0 and _last_epoch(run_dir) == 2
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["checkpoint"] == "last"
+    assert metrics["checkpoint_path"] == str((run_dir / "checkpoints/last.ckpt").resolve())
+
+
+def test_lightning_save_last_behaviour_is_pinned(tmp_path):
+    """The library behaviour the two-callback design rests on: `save_last=True` beside a
+    monitored top-1 checkpoint does not follow the last epoch; a monitor-less top-1
+    checkpoint is rewritten every epoch. If Lightning changes either, this test says so."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    class Flat(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def training_step(self, batch, batch_idx):
+            return (self.w - 1).pow(2).sum()
+
+        def validation_step(self, batch, batch_idx):
+            self.log("val/acc", torch.tensor(0.5))  # never improves after epoch 0
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    data = torch.utils.data.DataLoader(torch.zeros(4, 1), batch_size=2)
+    old = ModelCheckpoint(tmp_path / "a", "best", "val/acc", mode="max", save_last=True)
+    ours = ModelCheckpoint(tmp_path / "b", "last", monitor=None, save_top_k=1)
+    trainer = pl.Trainer(
+        max_epochs=3,
+        callbacks=[old, ours],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(Flat(), data, data)
+    assert torch.load(tmp_path / "a/last.ckpt", weights_only=True)["epoch"] == 0
+    assert torch.load(tmp_path / "b/last.ckpt", weights_only=True)["epoch"] == 2
 
 
 def test_resume_latest_and_its_misuse(tmp_path):
