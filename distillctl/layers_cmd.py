@@ -2,10 +2,13 @@
 
 Composes the config as `train teacher` would (so any override works), loads the data's input
 shape, builds the model(s) and prints every layer's name, type, output shape and parameter
-count, marking the feature stages (`auto` taps the last one, `all` taps every one).
+count, marking the layers the named choices pick (`all`, `last`, `middle`, `embedding`; each
+method's `auto` is one of them, stated in its configs/loss/<name>.yaml).
 """
 
 from __future__ import annotations
+
+from distillctl.errors import ConfigError
 
 ROLES = ("teacher", "student")
 
@@ -31,19 +34,25 @@ def list_layers(overrides: list[str]) -> None:
     for role in roles_named(overrides):
         model = create_model(cfg[role], shape, role=role)
         shapes = output_shapes(model, shape)
-        stages = list(getattr(model, "feature_info", []))
+        from distillctl.taps import NAMED
+
+        marks: dict[str, list[str]] = {}
+        for choice, pick in NAMED.items():
+            try:
+                for name in pick(model, role):
+                    marks.setdefault(name, []).append(choice)
+            except ConfigError:  # a model without stages or an embedding: nothing to mark
+                pass
         table = Table(
             title=f"{role}={cfg[role].arch} on {cfg.data.name} inputs {tuple(shape)}: layer "
             f"names for loss.<method>.{role}_layers (or .layers)"
         )
-        for column in ("layer", "type", "output shape", "parameters", "feature stage"):
+        for column in ("layer", "type", "output shape", "parameters", "named choice"):
             table.add_column(column)
         for name, module in model.named_modules():
             if not name:
                 continue
-            mark = ""
-            if name in stages:
-                mark = "auto, all" if name == stages[-1] else "all"
+            mark = ", ".join(marks.get(name, []))
             params = sum(p.numel() for p in module.parameters())
             out = shapes.get(name)
             table.add_row(

@@ -1,8 +1,14 @@
 """Feature taps: forward hooks that record the outputs of modules named in the config.
 
 A model's layers are addressed by their `named_modules()` names (`features.block2`, `fc1`).
-Builders list their feature stages, in forward order, as `model.feature_info` (as timm does);
-`auto` means the last of them (the representation the head reads) and `all` means every one.
+Builders list their feature stages, in forward order, as `model.feature_info` (as timm does),
+and name the layer whose output is the vector the classifier reads as `model.embedding`.
+Named choices, in RepDistiller's terms (its `feat` list: stem, stages..., pooled vector):
+  `all`        every feature stage (`feat[1:-1]`; AT, NST, VID)
+  `last`       the last feature stage (`feat[-2]`; SP, Grad-CAM for E2KD)
+  `middle`     the middle stage, the lower one of two (`feat[hint_layer=2]`; FitNets)
+  `embedding`  the vector right before the classifier (`feat[-1]`; RKD, PKT, CC, CRD)
+`auto` is each method's own choice (its reference's), declared by the term.
 `distillctl list layers teacher=cnn` prints the names and output shapes of any model.
 """
 
@@ -37,12 +43,38 @@ def feature_stages(model: nn.Module, role: str) -> list[str]:
     return stages
 
 
-def resolve_layers(model: nn.Module, spec: Any, role: str, key: str) -> list[str]:
-    """The layer names `spec` (a list of names, a name, `auto` or `all`) means in `model`."""
+def _middle(model: nn.Module, role: str) -> list[str]:
+    stages = feature_stages(model, role)
+    return [stages[(len(stages) - 1) // 2]]
+
+
+def _embedding(model: nn.Module, role: str) -> list[str]:
+    name = getattr(model, "embedding", None)
+    if not name:
+        raise ConfigError(
+            f"the {role} model names no embedding layer (the vector its classifier reads)",
+            f"name the layer (loss.<method>.{role}_layers=[<name>]); {_listing_hint(role)}",
+        )
+    return [name]
+
+
+NAMED: dict[str, Any] = {
+    "all": feature_stages,
+    "last": lambda model, role: feature_stages(model, role)[-1:],
+    "middle": _middle,
+    "embedding": _embedding,
+}
+
+
+def resolve_layers(
+    model: nn.Module, spec: Any, role: str, key: str, auto: str = "last"
+) -> list[str]:
+    """The layer names `spec` means in `model`: a list of names, a name, one of NAMED, or
+    `auto` (the choice `auto` names)."""
     if spec in (None, "auto"):
-        return feature_stages(model, role)[-1:]
-    if spec == "all":
-        return feature_stages(model, role)
+        spec = auto
+    if isinstance(spec, str) and spec in NAMED:
+        return NAMED[spec](model, role)
     names = [spec] if isinstance(spec, str) else [str(s) for s in spec]
     if not names:
         raise ConfigError(f"{key} is empty", f"name at least one layer, or set {key}=auto")

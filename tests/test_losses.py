@@ -18,6 +18,7 @@ IMAGE = (1, 8, 8)
 SIGNAL = (1, 40)
 METHODS = sorted(p.stem for p in (config_dir() / "loss").glob("*.yaml"))
 RELATIONAL = ["at", "sp", "pkt", "rkd", "nst", "cc"]
+LABELS = torch.arange(200) % 10  # the training split's labels, for bind
 
 
 def models(shape, seed=0):
@@ -61,7 +62,7 @@ def test_every_method_the_issue_names_ships_a_config():
 def test_term_alone_is_finite_and_trains_the_student_never_the_teacher(name, shape):
     student, teacher = models(shape)
     before = copy.deepcopy(teacher.state_dict())
-    recipe = recipe_of(name).bind(student, teacher, shape, 200)
+    recipe = recipe_of(name).bind(student, teacher, shape, LABELS)
     x, y, index = batch(shape)
     total, values = recipe(student, teacher, x, y, index)
     assert set(values) == {name} and values[name].dim() == 0
@@ -77,12 +78,12 @@ def test_term_alone_is_finite_and_trains_the_student_never_the_teacher(name, sha
 def test_relational_terms_are_zero_when_student_features_equal_the_teacher(name):
     _, teacher = models(IMAGE)
     student = copy.deepcopy(teacher).requires_grad_(True)
-    recipe = recipe_of(name, **{name: {"layers": "all"}}).bind(student, teacher, IMAGE, 200)
+    recipe = recipe_of(name, **{name: {"layers": "all"}}).bind(student, teacher, IMAGE, LABELS)
     x, y, index = batch(IMAGE)
     _, values = recipe(student, teacher, x, y, index)
     assert values[name].item() == pytest.approx(0.0, abs=1e-6)
     other, _ = models(IMAGE, seed=3)  # and not zero for a different student
-    recipe = recipe_of(name, **{name: {"layers": "all"}}).bind(other, teacher, IMAGE, 200)
+    recipe = recipe_of(name, **{name: {"layers": "all"}}).bind(other, teacher, IMAGE, LABELS)
     assert recipe(other, teacher, x, y, index)[1][name].item() > 1e-6
 
 
@@ -181,7 +182,7 @@ def test_at_matches_the_paper_formula_by_hand():
 
 def test_composition_sums_weighted_terms_and_reports_each():
     student, teacher = models(IMAGE)
-    recipe = recipe_of("ce", "kd", "at", kd={"weight": 0.5}).bind(student, teacher, IMAGE, 200)
+    recipe = recipe_of("ce", "kd", "at", kd={"weight": 0.5}).bind(student, teacher, IMAGE, LABELS)
     assert recipe.names == ["ce", "kd", "at"] and recipe.weights == [1.0, 0.5, 1000.0]
     x, y, _ = batch(IMAGE)
     total, values = recipe(student, teacher, x, y)
@@ -196,7 +197,7 @@ def test_a_zero_weight_drops_the_term():
 
 def test_auxiliary_modules_train_with_the_recipe_and_stay_out_of_the_student():
     student, teacher = models(IMAGE)
-    recipe = recipe_of("fitnet", "vid", "crd").bind(student, teacher, IMAGE, 200)
+    recipe = recipe_of("fitnet", "vid", "crd").bind(student, teacher, IMAGE, LABELS)
     aux = dict(recipe.named_parameters())
     assert any(k.startswith("terms.0.regressors") for k in aux)
     assert any(k.startswith("terms.2.embed_student") for k in aux)
@@ -208,7 +209,7 @@ def test_auxiliary_modules_train_with_the_recipe_and_stay_out_of_the_student():
 
 def test_crd_fills_its_memory_with_the_batch_embeddings():
     student, teacher = models(IMAGE)
-    recipe = recipe_of("crd", crd={"momentum": 0.0}).bind(student, teacher, IMAGE, 200)
+    recipe = recipe_of("crd", crd={"momentum": 0.0}).bind(student, teacher, IMAGE, LABELS)
     crd = recipe.terms[0]
     x, y, index = batch(IMAGE)
     others = torch.ones(200, dtype=torch.bool)
@@ -217,7 +218,8 @@ def test_crd_fills_its_memory_with_the_batch_embeddings():
     recipe(student, teacher, x, y, index)
     with torch.no_grad():
         expected = torch.nn.functional.normalize(
-            crd.embed_teacher(teacher.features(x).flatten(1)), dim=1
+            crd.embed_teacher(teacher.head[:3](teacher.features(x))),
+            dim=1,  # the embedding
         )
     assert torch.allclose(crd.memory_teacher[index], expected, atol=1e-5)
     assert torch.equal(crd.memory_teacher[others], untouched)
@@ -229,7 +231,7 @@ def test_explanation_terms_train_through_the_explanation_alone():
     # without create_graph the student would get no gradient from them at all
     student, teacher = models(IMAGE)
     for name in ("e2kd", "saliency_match"):
-        recipe = recipe_of(name).bind(student, teacher, IMAGE, 200)
+        recipe = recipe_of(name).bind(student, teacher, IMAGE, LABELS)
         x, y, _ = batch(IMAGE)
         student.zero_grad()
         total, _ = recipe(student, teacher, x, y)
@@ -240,21 +242,27 @@ def test_explanation_terms_train_through_the_explanation_alone():
 
 def test_layers_are_tapped_by_name_and_checked():
     student, teacher = models(IMAGE)
-    term = recipe_of("at", at={"layers": ["features.block1"]}).bind(student, teacher, IMAGE, 20)
+    term = recipe_of("at", at={"layers": ["features.block1"]}).bind(
+        student, teacher, IMAGE, LABELS[:20]
+    )
     assert term.terms[0].tapped() == (["features.block1"], ["features.block1"])
-    term = recipe_of("at", at={"layers": "all"}).bind(student, teacher, IMAGE, 20)
+    term = recipe_of("at", at={"layers": "all"}).bind(student, teacher, IMAGE, LABELS[:20])
     assert term.terms[0].tapped()[0] == ["features.block1", "features.block2"]
     with pytest.raises(ConfigError, match="did you mean features.block1"):
-        recipe_of("at", at={"layers": ["features.blok1"]}).bind(student, teacher, IMAGE, 20)
+        recipe_of("at", at={"layers": ["features.blok1"]}).bind(
+            student, teacher, IMAGE, LABELS[:20]
+        )
 
 
 def test_spatial_methods_reject_vectors_and_pool_maps_of_another_size():
     student, teacher = models(IMAGE)
     with pytest.raises(ConfigError, match="no spatial axis"):
-        recipe_of("nst", nst={"student_layers": ["head.1"]}).bind(student, teacher, IMAGE, 20)
+        recipe_of("nst", nst={"student_layers": ["head.1"]}).bind(
+            student, teacher, IMAGE, LABELS[:20]
+        )
     recipe = recipe_of(
         "at", at={"student_layers": ["features.block1"], "teacher_layers": ["features.block2"]}
-    ).bind(student, teacher, IMAGE, 20)  # 4x4 against 2x2: pooled to 2x2
+    ).bind(student, teacher, IMAGE, LABELS[:20])  # 4x4 against 2x2: pooled to 2x2
     x, y, _ = batch(IMAGE)
     assert torch.isfinite(recipe(student, teacher, x, y)[0])
 
@@ -262,9 +270,9 @@ def test_spatial_methods_reject_vectors_and_pool_maps_of_another_size():
 def test_fitnet_without_a_regressor_needs_equal_shapes():
     student, teacher = models(IMAGE)
     with pytest.raises(ConfigError, match="without a regressor"):
-        recipe_of("fitnet", fitnet={"regressor": False}).bind(student, teacher, IMAGE, 20)
+        recipe_of("fitnet", fitnet={"regressor": False}).bind(student, teacher, IMAGE, LABELS[:20])
     same = copy.deepcopy(teacher).requires_grad_(True)
-    recipe_of("fitnet", fitnet={"regressor": False}).bind(same, teacher, IMAGE, 20)
+    recipe_of("fitnet", fitnet={"regressor": False}).bind(same, teacher, IMAGE, LABELS[:20])
 
 
 def test_crd_needs_indices_from_the_data_module():

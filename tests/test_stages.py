@@ -174,7 +174,7 @@ def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, 
             seen.append((self.teacher.training, self.model.training))
             return super().training_step(batch, batch_idx)
 
-    recipe = build_recipe(cfg.loss).bind(student, teacher, data.input_shape, 100)
+    recipe = build_recipe(cfg.loss).bind(student, teacher, data.input_shape, data.splits.y_train)
     module = Spy(student, teacher, recipe, 10, cfg.optim, {"model": {}})
     fit_and_test(module, data, cfg, tmp_path / "run")
     assert seen and all(t is False and s is True for t, s in seen)

@@ -136,13 +136,6 @@ def build_recipe(loss_cfg: Any) -> Recipe:
     return Recipe(terms)
 
 
-def train_label_tensor(train_labels: Any) -> torch.Tensor:
-    """The training labels as a long tensor; a bare count n means n samples of unknown label."""
-    if isinstance(train_labels, int):
-        return torch.full((train_labels,), -1, dtype=torch.long)
-    return torch.as_tensor(train_labels).long()
-
-
 class Recipe(nn.Module):
     """The weighted sum of terms, with the feature taps and auxiliary modules they need.
 
@@ -170,7 +163,7 @@ class Recipe(nn.Module):
         train_labels: Any,
     ) -> Recipe:
         """Resolve layers, measure their shapes with one dry forward, build auxiliary modules,
-        and place the forward hooks. `train_labels`: the training split's labels (or its size).
+        and place the forward hooks. `train_labels`: the training split's labels.
         Call once, before training (and before loading a checkpoint that holds the auxiliary
         modules' weights)."""
         for term in self.terms:
@@ -180,7 +173,7 @@ class Recipe(nn.Module):
         shapes = Shapes(
             output_shapes(student, input_shape, s_names) if s_names else {},
             output_shapes(teacher, input_shape, t_names) if t_names else {},
-            train_label_tensor(train_labels),
+            torch.as_tensor(train_labels).long(),
         )
         for term in self.terms:
             term.build(shapes)

@@ -28,6 +28,8 @@ def attention_distance(
 
 @register("at")
 class AttentionTransfer(FeatureTerm):
+    auto_layers = "all"  # RepDistiller: every stage, feat[1:-1], summed
+
     def __init__(self, p: float = 2.0, layers="auto", student_layers=None, teacher_layers=None):
         super().__init__(layers, student_layers, teacher_layers)
         self.p = float(p)

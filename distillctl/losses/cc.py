@@ -4,6 +4,12 @@ Beyond matching each sample, match the correlation *between* samples: the batch'
 RBF kernel matrix of L2-normalised embeddings, k(a, b) = exp(-gamma * ||a - b||^2), computed
 with the paper's order-P Taylor expansion of exp(2 gamma a.b), compared as
 ||C_s - C_t||^2 / N^2. Feature widths may differ (the matrices are N x N).
+
+Reference: the paper's equations (Peng et al. 2019, the Gaussian-RBF correlation with its
+Taylor expansion), on the pooled vector before the classifier (RepDistiller's feat[-1]), with
+no learned embedding. RepDistiller's `distiller_zoo/CC.py` (code the authors shared) computes
+something else, mean_i sum_d |e_s - e_t|_i,d * |e_s - e_t|_(i+1),d over consecutive samples of
+learned 128-d embeddings; distillctl follows the paper, and its weight (1) is not tuned.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ def correlation(features: torch.Tensor, gamma: float, order: int) -> torch.Tenso
 
 @register("cc")
 class CorrelationCongruence(FeatureTerm):
+    auto_layers = "embedding"  # RepDistiller: the pooled vector before the classifier, feat[-1]
+
     def __init__(
         self,
         gamma: float = 0.4,

@@ -1,11 +1,19 @@
 """`crd`: Contrastive Representation Distillation (Tian et al., ICLR 2020).
 
-Student and teacher features are embedded (a linear layer each, L2-normalised, feat_dim
-wide). A memory bank per model holds one embedding for every training sample; for each
-sample, its own entry in the other model's bank is the positive and `negatives` random
-entries are the negatives, scored exp(v . m / T) and normalised by a constant Z estimated on
-the first batch. The NCE loss (both directions) trains the student and the embedders; the
-banks follow the embeddings with momentum.
+Student and teacher features (the pooled vector before the classifier, as RepDistiller's
+feat[-1]) are embedded (a linear layer each, L2-normalised, feat_dim wide). A memory bank per
+model holds one embedding for every training sample; for each sample, its own entry in the
+other model's bank is the positive and `negatives` entries are the negatives, scored
+exp(v . m / T) and normalised by a constant Z estimated on the first batch. The NCE loss (both
+directions) trains the student and the embedders; the banks follow the embeddings with
+momentum.
+
+Negatives follow RepDistiller's CIFAR path (`dataset/cifar100.py` CIFAR100InstanceSample,
+mode 'exact', `--nce_k 16384`): `sampling: other_class` draws them from samples of *other
+classes* only, without replacement; `uniform` draws from all samples (the positive and its
+class may appear), as CRD's non-sampling data path does. `negatives` is capped by the data:
+at most the size of the smallest other-class pool (other_class; the reference would repeat
+draws there), or num_train - 1 (uniform). Unlabelled samples (-1) count as one more class.
 
 Needs each batch's sample indices (the data module's `with_index`). Memory: two banks of
 num_train x feat_dim floats, e.g. 2 x 50,000 x 128 x 4 B = 51 MB for CIFAR's training set
@@ -37,14 +45,28 @@ def nce_loss(scores: torch.Tensor, num_data: int) -> torch.Tensor:
     return -(positive.sum() + negative.sum()) / scores.shape[0]
 
 
+SAMPLING = ("other_class", "uniform")
+
+
+def other_class_negatives(labels: torch.Tensor, index: torch.Tensor, k: int) -> torch.Tensor:
+    """(N, k) training indices, for each sample k distinct ones of another class, uniformly.
+    Random scores with the sample's own class pushed to -inf; the k highest are a uniform draw
+    without replacement (k must not exceed the smallest other-class pool)."""
+    scores = torch.rand(len(index), len(labels), device=index.device)
+    same = labels[index][:, None] == labels[None, :]
+    return scores.masked_fill(same, -1.0).topk(k, dim=1).indices
+
+
 @register("crd")
 class ContrastiveRepresentation(FeatureTerm):
+    auto_layers = "embedding"  # RepDistiller: the pooled vector before the classifier, feat[-1]
     needs_index = True
 
     def __init__(
         self,
         feat_dim: int = 128,
-        negatives: int = 4096,
+        negatives: int = 16384,
+        sampling: str = "other_class",
         temperature: float = 0.07,
         momentum: float = 0.5,
         layers="auto",
@@ -52,7 +74,13 @@ class ContrastiveRepresentation(FeatureTerm):
         teacher_layers=None,
     ):
         super().__init__(layers, student_layers, teacher_layers)
+        if sampling not in SAMPLING:
+            raise ConfigError(
+                f"loss.crd.sampling={sampling!r} is not one of {', '.join(SAMPLING)}",
+                "use sampling=other_class (the reference) or sampling=uniform",
+            )
         self.feat_dim, self.negatives = int(feat_dim), int(negatives)
+        self.sampling = sampling
         self.temperature, self.momentum = float(temperature), float(momentum)
 
     def build(self, shapes: Shapes) -> None:
@@ -65,7 +93,17 @@ class ContrastiveRepresentation(FeatureTerm):
         s, t = self.student_layers[0], self.teacher_layers[0]
         n = int(shapes.num_train)
         self.num_data = n
-        self.k = min(self.negatives, n - 1)
+        labels = shapes.train_labels
+        _, counts = labels.unique(return_counts=True)
+        pool = n - int(counts.max()) if self.sampling == "other_class" else n - 1
+        if pool < 1:
+            raise ConfigError(
+                f"{self.key}.sampling=other_class needs samples of at least two classes; the "
+                "training split has one",
+                f"set {self.key}.sampling=uniform",
+            )
+        self.k = min(self.negatives, pool)
+        self.register_buffer("labels", labels.clone())
         self.embed_student = nn.Linear(math.prod(shapes.student[s]), self.feat_dim)
         self.embed_teacher = nn.Linear(math.prod(shapes.teacher[t]), self.feat_dim)
         bound = 1.0 / math.sqrt(self.feat_dim / 3)
@@ -73,13 +111,17 @@ class ContrastiveRepresentation(FeatureTerm):
             self.register_buffer(name, torch.rand(n, self.feat_dim).mul_(2 * bound).sub_(bound))
         self.register_buffer("z", torch.full((2,), -1.0))  # normalisers, set on the first batch
 
+    def draw_negatives(self, index: torch.Tensor) -> torch.Tensor:
+        if self.sampling == "other_class":
+            return other_class_negatives(self.labels, index, self.k)
+        return torch.randint(0, self.num_data, (len(index), self.k), device=index.device)
+
     def forward(self, step: Step) -> torch.Tensor:
         ((student, teacher),) = self.pairs(step)
         index = step.index
         v_s = F.normalize(self.embed_student(student.flatten(1)), dim=1)
         v_t = F.normalize(self.embed_teacher(teacher.flatten(1)), dim=1)
-        contrast = torch.randint(0, self.num_data, (len(index), self.k + 1), device=index.device)
-        contrast[:, 0] = index
+        contrast = torch.cat([index[:, None], self.draw_negatives(index)], dim=1)
         # the student's embedding against the teacher's bank, and the other way round: one
         # (N x bank) product, then the sampled columns (cheaper than gathering N x K rows)
         out_s = torch.exp((v_s @ self.memory_teacher.t()).gather(1, contrast) / self.temperature)

@@ -1,8 +1,9 @@
 """What feature-based terms share: layer pairs, shape checks, and learned adapters.
 
 A FeatureTerm compares student layer i with teacher layer i. `layers` names them for both
-models (or `auto`: each model's last feature stage; `all`: every stage, paired from the
-end); `student_layers` / `teacher_layers` override it for one side.
+models, or picks them by a named choice (see distillctl/taps.py: `all` stages, paired from
+the end; `last`; `middle`; `embedding`); `auto` is the term's `auto_layers`, the place its
+reference implementation taps. `student_layers` / `teacher_layers` override one side.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ Shape = tuple[int, ...]
 
 
 class FeatureTerm(Term):
+    auto_layers = "last"  # what `auto` means for this method: its reference's tap
+
     def __init__(
         self, layers: Any = "auto", student_layers: Any = None, teacher_layers: Any = None
     ):
@@ -41,8 +44,11 @@ class FeatureTerm(Term):
         chosen = {}
         for role, model in (("student", student), ("teacher", teacher)):
             spec, option = self.spec[role]
-            chosen[role] = resolve_layers(model, spec, role, f"{self.key}.{option}")
-        if "all" in (self.spec["student"][0], self.spec["teacher"][0]):
+            chosen[role] = resolve_layers(
+                model, spec, role, f"{self.key}.{option}", self.auto_layers
+            )
+        effective = [self.auto_layers if s in (None, "auto") else s for s, _ in self.spec.values()]
+        if "all" in effective:  # pair every stage from the end
             n = min(len(chosen["student"]), len(chosen["teacher"]))  # pair from the end
             chosen = {role: names[len(names) - n :] for role, names in chosen.items()}
         if len(chosen["student"]) != len(chosen["teacher"]):
@@ -108,26 +114,12 @@ def match_spatial(
     return student, teacher
 
 
-def adapter(student: Shape, teacher: Shape, hidden: int | None = None) -> nn.Module:
-    """A learned map from student features to the teacher's shape: 1x1 convolutions (and a
-    resize) between maps of the same rank, else a linear layer over the flattened features."""
-    if len(student) == len(teacher) and len(student) in (2, 3):
-        conv = nn.Conv1d if len(student) == 2 else nn.Conv2d
-        widths = [student[0], *([hidden] if hidden else []), teacher[0]]
-        layers: list[nn.Module] = []
-        for a, b in zip(widths, widths[1:]):
-            layers += [conv(a, b, 1), nn.ReLU()]
-        layers.pop()  # no activation on the output
-        if tuple(student[1:]) != tuple(teacher[1:]):
-            pool = nn.AdaptiveAvgPool1d if len(student) == 2 else nn.AdaptiveAvgPool2d
-            layers.append(pool(tuple(teacher[1:])))
-        return nn.Sequential(*layers)
-    widths = [math.prod(student), *([hidden] if hidden else []), math.prod(teacher)]
-    layers = [nn.Flatten()]
-    for a, b in zip(widths, widths[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    layers.pop()
-    return nn.Sequential(*layers, nn.Unflatten(1, tuple(teacher)))
+def adapter(student: Shape, teacher: Shape) -> nn.Module:
+    """A learned linear map from the flattened student features to the teacher's shape (for
+    layers of different kinds, a map and a vector)."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(math.prod(student), math.prod(teacher)), nn.Unflatten(1, teacher)
+    )
 
 
 def flat(features: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,8 @@ def polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 @register("nst")
 class NeuronSelectivityTransfer(FeatureTerm):
+    auto_layers = "all"  # RepDistiller: every stage, feat[1:-1], summed
+
     def build_pair(self, i, student, teacher) -> None:
         self.need_maps(student, teacher, "channel activation patterns over spatial positions")
 

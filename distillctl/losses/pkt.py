@@ -22,6 +22,8 @@ def conditional_probabilities(features: torch.Tensor, eps: float) -> torch.Tenso
 
 @register("pkt")
 class ProbabilisticTransfer(FeatureTerm):
+    auto_layers = "embedding"  # RepDistiller: the pooled vector before the classifier, feat[-1]
+
     def __init__(self, eps: float = 1e-7, layers="auto", student_layers=None, teacher_layers=None):
         super().__init__(layers, student_layers, teacher_layers)
         self.eps = float(eps)

@@ -30,6 +30,8 @@ def angles(e: torch.Tensor) -> torch.Tensor:
 
 @register("rkd")
 class RelationalKD(FeatureTerm):
+    auto_layers = "embedding"  # RepDistiller: the pooled vector before the classifier, feat[-1]
+
     def __init__(
         self,
         distance_weight: float = 25.0,

@@ -21,6 +21,8 @@ def similarity(features: torch.Tensor) -> torch.Tensor:
 
 @register("sp")
 class SimilarityPreserving(FeatureTerm):
+    auto_layers = "last"  # RepDistiller: the last stage's map, feat[-2]
+
     def pair_loss(self, i, student, teacher) -> torch.Tensor:
         n = student.shape[0]
         return (similarity(student) - similarity(teacher)).pow(2).sum() / (n * n)

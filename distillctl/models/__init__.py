@@ -3,8 +3,8 @@
 Each architecture is one module that registers a builder. Models are plain nn.Modules built
 from layers (no functional activations, no in-place ops, no reused modules) so that every
 explainer, SHAP's DeepExplainer included, can walk them; layers have stable names for taps,
-and each builder lists its feature stages in forward order as `model.feature_info`
-(see distillctl/taps.py).
+and each builder lists its feature stages in forward order as `model.feature_info` and names
+the layer that gives the classifier's input vector as `model.embedding` (see distillctl/taps.py).
 """
 
 from __future__ import annotations

@@ -37,4 +37,5 @@ def cnn(
     head.append(nn.Linear(int(hidden), int(num_classes)))
     model = nn.Sequential(OrderedDict(features=features, head=nn.Sequential(*head)))
     model.feature_info = [f"features.{name}" for name in blocks]
+    model.embedding = "head.2"  # the hidden ReLU: the vector the last Linear reads
     return model

@@ -36,4 +36,5 @@ def cnn1d(
     head.append(nn.Linear(flat, int(num_classes)))
     model = nn.Sequential(OrderedDict(features=features, head=nn.Sequential(*head)))
     model.feature_info = [f"features.{name}" for name in blocks]
+    model.embedding = "head.0"  # the flattened features the Linear reads (before dropout)
     return model

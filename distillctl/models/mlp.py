@@ -23,4 +23,5 @@ def mlp(input_shape, num_classes: int, hidden=(128,), dropout: float = 0.0) -> n
     layers["head"] = nn.Linear(width, int(num_classes))
     model = nn.Sequential(layers)
     model.feature_info = [f"relu{i}" for i in range(1, len(hidden) + 1)] or ["flatten"]
+    model.embedding = model.feature_info[-1]  # the last hidden ReLU (before dropout)
     return model
