@@ -70,14 +70,17 @@ def test_loss_terms_compose_from_the_command_line(tmp_path):
     assert list(loss.at.layers) == ["features.block1", "features.block2"]
 
 
-def test_list_layers_prints_names_shapes_and_the_auto_tap(tmp_path):
+def test_list_layers_prints_names_shapes_and_the_named_taps(tmp_path):
     out = cli(
         "list", "layers", "teacher=cnn1d", "data=mnist1d", "data.num_samples=200", cwd=tmp_path
     )
     assert out.returncode == 0, out.stderr
     assert "teacher=cnn1d on mnist1d" in out.stdout and "student=" not in out.stdout
-    row = next(line for line in out.stdout.splitlines() if "features.block3 " in line)
-    assert "(32, 5)" in row and "auto" in row
+    lines = out.stdout.splitlines()
+    row = next(line for line in lines if "features.block3 " in line)
+    assert "(32, 5)" in row and "all, last" in row
+    assert "all, middle" in next(line for line in lines if "features.block2 " in line)
+    assert "embedding" in next(line for line in lines if "head.0 " in line)
 
 
 def test_a_ddp_rank_re_running_argv_lands_in_the_same_stage(tmp_path):

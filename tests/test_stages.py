@@ -223,10 +223,12 @@ def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path,
     from distillctl.report.compare import compare_command
 
     written = compare_command([f"paths.output_root={tmp_path}"])
-    rows = list(csv.DictReader(written["csv"].open()))
+    rows = list(csv.DictReader(written["runs_csv"].open()))
     assert len(rows) == 1 and rows[0]["method"] == "ce+kd" and rows[0]["run"] == str(distill_dir)
     assert float(rows[0]["spearman"]) == pytest.approx(student["spearman"]["mean"])
     assert all(rows[0][k] for k in ("test_acc", "parameters", "teacher_top1", "deletion_auc"))
+    (group,) = list(csv.DictReader(written["csv"].open()))
+    assert group["n"] == "1" and group["test_acc_ci_low"] == ""  # one seed: no interval
     assert written["png"].stat().st_size > 1000
     assert result["report"] == str((run_dir / "report.html").resolve())
 

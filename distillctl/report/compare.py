@@ -3,8 +3,15 @@
 Each finished `distill student` run is one row (its recipe, accuracy, size, top-1 agreement
 with the teacher), joined with the newest `explain` run of it (attribution agreement and
 explanation quality); a `run` pipeline gives its distilled and scratch students. Without
-arguments, every finished run under paths.output_root. Writes compare.csv and
-accuracy_vs_agreement.png to a new folder under <output_root>/compare/, and prints the table.
+arguments, every finished run under paths.output_root.
+
+Runs whose configurations differ only by seed are one group (distillctl/report/seeds.py):
+mean +- std, n and a 95 % t-interval; a distilled student against the scratch student of the
+same pipelines gets the paired difference per seed with its interval and a verdict. Runs of a
+group that failed or were interrupted are counted and named, and left out of the figures.
+Writes compare.csv (one row per group), compare_runs.csv (one row per run) and
+accuracy_vs_agreement.png (means with std error bars) to a new folder under
+<output_root>/compare/, and prints the table.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ from omegaconf import OmegaConf
 from distillctl import runs
 from distillctl.errors import ConfigError
 from distillctl.io import atomic_write_csv, read_json
+from distillctl.report.seeds import configuration, paired, summarize
 
-COLUMNS = (
+RUN_COLUMNS = (
     ("run", "run"),
+    ("seed", "seed"),
     ("method", "method"),
     ("data", "data"),
     ("student", "student"),
@@ -33,6 +42,7 @@ COLUMNS = (
     ("faithfulness_corr", "faithf. corr."),
     ("randomisation_spearman", "rand. Spearman"),
 )
+COLUMNS = RUN_COLUMNS  # the per-run CSV's columns, in order
 EXPLAINED = ("spearman", "topk")
 QUALITY = ("deletion_auc", "insertion_auc", "faithfulness_corr", "randomisation_spearman")
 
@@ -63,6 +73,8 @@ def student_row(run_dir: Path, method: str | None = None) -> dict[str, Any]:
         method = recipe_name(cfg.loss) if "loss" in cfg else "?"
     return {
         "run": str(run_dir),
+        "seed": info.get("seed"),
+        "configuration": configuration(cfg),
         "method": method,
         "data": (info.get("data") or {}).get("name"),
         "student": card.get("arch"),
@@ -90,17 +102,30 @@ def rows_of(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
         metrics = _read(run_dir / "attributions" / "metrics.json")
         distilled = student_row(run_dir / "distilled")
         scratch = student_row(run_dir / "scratch", method="scratch")
+        # the pipeline's own config (the sub-runs' differ by stage and teacher path only)
+        cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+        distilled["configuration"] = scratch["configuration"] = configuration(cfg)
         return [
             {**distilled, **_explanation(metrics, "distilled student")},
             {**scratch, **_explanation(metrics, "scratch student")},
         ]
+    if stage in TRAINED:
+        return [student_row(run_dir, method=TRAINED[stage])]
     raise ConfigError(
         f"{run_dir} is not a finished `distill student` or `run` folder (stage: {stage})",
         "pass distill or run folders, or no folder to compare every run under outputs/",
     )
 
 
-def collect(paths: list[str], output_root: Path) -> list[dict[str, Any]]:
+ENDED = ("failed", "interrupted")
+TRAINED = {"train_teacher": "teacher", "train_student": "scratch"}  # rows of a seed sweep
+
+
+def collect(
+    paths: list[str], output_root: Path, stages: tuple[str, ...] = ("distill_student", "run")
+) -> list[dict[str, Any]]:
+    """One row per student of every finished run; a run that failed or was interrupted gives a
+    row with its `status` and `reason` (counted in its group, never in its figures)."""
     if paths:
         folders = []
         for p in paths:
@@ -110,11 +135,11 @@ def collect(paths: list[str], output_root: Path) -> list[dict[str, Any]]:
     else:
         folders = [
             d
-            for stage in ("distill_student", "run")
-            for d, _ in runs.finished_runs(output_root, stage)
-            if not (stage == "distill_student" and _nested(d))
+            for stage in stages
+            for d, info in runs.runs_of(output_root, stage)
+            if info.get("status") in ("done", *ENDED) and not _nested(d)
         ]
-    rows = [row for folder in folders for row in rows_of(folder, output_root)]
+    rows = [row for folder in folders for row in rows_of_any(folder, output_root)]
     if not rows:
         raise ConfigError(
             f"no finished distill or run folders under {output_root}",
@@ -123,17 +148,132 @@ def collect(paths: list[str], output_root: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def rows_of_any(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
+    info = runs.load(run_dir) or {}
+    if info.get("status") in ENDED:
+        cfg_path = run_dir / ".hydra" / "config.yaml"
+        cfg = OmegaConf.load(cfg_path) if cfg_path.exists() else OmegaConf.create({})
+        from distillctl.losses import recipe_name
+
+        method = recipe_name(cfg.loss) if "loss" in cfg else "?"
+        return [
+            {
+                "run": str(run_dir),
+                "seed": info.get("seed"),
+                "configuration": configuration(cfg),
+                "method": method,
+                "data": (info.get("data") or {}).get("name"),
+                "status": info.get("status"),
+                "reason": info.get("reason"),
+            }
+        ]
+    return rows_of(run_dir, output_root)
+
+
+NUMERIC = ("test_acc", "teacher_top1", *EXPLAINED, *QUALITY)
+
+
+def groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows that differ only by seed, summarized: n, mean, std and 95 % interval of the test
+    accuracy (means of the other figures), the failed seeds named, and for a distilled student
+    the paired difference to the scratch student of the same configuration."""
+    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_key.setdefault((row.get("configuration", ""), row["method"]), []).append(row)
+    scratch = {
+        config: {r["seed"]: r["test_acc"] for r in members if r.get("test_acc") is not None}
+        for (config, method), members in by_key.items()
+        if method == "scratch"
+    }
+    out = []
+    for (config, method), members in by_key.items():
+        done = [r for r in members if r.get("status") not in ENDED]
+        failed = [r for r in members if r.get("status") in ENDED]
+        first = (done or members)[0]
+        acc = summarize([r["test_acc"] for r in done if r.get("test_acc") is not None])
+        group = {
+            "method": method,
+            "data": first.get("data"),
+            "student": first.get("student"),
+            "seeds": sorted(r["seed"] for r in done if r.get("seed") is not None),
+            "n": acc["n"],
+            "test_acc_mean": acc["mean"],
+            "test_acc_std": acc["std"],
+            "test_acc_ci_low": acc["ci_low"],
+            "test_acc_ci_high": acc["ci_high"],
+            "parameters": first.get("parameters"),
+            "failed": len(failed),
+            "failed_runs": "; ".join(
+                f"seed {r.get('seed')}: {r['run']} ({r.get('status')}: {r.get('reason')})"
+                for r in failed
+            ),
+        }
+        for key in NUMERIC[1:]:
+            values = [r[key] for r in done if r.get(key) is not None]
+            group[key] = summarize(values)["mean"] if values else None
+        group["spearman_std"] = summarize(
+            [r["spearman"] for r in done if r.get("spearman") is not None]
+        )["std"]
+        if method != "scratch" and config in scratch:
+            ours = {r["seed"]: r["test_acc"] for r in done if r.get("test_acc") is not None}
+            diff = paired(ours, scratch[config])
+            group.update(
+                vs_scratch_mean=diff["mean"],
+                vs_scratch_ci_low=diff["ci_low"],
+                vs_scratch_ci_high=diff["ci_high"],
+                vs_scratch_per_seed=" ".join(f"{100 * d:+.2f}" for d in diff["per_seed"]),
+                verdict=diff["verdict"],
+            )
+        out.append(group)
+    return out
+
+
+GROUP_COLUMNS = (
+    "method",
+    "data",
+    "student",
+    "n",
+    "seeds",
+    "test_acc_mean",
+    "test_acc_std",
+    "test_acc_ci_low",
+    "test_acc_ci_high",
+    "vs_scratch_mean",
+    "vs_scratch_ci_low",
+    "vs_scratch_ci_high",
+    "vs_scratch_per_seed",
+    "verdict",
+    "parameters",
+    "teacher_top1",
+    "spearman",
+    "spearman_std",
+    "topk",
+    *QUALITY,
+    "failed",
+    "failed_runs",
+)
+
+
 def _nested(run_dir: Path) -> bool:
-    """A distill run inside a `run` pipeline folder (compared through its pipeline)."""
+    """A sub-run inside a `run` pipeline folder (compared through its pipeline)."""
     parent = runs.load(run_dir.parent) or {}
     return parent.get("stage") == "run"
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    return atomic_write_csv(path, rows, [k for k, _ in COLUMNS])
+    """compare_runs.csv: one row per run."""
+    return atomic_write_csv(path, rows, [k for k, _ in RUN_COLUMNS] + ["status", "reason"])
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> Path:
+def write_groups(summary: list[dict[str, Any]], path: Path) -> Path:
+    """compare.csv: one row per configuration, over its seeds."""
+    return atomic_write_csv(path, summary, list(GROUP_COLUMNS))
+
+
+def plot(summary: list[dict[str, Any]], path: Path) -> Path:
+    """Mean test accuracy against mean attribution agreement, one point per configuration,
+    std error bars; the axes span at least 5 accuracy points and 0.2 Spearman so that a
+    difference inside the noise does not fill the picture."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,42 +282,102 @@ def plot(rows: list[dict[str, Any]], path: Path) -> Path:
     from distillctl.report.figures import save
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    shown = [r for r in rows if r.get("test_acc") is not None and r.get("spearman") is not None]
-    for row in shown:
-        ax.scatter(row["spearman"], 100 * row["test_acc"], s=30)
-        ax.annotate(row["method"], (row["spearman"], 100 * row["test_acc"]), fontsize=7)
-    ax.set_xlabel("attribution Spearman with the teacher (mean over inputs)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"accuracy against attribution agreement ({len(shown)} students)")
+    shown = [
+        g for g in summary if g.get("test_acc_mean") is not None and g.get("spearman") is not None
+    ]
+    for g in shown:
+        x, y = g["spearman"], 100 * g["test_acc_mean"]
+        ax.errorbar(
+            x,
+            y,
+            xerr=g.get("spearman_std") or 0,
+            yerr=100 * (g.get("test_acc_std") or 0),
+            fmt="o",
+            capsize=3,
+            markersize=5,
+        )
+        ax.annotate(
+            f"{g['method']} (n={g['n']})",
+            (x, y),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    if shown:
+        xs = [g["spearman"] for g in shown]
+        ys = [100 * g["test_acc_mean"] for g in shown]
+        _span(ax.set_xlim, min(xs), max(xs), 0.2)
+        _span(ax.set_ylim, min(ys), max(ys), 5.0)
+    ax.set_xlabel("attribution Spearman with the teacher (mean over seeds, +- std)")
+    ax.set_ylabel("test accuracy (%, mean over seeds, +- std)")
+    ax.set_title(f"accuracy against attribution agreement ({len(shown)} configurations)")
     if not shown:
         ax.text(0.5, 0.5, "no explained runs yet (distillctl explain)", ha="center")
     ax.grid(alpha=0.3)
     return save(fig, path)
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
+def _span(set_lim, low: float, high: float, least: float) -> None:
+    middle, half = (low + high) / 2, max((high - low) * 0.6, least / 2)
+    set_lim(middle - half, middle + half)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def print_table(summary: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     from distillctl.console import console
 
-    table = Table(title="distilled students compared")
-    for _, header in COLUMNS[1:]:
+    table = Table(title="distilled students compared (runs that differ only by seed grouped)")
+    for header in (
+        "method",
+        "data",
+        "student",
+        "n",
+        "test acc. % (mean +- std)",
+        "95% CI",
+        "vs scratch (paired, per seed)",
+        "95% CI of the difference",
+        "verdict",
+        "params",
+        "top-1 agr.",
+        "attr. Spearman",
+        "failed",
+    ):
         table.add_column(header)
-    for row in rows:
-        cells = []
-        for key, _ in COLUMNS[1:]:
-            value = row.get(key)
-            if value is None:
-                cells.append("-")
-            elif key in ("test_acc", "teacher_top1"):
-                cells.append(f"{100 * value:.2f}%")
-            elif isinstance(value, float):
-                cells.append(f"{value:.3f}")
-            elif isinstance(value, int):
-                cells.append(f"{value:,}")
-            else:
-                cells.append(str(value))
-        table.add_row(*cells)
+    for g in summary:
+        ci = (
+            "-"
+            if g["test_acc_ci_low"] is None
+            else f"[{_pct(g['test_acc_ci_low'])}, {_pct(g['test_acc_ci_high'])}]"
+        )
+        diff = "-"
+        diff_ci = "-"
+        if g.get("vs_scratch_mean") is not None:
+            diff = f"{100 * g['vs_scratch_mean']:+.2f} ({g['vs_scratch_per_seed']})"
+            if g.get("vs_scratch_ci_low") is not None:
+                diff_ci = (
+                    f"[{100 * g['vs_scratch_ci_low']:+.2f}, {100 * g['vs_scratch_ci_high']:+.2f}]"
+                )
+        std = "" if g["test_acc_std"] is None else f" +- {_pct(g['test_acc_std'])}"
+        table.add_row(
+            str(g["method"]),
+            str(g["data"]),
+            str(g["student"]),
+            str(g["n"]),
+            f"{_pct(g['test_acc_mean'])}{std}",
+            ci,
+            diff,
+            diff_ci,
+            g.get("verdict") or "-",
+            "-" if g.get("parameters") is None else f"{g['parameters']:,}",
+            _pct(g.get("teacher_top1")),
+            "-" if g.get("spearman") is None else f"{g['spearman']:.3f}",
+            str(g["failed"]) if not g["failed"] else f"{g['failed']}: {g['failed_runs']}",
+        )
     console.print(table)
 
 
@@ -194,10 +394,12 @@ def compare_command(args: list[str]) -> dict[str, Path]:
 
 
 def compare(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
-    print_table(rows)
+    summary = groups(rows)
+    print_table(summary)
     written = {
-        "csv": write_csv(rows, out_dir / "compare.csv"),
-        "png": plot(rows, out_dir / "accuracy_vs_agreement.png"),
+        "csv": write_groups(summary, out_dir / "compare.csv"),
+        "runs_csv": write_csv(rows, out_dir / "compare_runs.csv"),
+        "png": plot(summary, out_dir / "accuracy_vs_agreement.png"),
     }
     from distillctl.console import say
 
