@@ -55,7 +55,7 @@ CASES = [
     # an output folder that cannot be made: one message before anything runs
     ("run dir under a file", ["train", "teacher", "hydra.run.dir={tmp}/file/run"], 2, "is a file"),
     ("sweep dir under a file", [*TD, "-m", "hydra.sweep.dir={tmp}/file/s"], 2, "is a file"),
-    ("output root under a file", ["run", "paths.output_root={tmp}/file/out"], 2, "is a file"),
+    ("run: output root under a file", ["run", "paths.output_root={tmp}/file/out"], 2, "is a file"),
     # wrong types and out-of-range values
     (
         "epochs not a number",
