@@ -170,7 +170,7 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     folder reserved (or the run to resume) named in them."""
     from hydra._internal.utils import get_args_parser
 
-    from distillctl.precheck import precheck
+    from distillctl.precheck import check_folder, precheck
     from distillctl.rundirs import reserve
 
     args = flags_first(args)
@@ -192,29 +192,9 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
         check_folder(str(override.value()), override.key_or_group)
     if named:
         return args
-    check_folder(str(cfg.paths.output_root), "paths.output_root")
     run_dir = reserve(str(cfg.paths.output_root), stage.name, cfg.tag, bool(parsed.multirun))
     key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
     return [*args, f'{key}="{run_dir}"']
-
-
-def check_folder(path: str, key: str) -> None:
-    """A run folder must be creatable under `path`: its deepest existing ancestor (up to the
-    first `${...}` interpolation) is a folder this process can write. Checked before anything
-    runs, so a bad path is one message, not a traceback from a mkdir deep inside Hydra."""
-    probe = Path(path.split("${", 1)[0] or ".").absolute()
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    problem = None
-    if not probe.is_dir():
-        problem = f"{probe} is a file, not a folder"
-    elif not os.access(probe, os.W_OK | os.X_OK):
-        problem = f"{probe} is not writable"
-    if problem:
-        raise ConfigError(
-            f"{key}={path}: cannot make the run folder there ({problem})",
-            f"set {key} to a folder you can write (or remove the file in the way)",
-        )
 
 
 def resume_args(stage: stages.Stage, args: list[str], overrides, resume, parsed) -> list[str]:

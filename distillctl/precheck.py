@@ -36,20 +36,23 @@ def variants(overrides) -> list[list[str]]:
     return out
 
 
-def check_output_root(value: str) -> None:
-    path = Path(value).absolute()
-    ancestor = path
+def check_folder(value: str, key: str = "paths.output_root") -> None:
+    """A run folder must be creatable at `value`: its deepest existing ancestor (up to the
+    first `${...}` interpolation) is a folder this process can write. Checked before anything
+    runs, so a bad path is one message, not a traceback from a mkdir deep inside Hydra."""
+    ancestor = Path(value.split("${", 1)[0] or ".").absolute()
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
+    also = " (or DISTILLCTL_OUTPUTS)" if key == "paths.output_root" else ""
     if not ancestor.is_dir():
         raise ConfigError(
-            f"paths.output_root={value} cannot be created: {ancestor} is a file",
-            "set paths.output_root (or DISTILLCTL_OUTPUTS) to a folder path",
+            f"{key}={value} cannot be created: {ancestor} is a file",
+            f"set {key}{also} to a folder path (or remove the file in the way)",
         )
-    if not os.access(ancestor, os.W_OK):
+    if not os.access(ancestor, os.W_OK | os.X_OK):
         raise ConfigError(
-            f"paths.output_root={value} cannot be created: {ancestor} is not writable",
-            "set paths.output_root to a folder you can write",
+            f"{key}={value} cannot be created: {ancestor} is not writable",
+            f"set {key}{also} to a folder you can write",
         )
 
 
@@ -127,6 +130,6 @@ def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None)
             except Exception as exc:  # Hydra, OmegaConf and YAML errors alike
                 raise composition_error(exc, compose, stage_name, words, variant) from None
             validate(cfg)
-            check_output_root(str(cfg.paths.output_root))
+            check_folder(str(cfg.paths.output_root))
             first = cfg if first is None else first
     return first
