@@ -91,9 +91,7 @@ class NoteStop(Callback):
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
-        if isinstance(exception, Stopped):
-            self.stopped = exception
-        elif isinstance(exception, KeyboardInterrupt):
+        if isinstance(exception, KeyboardInterrupt):
             self.stopped = Stopped(signal.SIGINT)
         elif isinstance(exception, SIGTERMException):
             self.stopped = Stopped(signal.SIGTERM)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,9 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from distillctl.guards import AtomicCheckpointIO, NanGuard, NoteStop, ReseedEachEpoch
 from distillctl.io import atomic_write_csv
-from distillctl.signals import Stopped
 
 MONITOR = "val/acc"
 
@@ -179,13 +176,11 @@ def fit_and_test(
         if not path:  # no validation ran (limit_val_batches=0): the last weights are all there is
             which, path = "last", last.best_model_path
         tested = trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False)
-    except SystemExit as exc:
-        # Lightning turns Ctrl-C into exit(1) and SIGTERM into SIGTERMException: say which
-        stopped = interrupt.stopped
-        if stopped is None and isinstance(exc, SIGTERMException):
-            stopped = Stopped(signal.SIGTERM)  # during test(), where no callback hears it
-        if stopped is not None:
-            raise stopped from None
+    except SystemExit:
+        # Lightning turns Ctrl-C into exit(1) and SIGTERM into SIGTERMException, in fit() and
+        # test() alike; NoteStop heard which (on_exception), so the stage can say it
+        if interrupt.stopped is not None:
+            raise interrupt.stopped from None
         raise
     best_score = best.best_model_score
     return {
