@@ -66,13 +66,11 @@ NAMED: dict[str, Any] = {
 }
 
 
-def resolve_layers(
-    model: nn.Module, spec: Any, role: str, key: str, auto: str = "last"
-) -> list[str]:
+def resolve_layers(model: nn.Module, spec: Any, role: str, key: str) -> list[str]:
     """The layer names `spec` means in `model`: a list of names, a name, one of NAMED, or
-    `auto` (the choice `auto` names)."""
+    `auto` = `last` (loss terms map `auto` to their reference's choice before asking)."""
     if spec in (None, "auto"):
-        spec = auto
+        spec = "last"
     if isinstance(spec, str) and spec in NAMED:
         return NAMED[spec](model, role)
     names = [spec] if isinstance(spec, str) else [str(s) for s in spec]

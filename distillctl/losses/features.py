@@ -41,15 +41,14 @@ class FeatureTerm(Term):
         self.teacher_layers: list[str] = []
 
     def bind(self, student: nn.Module, teacher: nn.Module) -> None:
-        chosen = {}
+        chosen, picked = {}, set()
         for role, model in (("student", student), ("teacher", teacher)):
             spec, option = self.spec[role]
-            chosen[role] = resolve_layers(
-                model, spec, role, f"{self.key}.{option}", self.auto_layers
-            )
-        effective = [self.auto_layers if s in (None, "auto") else s for s, _ in self.spec.values()]
-        if "all" in effective:  # pair every stage from the end
-            n = min(len(chosen["student"]), len(chosen["teacher"]))  # pair from the end
+            spec = self.auto_layers if spec in (None, "auto") else spec
+            picked.add(spec if isinstance(spec, str) else None)
+            chosen[role] = resolve_layers(model, spec, role, f"{self.key}.{option}")
+        if "all" in picked:  # every stage of each model, paired from the end
+            n = min(len(chosen["student"]), len(chosen["teacher"]))
             chosen = {role: names[len(names) - n :] for role, names in chosen.items()}
         if len(chosen["student"]) != len(chosen["teacher"]):
             raise ConfigError(
