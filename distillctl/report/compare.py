@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from distillctl import runs
 from distillctl.errors import ConfigError
 from distillctl.io import atomic_write_csv, read_json
-from distillctl.report.seeds import configuration, paired, summarize
+from distillctl.report.seeds import ENDED, configuration, group_by_configuration
 
 RUN_COLUMNS = (
     ("run", "run"),
@@ -117,7 +117,6 @@ def rows_of(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
     )
 
 
-ENDED = ("failed", "interrupted")
 TRAINED = {"train_teacher": "teacher", "train_student": "scratch"}  # rows of a seed sweep
 
 
@@ -149,83 +148,15 @@ def collect(
 
 
 def rows_of_any(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
+    """rows_of for a finished run; for one that failed or was interrupted, its config's row
+    with the status and reason (counted in its group, never in its figures)."""
     info = runs.load(run_dir) or {}
     if info.get("status") in ENDED:
-        cfg_path = run_dir / ".hydra" / "config.yaml"
-        cfg = OmegaConf.load(cfg_path) if cfg_path.exists() else OmegaConf.create({})
-        from distillctl.losses import recipe_name
-
-        method = recipe_name(cfg.loss) if "loss" in cfg else "?"
-        return [
-            {
-                "run": str(run_dir),
-                "seed": info.get("seed"),
-                "configuration": configuration(cfg),
-                "method": method,
-                "data": (info.get("data") or {}).get("name"),
-                "status": info.get("status"),
-                "reason": info.get("reason"),
-            }
-        ]
+        return [{**student_row(run_dir), "status": info["status"], "reason": info.get("reason")}]
     return rows_of(run_dir, output_root)
 
 
 NUMERIC = ("test_acc", "teacher_top1", *EXPLAINED, *QUALITY)
-
-
-def groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows that differ only by seed, summarized: n, mean, std and 95 % interval of the test
-    accuracy (means of the other figures), the failed seeds named, and for a distilled student
-    the paired difference to the scratch student of the same configuration."""
-    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        by_key.setdefault((row.get("configuration", ""), row["method"]), []).append(row)
-    scratch = {
-        config: {r["seed"]: r["test_acc"] for r in members if r.get("test_acc") is not None}
-        for (config, method), members in by_key.items()
-        if method == "scratch"
-    }
-    out = []
-    for (config, method), members in by_key.items():
-        done = [r for r in members if r.get("status") not in ENDED]
-        failed = [r for r in members if r.get("status") in ENDED]
-        first = (done or members)[0]
-        acc = summarize([r["test_acc"] for r in done if r.get("test_acc") is not None])
-        group = {
-            "method": method,
-            "data": first.get("data"),
-            "student": first.get("student"),
-            "seeds": sorted(r["seed"] for r in done if r.get("seed") is not None),
-            "n": acc["n"],
-            "test_acc_mean": acc["mean"],
-            "test_acc_std": acc["std"],
-            "test_acc_ci_low": acc["ci_low"],
-            "test_acc_ci_high": acc["ci_high"],
-            "parameters": first.get("parameters"),
-            "failed": len(failed),
-            "failed_runs": "; ".join(
-                f"seed {r.get('seed')}: {r['run']} ({r.get('status')}: {r.get('reason')})"
-                for r in failed
-            ),
-        }
-        for key in NUMERIC[1:]:
-            values = [r[key] for r in done if r.get(key) is not None]
-            group[key] = summarize(values)["mean"] if values else None
-        group["spearman_std"] = summarize(
-            [r["spearman"] for r in done if r.get("spearman") is not None]
-        )["std"]
-        if method != "scratch" and config in scratch:
-            ours = {r["seed"]: r["test_acc"] for r in done if r.get("test_acc") is not None}
-            diff = paired(ours, scratch[config])
-            group.update(
-                vs_scratch_mean=diff["mean"],
-                vs_scratch_ci_low=diff["ci_low"],
-                vs_scratch_ci_high=diff["ci_high"],
-                vs_scratch_per_seed=" ".join(f"{100 * d:+.2f}" for d in diff["per_seed"]),
-                verdict=diff["verdict"],
-            )
-        out.append(group)
-    return out
 
 
 GROUP_COLUMNS = (
@@ -391,6 +322,11 @@ def compare_command(args: list[str]) -> dict[str, Path]:
     root = Path(str(cfg.paths.output_root))
     rows = collect(folders, root)  # before making a folder: nothing to compare, nothing written
     return compare(rows, reserve(str(root), "compare", None, False))
+
+
+def groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows grouped by configuration (seeds.group_by_configuration), with every figure."""
+    return group_by_configuration(rows, NUMERIC[1:])
 
 
 def compare(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 # config keys that do not make two runs different experiments: the seed itself, where the
 # files go, and (per seed) which teacher run the student was distilled from
+ENDED = ("failed", "interrupted")  # run.json statuses of seeds that count but are not averaged
 NOT_CONFIGURATION = ("seed", "tag", "resume", "paths", "hydra", "explain", "stage")
 NOT_CONFIGURATION_NESTED = (("teacher", "ckpt"), ("trainer", "enable_progress_bar"))
 
@@ -76,3 +77,60 @@ def configuration(cfg: Any) -> str:
         if isinstance(plain.get(outer), dict):
             plain[outer].pop(inner, None)
     return json.dumps(plain, sort_keys=True, default=str)
+
+
+def group_by_configuration(
+    rows: list[dict[str, Any]], figures: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Rows that differ only by seed, summarized: n, mean, std and 95 % interval of the test
+    accuracy (the mean of each of `figures`), the failed seeds named, and for a distilled student
+    the paired difference to the scratch student of the same configuration."""
+    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_key.setdefault((row.get("configuration", ""), row["method"]), []).append(row)
+    scratch = {
+        config: {r["seed"]: r["test_acc"] for r in members if r.get("test_acc") is not None}
+        for (config, method), members in by_key.items()
+        if method == "scratch"
+    }
+    out = []
+    for (config, method), members in by_key.items():
+        done = [r for r in members if r.get("status") not in ENDED]
+        failed = [r for r in members if r.get("status") in ENDED]
+        first = (done or members)[0]
+        acc = summarize([r["test_acc"] for r in done if r.get("test_acc") is not None])
+        group = {
+            "method": method,
+            "data": first.get("data"),
+            "student": first.get("student"),
+            "seeds": sorted(r["seed"] for r in done if r.get("seed") is not None),
+            "n": acc["n"],
+            "test_acc_mean": acc["mean"],
+            "test_acc_std": acc["std"],
+            "test_acc_ci_low": acc["ci_low"],
+            "test_acc_ci_high": acc["ci_high"],
+            "parameters": first.get("parameters"),
+            "failed": len(failed),
+            "failed_runs": "; ".join(
+                f"seed {r.get('seed')}: {r['run']} ({r.get('status')}: {r.get('reason')})"
+                for r in failed
+            ),
+        }
+        for key in figures:
+            values = [r[key] for r in done if r.get(key) is not None]
+            group[key] = summarize(values)["mean"] if values else None
+        group["spearman_std"] = summarize(
+            [r["spearman"] for r in done if r.get("spearman") is not None]
+        )["std"]
+        if method != "scratch" and config in scratch:
+            ours = {r["seed"]: r["test_acc"] for r in done if r.get("test_acc") is not None}
+            diff = paired(ours, scratch[config])
+            group.update(
+                vs_scratch_mean=diff["mean"],
+                vs_scratch_ci_low=diff["ci_low"],
+                vs_scratch_ci_high=diff["ci_high"],
+                vs_scratch_per_seed=" ".join(f"{100 * d:+.2f}" for d in diff["per_seed"]),
+                verdict=diff["verdict"],
+            )
+        out.append(group)
+    return out
