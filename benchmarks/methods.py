@@ -28,6 +28,7 @@ from hydra import compose, initialize_config_dir
 
 from distillctl.cli import register_resolvers
 from distillctl.config_groups import config_dir
+from distillctl.report.seeds import paired
 from distillctl.stages import BY_NAME
 from distillctl.stages.common import execute
 
@@ -135,26 +136,59 @@ def summary(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
     return f"{scale * statistics.mean(values):.{digits}f} +- {scale * spread:.{digits}f}"
 
 
+def by_seed(per_seed: list[dict], seeds: list[int], name: str) -> dict[int, float]:
+    return {seed: rows[name]["acc"] for seed, rows in zip(seeds, per_seed)}
+
+
+def difference(per_seed: list[dict], seeds: list[int], name: str, base: str) -> dict:
+    """`name` minus `base`, paired per seed (same seed: same data order and, through the
+    matched baseline, the same initial student weights), with its 95 % t-interval."""
+    return paired(by_seed(per_seed, seeds, name), by_seed(per_seed, seeds, base))
+
+
+def interval(diff: dict) -> str:
+    if diff["ci_low"] is None:
+        return f"{100 * diff['mean']:+.2f} (n={diff['n']})"
+    return f"{100 * diff['mean']:+.2f} [{100 * diff['ci_low']:+.2f}, {100 * diff['ci_high']:+.2f}]"
+
+
+def outside_noise(names: list[str], per_seed: list[dict], seeds: list[int], base: str) -> str:
+    """Which methods' paired difference to `base` has a 95 % interval that excludes zero."""
+    above, below = [], []
+    for name in names:
+        diff = difference(per_seed, seeds, name, base)
+        if diff["ci_low"] is not None and diff["ci_low"] > 0:
+            above.append(f"{name} ({interval(diff)})")
+        elif diff["ci_high"] is not None and diff["ci_high"] < 0:
+            below.append(f"{name} ({interval(diff)})")
+    return f"above: {', '.join(above) or 'none'}; below: {', '.join(below) or 'none'}"
+
+
 def render(results: Path) -> str:
     lines = [
         "# Distillation methods against the scratch student",
         "",
         "Written by `benchmarks/methods.py` (see its docstring for the commands). Test accuracy",
-        "in %, mean +- std over seeds, on the validation-chosen checkpoint. `top-1 agr.`: the",
-        "student's top-1 agreement with the teacher on the test split. `attr. Spearman`: rank",
-        "correlation of the student's shap_gradient attributions with the teacher's (64 test",
-        "inputs, true class). `vs scratch`: distilled minus scratch accuracy, per seed.",
-        "Recipes use each config's default weights (`configs/loss/*.yaml`): the papers' values,",
-        "except saliency_match's 100, chosen on digits validation accuracy (seed 0). `ce` is the",
-        "control: hard labels only, through the same distill stage as every method; a method",
-        "should be read against it as well as against `scratch` (the `train student` run).",
+        "in %, mean +- std over seeds, on the validation-chosen checkpoint. `vs scratch` and",
+        "`vs ce`: the method's accuracy minus the scratch student's (`train student`) or the `ce`",
+        "control's (hard labels only, through the same distill stage), paired per seed, in",
+        "points: mean [95 % Student-t interval over the seeds' differences] and the per-seed",
+        "differences. Same seed means the same data order and the same initial student weights",
+        "(the matched baseline), so `ce` and `scratch` agree exactly and a difference is the",
+        "method's. With 3 seeds the interval is wide (t = 4.30): a method is only called better",
+        "or worse when its interval excludes zero. `top-1 agr.`: the student's top-1 agreement",
+        "with the teacher on the test split. `attr. Spearman`: rank correlation of the student's",
+        "shap_gradient attributions with the teacher's (per input, on signed values; 64 test",
+        "inputs, true class). Recipes use each config's default weights (`configs/loss/*.yaml`):",
+        "the papers' values, except saliency_match's 100, chosen on digits validation accuracy",
+        "(seed 0).",
     ]
     for path in sorted(results.glob("methods_*.json")):
         report = json.loads(path.read_text())
         seeds = report["seeds"]
         per_seed = report["rows"]  # seed -> model -> figures
         names = ["teacher", "scratch", *(m for m in METHODS if m in per_seed[0])]
-        scratch = [rows["scratch"]["acc"] for rows in per_seed]
+        methods = [n for n in names if n not in ("teacher", "scratch")]
         lines += [
             "",
             f"## {report['data']}: {report['setup']}",
@@ -162,9 +196,9 @@ def render(results: Path) -> str:
             f"Seeds {seeds}; overrides `{' '.join(report['overrides']) or '(defaults)'}`; "
             f"{report['seconds'] / 60:.0f} min on {report['machine']}.",
             "",
-            "| model | recipe | test acc. (%) | vs scratch (per seed) | top-1 agr. (%) "
-            "| attr. Spearman | s/run |",
-            "|---|---|---|---|---|---|---|",
+            "| model | recipe | test acc. (%) | vs scratch [95% CI] | per seed | vs ce [95% CI] "
+            "| top-1 agr. (%) | attr. Spearman | s/run |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name in names:
             acc = [rows[name]["acc"] for rows in per_seed]
@@ -172,32 +206,32 @@ def render(results: Path) -> str:
             recipe = METHODS.get(name, [{"teacher": "train teacher"}.get(name, "train student")])
             cells = [name, f"`{' '.join(recipe)}`", summary(acc)]
             if name in ("teacher", "scratch"):
-                cells += ["-", "-"]
+                cells += ["-", "-", "-", "-"]
             else:
-                gain = ", ".join(f"{100 * (a - s):+.2f}" for a, s in zip(acc, scratch))
-                cells += [gain, summary([rows[name]["top1"] for rows in per_seed])]
+                diff = difference(per_seed, seeds, name, "scratch")
+                cells += [
+                    interval(diff),
+                    ", ".join(f"{100 * d:+.2f}" for d in diff["per_seed"]),
+                    interval(difference(per_seed, seeds, name, "ce"))
+                    if name != "ce" and "ce" in names
+                    else "-",
+                    summary([rows[name]["top1"] for rows in per_seed]),
+                ]
             cells.append(summary(rank, 1.0, 3) if None not in rank else "-")
             seconds = [rows[name]["seconds"] for rows in per_seed]
             cells.append(f"{statistics.mean(seconds):.0f}" if None not in seconds else "-")
             lines.append("| " + " | ".join(cells) + " |")
-        better = [
-            n
-            for n in names
-            if n not in ("teacher", "scratch")
-            and statistics.mean(rows[n]["acc"] for rows in per_seed) > statistics.mean(scratch)
+        lines += [
+            "",
+            "Outside the noise against the scratch student (95 % interval excludes zero): "
+            + outside_noise(methods, per_seed, seeds, "scratch")
+            + ".",
         ]
-        lines += ["", f"Above the scratch student on average: {', '.join(better) or 'none'}."]
-        if "ce" in per_seed[0]:  # the control: hard labels through the same distill stage
-            control = statistics.mean(rows["ce"]["acc"] for rows in per_seed)
-            above = [
-                n
-                for n in names
-                if n not in ("teacher", "scratch", "ce")
-                and statistics.mean(rows[n]["acc"] for rows in per_seed) > control
-            ]
+        if "ce" in names:
             lines.append(
-                f"Above the `ce` control ({100 * control:.2f}) on average: "
-                f"{', '.join(above) or 'none'}."
+                "Outside the noise against the `ce` control: "
+                + outside_noise([n for n in methods if n != "ce"], per_seed, seeds, "ce")
+                + "."
             )
     return "\n".join(lines) + "\n"
 
