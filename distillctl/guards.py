@@ -28,7 +28,8 @@ def seed_all(value: int) -> None:
 # Named random streams derived from the run's seed. Each model a stage builds draws its initial
 # weights from its own stream, reseeded just before it is built, so what else a stage builds
 # first (distill loads the teacher; a recipe adds regressors or embedders) never moves them.
-STREAMS = ("teacher", "student", "recipe")
+# Stochastic explainers draw from the `explain` stream (distillctl/explain/randomness.py).
+STREAMS = ("teacher", "student", "recipe", "explain")
 
 
 def stream_seed(seed: int, stream: str) -> int:

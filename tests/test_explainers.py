@@ -20,10 +20,12 @@ from distillctl.models import create_model
 EXPLAINER_NAMES = sorted(p.stem for p in (config_dir() / "explainer").glob("*.yaml"))
 
 
-def explainer_cfg(name, **changes):
-    cfg = OmegaConf.load(config_dir() / f"explainer/{name}.yaml")
-    cfg.update(changes)
-    return cfg
+def explainer_cfg(name, seed=0, **changes):
+    """An explainer's config as a composed run holds it (its `${seed}` is the run's seed)."""
+    root = OmegaConf.create({"seed": seed})
+    root.explainer = OmegaConf.load(config_dir() / f"explainer/{name}.yaml")
+    root.explainer.update(changes)
+    return root.explainer
 
 
 def linear_model(features=6, classes=3):
@@ -184,3 +186,70 @@ def test_chunks_halve_when_the_device_runs_out_of_memory():
     out = chunked(explain, x, torch.zeros(10, dtype=torch.long), 8)
     assert torch.equal(out, x * 2)
     assert sizes[:3] == [8, 4, 2] and max(sizes[3:]) <= 2
+
+
+# Explainers that draw random numbers (captum's GradientShap and SHAP's model-agnostic ones
+# from NumPy's and torch's global generators) and what each needs to be quick here.
+STOCHASTIC = [
+    ("captum_gradientshap", {"nsamples": 4, "batch_size": 16}),
+    ("shap_kernel", {"nsamples": 40, "kmeans": 4}),
+    ("shap_permutation", {"max_evals": 40, "batch_size": 40}),
+    ("shap_gradient", {"nsamples": 8}),
+]
+
+
+def global_random_state():
+    import random
+
+    import numpy as np
+
+    state = np.random.get_state()
+    return (random.getstate(), state[1].tobytes(), state[2], torch.get_rng_state())
+
+
+def nonlinear_problem():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+    return model, torch.randn(4, 6), torch.tensor([0, 1, 2, 1]), torch.randn(12, 6)
+
+
+@pytest.mark.parametrize("name,changes", STOCHASTIC, ids=[m for m, _ in STOCHASTIC])
+def test_stochastic_explainers_are_seeded_and_leave_the_global_generators_alone(name, changes):
+    import numpy as np
+
+    model, x, targets, background = nonlinear_problem()
+    explain = get_explainer(name)
+    cfg = explainer_cfg(name, **changes)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    before = global_random_state()
+    first = explain(model, x, targets, background, cfg)
+    after = global_random_state()
+    assert before[0] == after[0] and before[1:3] == after[1:3]  # Python's and NumPy's
+    assert torch.equal(before[3], after[3])  # torch's
+    np.random.seed(99)  # whatever ran before: other models, training, other explainers
+    torch.manual_seed(99)
+    np.random.rand(17)
+    again = explain(model, x, targets, background, cfg)
+    assert torch.equal(first, again)
+    if name != "shap_gradient":  # its draws are fixed (rseed 0), not derived from the seed
+        other = explain(model, x, targets, background, explainer_cfg(name, seed=5, **changes))
+        assert not torch.equal(first, other)
+
+
+def test_each_input_of_a_model_agnostic_explainer_has_its_own_draws():
+    model, x, targets, background = nonlinear_problem()
+    cfg = explainer_cfg("shap_kernel", nsamples=40, kmeans=4)
+    explain = get_explainer("shap_kernel")
+    whole = explain(model, x, targets, background, cfg)
+    first_two = explain(model, x[:2], targets[:2], background, cfg)
+    assert torch.equal(whole[:2], first_two)
+
+
+def test_parameter_randomisation_leaves_the_global_generator_alone():
+    model, *_ = nonlinear_problem()
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    first = randomised_copy(model)
+    assert torch.equal(state, torch.get_rng_state())
+    assert torch.equal(first[0].weight, randomised_copy(model)[0].weight)

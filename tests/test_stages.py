@@ -351,3 +351,23 @@ def test_no_recipe_moves_the_students_initial_weights(tmp_path, teacher_run, mon
     seed_stream(0, "student")
     reference = create_model(compose_cfg("train_student", [], tmp_path).student, (1, 8, 8))
     assert torch.equal(seen["first"], next(reference.parameters()))
+
+
+def test_explanations_are_the_same_from_run_and_from_a_later_explain(tmp_path):
+    """The default explainer (captum GradientShap) draws random baselines and points: seeded
+    from explainer.seed, the distilled student's maps in `run` are those a later `explain`
+    of the same distill run gives, and two explain runs agree exactly, also when the second
+    skips the sanity check (whose explanations of randomised models ran in between)."""
+    import numpy as np
+
+    run_dir, _ = run_stage("run", tmp_path, name="pipeline")
+    distilled = f"explain.run={run_dir / 'distilled'}"
+    first, _ = run_stage("explain", tmp_path, distilled, name="e1")
+    second, _ = run_stage("explain", tmp_path, distilled, "explain.quality.sanity=false", name="e2")
+    maps = [np.load(d / "attributions/attributions.npz") for d in (run_dir, first, second)]
+    assert np.array_equal(maps[0]["inputs"], maps[1]["inputs"])
+    assert np.ptp(maps[0]["attr_distilled student"]) > 0  # real maps, not all zero
+    assert np.array_equal(maps[0]["attr_distilled student"], maps[1]["attr_student"])
+    assert np.array_equal(maps[0]["attr_teacher"], maps[1]["attr_teacher"])
+    for key in ("attr_teacher", "attr_student"):
+        assert np.array_equal(maps[1][key], maps[2][key])

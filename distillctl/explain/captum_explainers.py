@@ -8,6 +8,7 @@ path steps). Every function returns attributions shaped like the inputs, as a te
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,7 @@ from torch import nn
 
 from distillctl.errors import ConfigError, RunError
 from distillctl.explain import baseline, register
+from distillctl.explain.randomness import draw_seed, seeded
 
 
 def chunked(
@@ -22,14 +24,18 @@ def chunked(
     inputs: torch.Tensor,
     targets: torch.Tensor,
     batch_size: int,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """explain(inputs, targets) over chunks of `batch_size` inputs, concatenated. On a GPU out
-    of memory, the chunk halves and the rest goes on at the size that fits."""
+    of memory, the chunk halves and the rest goes on at the size that fits. With a `seed`,
+    each chunk draws from its own seeded state (`randomness.draw_seed(seed, first index)`),
+    and the caller's random state is left as it was."""
     parts, start = [], 0
     while start < len(inputs):
         chunk = slice(start, start + batch_size)
         try:
-            parts.append(explain(inputs[chunk], targets[chunk]).detach())
+            with seeded(draw_seed(seed, start)) if seed is not None else nullcontext():
+                parts.append(explain(inputs[chunk], targets[chunk]).detach())
         except torch.cuda.OutOfMemoryError:
             if batch_size == 1:
                 raise
@@ -97,12 +103,13 @@ def deeplift(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor
 @register("captum_gradientshap")
 def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Expected gradients (SHAP's GradientExplainer), in captum: background points as
-    baselines, nsamples random points per input; chunks keep batch_size model inputs."""
+    baselines, nsamples random points per input; chunks keep batch_size model inputs.
+    captum draws both from the global NumPy and torch generators: each chunk gets its own
+    seeded state from `explainer.seed`."""
     from captum.attr import GradientShap
 
     method = GradientShap(model)
     per_chunk = max(1, int(cfg.batch_size) // int(cfg.nsamples))
-    torch.manual_seed(0)
     return chunked(
         lambda x, t: method.attribute(
             x, baselines=background, target=t, n_samples=int(cfg.nsamples), stdevs=0.0
@@ -110,6 +117,7 @@ def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.T
         inputs,
         targets,
         per_chunk,
+        seed=int(cfg.seed),
     )
 
 

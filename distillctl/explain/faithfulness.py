@@ -24,6 +24,7 @@ from torch import nn
 
 from distillctl.explain import baseline
 from distillctl.explain.agreement import spearman
+from distillctl.explain.randomness import seeded
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -115,12 +116,12 @@ def sparseness(attributions: torch.Tensor) -> torch.Tensor:
 def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
     """The same architecture with every layer's weights re-initialised (BN statistics too)."""
     clone = copy.deepcopy(model)
-    torch.manual_seed(seed)
-    for module in clone.modules():
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
-        if hasattr(module, "reset_running_stats"):
-            module.reset_running_stats()
+    with seeded(seed):  # reset_parameters draws from torch's global generator
+        for module in clone.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+            if hasattr(module, "reset_running_stats"):
+                module.reset_running_stats()
     return clone.eval()
 
 

@@ -8,6 +8,7 @@ from torch import nn
 
 from distillctl.errors import RunError
 from distillctl.explain import per_target, register
+from distillctl.explain.randomness import draw_seed, seeded
 
 
 def shap_layout(values, like: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
@@ -37,7 +38,8 @@ def shap_gradient(
 
     def explain_one(output: nn.Module, group: torch.Tensor) -> torch.Tensor:
         explainer = shap.GradientExplainer(output, background, batch_size=int(cfg.batch_size))
-        values = explainer.shap_values(group, nsamples=int(cfg.nsamples), rseed=0)
+        with seeded(0):  # SHAP reseeds NumPy's global generator with rseed: keep it in here
+            values = explainer.shap_values(group, nsamples=int(cfg.nsamples), rseed=0)
         return shap_layout(values, group)
 
     return per_target(model, inputs, targets, explain_one)
@@ -89,10 +91,25 @@ def shap_kernel(
     distinct = len(np.unique(flat_bg, axis=0))  # k-means needs as many distinct rows as centres
     summary = shap.kmeans(flat_bg, min(int(cfg.kmeans), distinct))
     explainer = shap.KernelExplainer(numpy_model(model, inputs), summary)
-    values = explainer.shap_values(
-        inputs.reshape(len(inputs), -1).cpu().numpy(), nsamples=int(cfg.nsamples), silent=True
+    return one_row_at_a_time(
+        lambda row: explainer.shap_values(row, nsamples=int(cfg.nsamples), silent=True),
+        inputs,
+        targets,
+        int(cfg.seed),
     )
-    return shap_layout(values, inputs, targets)
+
+
+def one_row_at_a_time(explain, inputs: torch.Tensor, targets: torch.Tensor, seed: int):
+    """A model-agnostic SHAP explainer (which draws its coalitions or orders from NumPy's
+    global generator) called per input, each from its own seeded state: input i's map
+    depends on the seed and i only, never on the other inputs or on what ran before."""
+    rows = inputs.reshape(len(inputs), -1).cpu().numpy()
+    parts = []
+    for index in range(len(rows)):
+        with seeded(draw_seed(seed, index)):
+            values = explain(rows[index : index + 1])
+        parts.append(shap_layout(values, inputs[index : index + 1], targets[index : index + 1]))
+    return torch.cat(parts)
 
 
 @register("shap_permutation")
@@ -104,13 +121,17 @@ def shap_permutation(
     import shap
 
     flat_bg = background.reshape(len(background), -1).cpu().numpy()
-    explainer = shap.PermutationExplainer(
-        numpy_model(model, inputs), shap.maskers.Independent(flat_bg, max_samples=len(flat_bg))
+    with seeded(int(cfg.seed)):  # its constructor reseeds NumPy's global generator with seed=
+        explainer = shap.PermutationExplainer(
+            numpy_model(model, inputs),
+            shap.maskers.Independent(flat_bg, max_samples=len(flat_bg)),
+            seed=int(cfg.seed),
+        )
+    return one_row_at_a_time(
+        lambda row: explainer(
+            row, max_evals=int(cfg.max_evals), batch_size=int(cfg.batch_size), silent=True
+        ),
+        inputs,
+        targets,
+        int(cfg.seed),
     )
-    values = explainer(
-        inputs.reshape(len(inputs), -1).cpu().numpy(),
-        max_evals=int(cfg.max_evals),
-        batch_size=int(cfg.batch_size),
-        silent=True,
-    )
-    return shap_layout(values, inputs, targets)

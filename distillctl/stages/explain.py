@@ -55,6 +55,7 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
     print_summary(rows, report, title)
     return {
         "report": str(report.resolve()),
+        "explainer": str(cfg.explainer.name),
         "agreement": {
             name: {m: s["mean"] for m, s in stats.items()}
             for name, stats in metrics["agreement"].items()

@@ -1,0 +1,48 @@
+"""Seeded draws for stochastic explainers, without touching anyone else's random state.
+
+captum (GradientShap's baselines and interpolation points, NoiseTunnel's noise) and SHAP
+(KernelExplainer's coalitions, PermutationExplainer's orders, GradientExplainer's `rseed`)
+draw from the *global* NumPy and torch generators, and some of them reseed those globals.
+`seeded(seed)` gives such a call a fixed global state and puts the caller's state back
+afterwards, so an explainer's maps depend only on its seed, the model and the inputs: not on
+what ran before it (another model, a training stage, another explainer), and it leaves the
+caller's random sequence exactly where it was.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from distillctl.guards import stream_seed
+
+# a prime stride between the draws of consecutive inputs (or chunks of inputs)
+_STRIDE = 1_000_033
+
+
+def draw_seed(seed: int, index: int = 0) -> int:
+    """The seed for explaining the input (or chunk) starting at `index`, for explain seed
+    `seed`: the `explain` stream of the seed, offset per index."""
+    return (stream_seed(seed, "explain") + _STRIDE * int(index)) % (2**31)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Python's, NumPy's and torch's global generators (CPU and CUDA) seeded with `seed` for
+    the block, and restored to the caller's state after it, whatever happens inside."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            random.seed(seed)
+            np.random.seed(seed)
+            torch.manual_seed(seed)
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
