@@ -24,6 +24,7 @@ from hydra import compose, initialize_config_dir
 
 from distillctl.cli import register_resolvers
 from distillctl.config_groups import config_dir
+from distillctl.report.seeds import paired
 from distillctl.stages import BY_NAME
 from distillctl.stages.common import execute
 
@@ -54,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=None, help="Markdown file for the table")
+    parser.add_argument("--machine", default="2 CPU cores", help="where it ran, for the table")
     args, overrides = parser.parse_known_args()
     root = Path(tempfile.mkdtemp(prefix="distillctl-quality-"))
     start = time.perf_counter()
@@ -73,7 +75,8 @@ def main() -> None:
         "",
         f"Command: `{command}`  ",
         f"Seeds: {args.seeds}; test accuracy in %, mean +- std over seeds; "
-        f"{elapsed:.0f} s on this machine.",
+        f"{elapsed:.0f} s on {args.machine}. Attribution Spearman: per input, on signed "
+        f"values, with the run's explainer ({results[0]['explainer']}), averaged over seeds.",
         "",
         "| model | test accuracy (%) | per seed | attribution Spearman vs teacher |",
         "|---|---|---|---|",
@@ -82,11 +85,18 @@ def main() -> None:
         per_seed = ", ".join(f"{100 * a:.2f}" for a in accs[key])
         rank = f"{statistics.mean(agree[name]):.3f}" if name in agree else "-"
         lines.append(f"| {name} | {mean_std(accs[key])} | {per_seed} | {rank} |")
-    gain = [d - s for d, s in zip(accs["distilled"], accs["scratch"])]
+    diff = paired(dict(zip(args.seeds, accs["distilled"])), dict(zip(args.seeds, accs["scratch"])))
+    interval = (
+        f"95% t-interval [{100 * diff['ci_low']:+.2f}, {100 * diff['ci_high']:+.2f}]"
+        if diff["ci_low"] is not None
+        else "no interval"
+    )
     lines += [
         "",
-        f"Distilled minus scratch: {mean_std(gain)} points "
-        f"(per seed: {', '.join(f'{100 * g:+.2f}' for g in gain)}).  ",
+        f"Distilled minus scratch, paired per seed (same initial weights and data order): "
+        f"{100 * diff['mean']:+.2f} points, {interval}, "
+        f"per seed {', '.join(f'{100 * g:+.2f}' for g in diff['per_seed'])}: "
+        f"{diff['verdict']}.  ",
         f"Distilled student's top-1 agreement with the teacher: {mean_std(top1)} %.",
     ]
     emit(lines, args.out)
