@@ -253,3 +253,37 @@ def test_parameter_randomisation_leaves_the_global_generator_alone():
     first = randomised_copy(model)
     assert torch.equal(state, torch.get_rng_state())
     assert torch.equal(first[0].weight, randomised_copy(model)[0].weight)
+
+
+def test_top_k_overlap_of_disjoint_supports_is_zero_and_ties_are_not_scored():
+    import math
+
+    import numpy as np
+
+    from distillctl.explain.agreement import agreement, summarise
+
+    a, b = np.zeros((3, 30)), np.zeros((3, 30))
+    a[0, :3], b[0, 3:6] = [3.0, 2.0, 1.0], [3.0, 2.0, 1.0]  # disjoint supports, k = 3
+    a[1, :2], b[1, :2] = [2.0, 1.0], [1.0, 2.0]  # 2 non-zero: the 3rd place is a tie of zeros
+    # input 2: all zero in both maps
+    rows = agreement(a, b, top_k_fraction=0.1)
+    assert rows["topk"][0] == 0.0
+    assert math.isnan(rows["topk"][1]) and math.isnan(rows["topk"][2])
+    assert math.isnan(rows["spearman"][2]) and math.isnan(rows["sign"][2])
+    summary = summarise(rows)["topk"]
+    assert (summary["n"], summary["undefined"], summary["mean"]) == (1, 2, 0.0)
+
+
+def test_sign_agreement_is_reported_for_signed_explainers_only():
+    import numpy as np
+
+    from distillctl.explain import signed_maps
+    from distillctl.explain.agreement import agreement
+
+    assert signed_maps(explainer_cfg("captum_ig"))
+    assert signed_maps(explainer_cfg("captum_saliency", abs=False))
+    assert not signed_maps(explainer_cfg("captum_saliency", abs=True))
+    assert not signed_maps(explainer_cfg("captum_gradcam"))
+    maps = np.random.default_rng(0).random((2, 10))
+    assert "sign" in agreement(maps, maps, signed=True)
+    assert set(agreement(maps, maps, signed=False)) == {"spearman", "topk", "cosine"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
 import json
 
 import pytest
@@ -191,6 +192,15 @@ def test_explain_with_captum_explainers(tmp_path, teacher_run, explainer):
     assert metrics["explainer"]["name"] == explainer
     assert -1.0 <= metrics["agreement"]["student"]["spearman"]["mean"] <= 1.0
     assert metrics["quality"]["student"]["sparseness"]["n"] == 8
+    # Grad-CAM's maps pass a ReLU: no sign, so no sign agreement; the others are signed
+    signed = explainer != "captum_gradcam"
+    assert metrics["signed_maps"] is signed
+    assert ("sign" in metrics["agreement"]["student"]) is signed
+    assert set(metrics["definitions"]) == set(metrics["agreement"]["student"])
+    assert "per input" in metrics["definitions"]["spearman"]
+    assert "signed" in metrics["definitions"]["spearman"]
+    report = (run_dir / "report.html").read_text()
+    assert html.escape(metrics["definitions"]["topk"]) in report
 
 
 def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path, teacher_run):

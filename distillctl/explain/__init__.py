@@ -19,7 +19,25 @@ from distillctl.registry import Registry
 
 Attribute = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Any], torch.Tensor]
 EXPLAINERS: Registry[Attribute] = Registry("explainer")
-register = EXPLAINERS.register
+# whether an explainer's maps carry a sign, given its config (saliency with abs and Grad-CAM
+# after its ReLU give magnitudes only)
+SIGNED: dict[str, Callable[[Any], bool]] = {}
+
+
+def register(name: str, signed: Callable[[Any], bool] = lambda cfg: True):
+    """Register an explainer under `name`; `signed(cfg)` says whether its maps are signed."""
+
+    def wrap(attribute: Attribute) -> Attribute:
+        SIGNED[name] = signed
+        return EXPLAINERS.register(name)(attribute)
+
+    return wrap
+
+
+def signed_maps(cfg: Any) -> bool:
+    """Whether the explainer `cfg` names gives signed maps."""
+    get_explainer(cfg.name)
+    return bool(SIGNED[cfg.name](cfg))
 
 
 def get_explainer(name: str) -> Attribute:

@@ -1,4 +1,10 @@
-"""How alike two models' explanations are, per input: rank, top-k, sign and cosine agreement."""
+"""How alike two models' explanations are, per input: rank, top-k, sign and cosine agreement.
+
+Every figure is computed per input over its features, on the maps as the explainer gives them
+(signed values), and then averaged over inputs. An input where a measure is undefined (a
+constant map has no ranking; a tie at the k-th place has no top-k set) gets NaN: counted as
+`undefined` in the summary, never scored.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,17 @@ from scipy.stats import spearmanr
 
 METRICS = ("spearman", "topk", "sign", "cosine")
 
+# what each figure is, written into metrics.json and the report beside it
+DEFINITIONS = {
+    "spearman": "per input: Spearman rank correlation of the two signed maps over the "
+    "features (average ranks for ties); mean over inputs",
+    "topk": "per input: |A & B| / k for the k features of largest |attribution| in each map; "
+    "undefined when a map is constant or ties at the k-th place; mean over inputs",
+    "sign": "per input, signed explainers only: share of features, where either map is "
+    "non-zero, on which the signs agree; mean over inputs",
+    "cosine": "per input: cosine similarity of the two signed maps; mean over inputs",
+}
+
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
@@ -16,9 +33,22 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)  # average ranks for ties (zeros are common)
 
 
+def _top_set(a: np.ndarray, k: int) -> set[int] | None:
+    """The k features of largest |a|, or None when they are not determined (ties at the
+    boundary, a constant map)."""
+    magnitude = np.abs(a)
+    if np.ptp(magnitude) == 0:
+        return None
+    order = np.argsort(-magnitude, kind="stable")
+    if k < len(a) and magnitude[order[k - 1]] == magnitude[order[k]]:
+        return None
+    return set(order[:k].tolist())
+
+
 def _topk(a: np.ndarray, b: np.ndarray, k: int) -> float:
-    top_a = set(np.argsort(-np.abs(a), kind="stable")[:k].tolist())
-    top_b = set(np.argsort(-np.abs(b), kind="stable")[:k].tolist())
+    top_a, top_b = _top_set(a, k), _top_set(b, k)
+    if top_a is None or top_b is None:
+        return float("nan")
     return len(top_a & top_b) / k
 
 
@@ -34,29 +64,45 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / norm) if norm > 0 else float("nan")
 
 
-def agreement(a: np.ndarray, b: np.ndarray, top_k_fraction: float = 0.1) -> dict[str, list]:
-    """Per-input agreement of attribution maps a and b (shape (N, ...)): lists of N floats."""
+def measures(signed: bool) -> tuple[str, ...]:
+    """The agreement figures for maps of this kind: sign agreement only for signed maps."""
+    return METRICS if signed else tuple(m for m in METRICS if m != "sign")
+
+
+def agreement(
+    a: np.ndarray, b: np.ndarray, top_k_fraction: float = 0.1, signed: bool = True
+) -> dict[str, list]:
+    """Per-input agreement of attribution maps a and b (shape (N, ...)): lists of N floats.
+    `signed`: whether the explainer gives signed maps (saliency with abs and Grad-CAM after
+    its ReLU do not; their sign agreement would only measure overlap of non-zero features)."""
     a = a.reshape(len(a), -1).astype(np.float64)
     b = b.reshape(len(b), -1).astype(np.float64)
     k = max(1, math.ceil(top_k_fraction * a.shape[1]))
-    rows = {name: [] for name in METRICS}
+    functions = {
+        "spearman": spearman,
+        "topk": lambda x, y: _topk(x, y, k),
+        "sign": _sign,
+        "cosine": _cosine,
+    }
+    rows: dict[str, list] = {name: [] for name in measures(signed)}
     for x, y in zip(a, b):
-        rows["spearman"].append(spearman(x, y))
-        rows["topk"].append(_topk(x, y, k))
-        rows["sign"].append(_sign(x, y))
-        rows["cosine"].append(_cosine(x, y))
+        for name in rows:
+            rows[name].append(functions[name](x, y))
     return rows
 
 
 def summarise(rows: dict[str, list]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation of each metric over the inputs (NaN inputs left out)."""
+    """Mean and standard deviation of each metric over the inputs where it is defined; `n`
+    inputs scored and `undefined` left out (NaN)."""
     out = {}
     for name, values in rows.items():
         arr = np.asarray(values, dtype=np.float64)
+        undefined = int(np.isnan(arr).sum())
         arr = arr[~np.isnan(arr)]
         out[name] = {
             "mean": float(arr.mean()) if arr.size else float("nan"),
             "std": float(arr.std()) if arr.size else float("nan"),
             "n": int(arr.size),
+            "undefined": undefined,
         }
     return out

@@ -65,7 +65,7 @@ def integrated_gradients(model: nn.Module, inputs, targets, background, cfg) -> 
     return chunked(explain, inputs, targets, int(cfg.batch_size))
 
 
-@register("captum_saliency")
+@register("captum_saliency", signed=lambda cfg: not bool(cfg.abs))
 def saliency(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     from captum.attr import Saliency
 
@@ -150,7 +150,7 @@ def occlusion(model: nn.Module, inputs, targets, background, cfg) -> torch.Tenso
     )
 
 
-@register("captum_gradcam")
+@register("captum_gradcam", signed=lambda cfg: False)
 def gradcam(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Grad-CAM at the layer `explainer.layer` (a module name, or auto: the model's last
     feature stage), upsampled to the input's size and spread over its channels."""

@@ -13,8 +13,8 @@ from torch import nn
 
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
-from distillctl.explain import get_explainer
-from distillctl.explain.agreement import agreement, summarise
+from distillctl.explain import get_explainer, signed_maps
+from distillctl.explain.agreement import DEFINITIONS, agreement, measures, summarise
 from distillctl.explain.faithfulness import explanation_quality
 from distillctl.io import atomic_write_bytes, atomic_write_json
 
@@ -93,7 +93,10 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
             )
             progress.advance(task)
     frac = float(cfg.explain.top_k_fraction)
-    per_input = {e.name: agreement(maps[models[0].name], maps[e.name], frac) for e in models[1:]}
+    signed = signed_maps(cfg.explainer)
+    per_input = {
+        e.name: agreement(maps[models[0].name], maps[e.name], frac, signed) for e in models[1:]
+    }
     summary = {name: summarise(rows) for name, rows in per_input.items()}
     attr_dir = out_dir / "attributions"
     buffer = io.BytesIO()
@@ -111,6 +114,8 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         "reference": models[0].name,
         "num_inputs": int(len(inputs)),
         "top_k_fraction": frac,
+        "signed_maps": signed,
+        "definitions": {name: DEFINITIONS[name] for name in measures(signed)},
         "agreement": summary,
         "per_input": per_input,
         "quality_settings": dict(cfg.explain.quality),

@@ -37,6 +37,14 @@ def _mean_std(stats: dict | None) -> str:
     return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
 
 
+def _agreement_cell(stats: dict) -> str:
+    """mean ± std over the inputs where the measure is defined, and how many it was not."""
+    if stats.get("n", 0) == 0:
+        return f"undefined ({stats.get('undefined', 0)} inputs)"
+    cell = f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+    return cell + (f" ({stats['undefined']} undefined)" if stats.get("undefined") else "")
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -62,9 +70,13 @@ def render(
         [h for h, _, _ in COLUMNS], [[fmt(r.get(k), kind) for _, k, kind in COLUMNS] for r in rows]
     )
     agreement_rows = [
-        [name] + [f"{stats[m]['mean']:.3f} ± {stats[m]['std']:.3f}" for m in stats]
+        [name] + [_agreement_cell(stats[m]) for m in stats]
         for name, stats in explain["agreement"].items()
     ]
+    definitions = "".join(
+        f"<li><b>{html.escape(name)}</b>: {html.escape(text)}</li>"
+        for name, text in explain.get("definitions", {}).items()
+    )
     metric_names = list(next(iter(explain["agreement"].values()), {}).keys())
     agreement = _table(["model vs " + explain["reference"]] + metric_names, agreement_rows)
     quality = _table(
@@ -91,9 +103,10 @@ Compression is the teacher's parameter count over each model's.</p>
 <h2>Do the students reason like the teacher?</h2>
 <p class="note">Agreement of each model's attributions with the teacher's on the same
 {explain["num_inputs"]} test inputs ({html.escape(explain["explainer"]["name"])}, explaining the
-{html.escape(explain["target"])} class): Spearman rank correlation, top-k overlap
-(k = {explain["top_k_fraction"]:.0%} of the features), sign agreement and cosine similarity;
-mean ± standard deviation over inputs.</p>
+{html.escape(explain["target"])} class), each computed per input on the maps as the explainer
+gives them (signed values), then mean ± standard deviation over the inputs where it is defined
+(top-k overlap at k = {explain["top_k_fraction"]:.0%} of the features):</p>
+<ul class="note">{definitions}</ul>
 {agreement}
 <h2>Are the explanations faithful, sane and sparse?</h2>
 <p class="note">Per model, mean ± standard deviation over the same inputs. Deletion / insertion
