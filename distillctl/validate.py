@@ -76,6 +76,7 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("explain.quality.subsets", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "64"),
     ("explain.quality.subset_fraction", UNIT_POSITIVE, "0.1"),
     ("explain.quality.sanity", ("true or false", lambda v: isinstance(v, bool)), "true"),
+    ("explain.levels", ("true or false", lambda v: isinstance(v, bool)), "true"),
     ("explainer.seed", ANY_INT, "0"),
     ("explainer.nsamples", POSITIVE_INT, "200"),
     ("explainer.batch_size", POSITIVE_INT, "100"),

@@ -232,9 +232,8 @@ def test_stochastic_explainers_are_seeded_and_leave_the_global_generators_alone(
     np.random.rand(17)
     again = explain(model, x, targets, background, cfg)
     assert torch.equal(first, again)
-    if name != "shap_gradient":  # its draws are fixed (rseed 0), not derived from the seed
-        other = explain(model, x, targets, background, explainer_cfg(name, seed=5, **changes))
-        assert not torch.equal(first, other)
+    other = explain(model, x, targets, background, explainer_cfg(name, seed=5, **changes))
+    assert not torch.equal(first, other)
 
 
 def test_each_input_of_a_model_agnostic_explainer_has_its_own_draws():
@@ -287,3 +286,52 @@ def test_sign_agreement_is_reported_for_signed_explainers_only():
     maps = np.random.default_rng(0).random((2, 10))
     assert "sign" in agreement(maps, maps, signed=True)
     assert set(agreement(maps, maps, signed=False)) == {"spearman", "topk", "cosine"}
+
+
+def test_chance_and_ceiling_levels():
+    import math
+
+    import numpy as np
+
+    from distillctl.explain.agreement import agreement, summarise
+    from distillctl.explain.levels import levels, model_free_map, normalised
+
+    model, x, targets, background = nonlinear_problem()
+    x = torch.randn(8, 6)
+    targets = torch.tensor([0, 1, 2, 1, 0, 2, 1, 0])
+
+    def run(name, **changes):
+        cfg = explainer_cfg(name, **changes)
+        explain = get_explainer(name)
+        maps = explain(model, x, targets, background, cfg).numpy()
+        return maps, levels(
+            model,
+            maps,
+            lambda m, c: explain(m, x, targets, background, c),
+            cfg,
+            name == "captum_gradientshap",
+            x,
+            background,
+            0.34,
+            True,
+        )
+
+    maps, fixed = run("captum_ig")
+    assert (
+        fixed["spearman"]["ceiling"] == 1.0 and "construction" in fixed["spearman"]["ceiling_kind"]
+    )
+    free = model_free_map(x, background)
+    assert np.allclose(free, (x - background.mean(0)).abs().numpy())
+    expected = summarise(agreement(maps, np.roll(maps, 1, axis=0), 0.34))["spearman"]["mean"]
+    assert fixed["spearman"]["chance"]["mismatched_inputs"] == expected
+    chance = fixed["spearman"]["chance"]
+    assert fixed["spearman"]["chance_max"] == max(chance.values())
+
+    _, drawn = run("captum_gradientshap", nsamples=4, batch_size=16)
+    assert "independent draws" in drawn["spearman"]["ceiling_kind"]
+    assert 0.0 < drawn["spearman"]["ceiling"] < 1.0  # 4 samples: a second draw differs
+
+    level = {"chance_max": 0.2, "ceiling": 0.9}
+    assert normalised(0.55, level) == pytest.approx(0.5)
+    assert normalised(0.9, level) == pytest.approx(1.0)
+    assert math.isnan(normalised(0.5, {"chance_max": 0.9, "ceiling": 0.9}))

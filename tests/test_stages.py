@@ -201,6 +201,13 @@ def test_explain_with_captum_explainers(tmp_path, teacher_run, explainer):
     assert "signed" in metrics["definitions"]["spearman"]
     report = (run_dir / "report.html").read_text()
     assert html.escape(metrics["definitions"]["topk"]) in report
+    # every agreement measure between chance and ceiling, in metrics.json and the report
+    assert set(metrics["levels"]) == set(metrics["agreement"]["student"])
+    level = metrics["levels"]["spearman"]
+    assert level["ceiling"] == 1.0  # these three explainers draw nothing at random
+    assert set(level["chance"]) == {"randomised_model", "model_free", "mismatched_inputs"}
+    assert set(metrics["normalised"]["student"]) == set(metrics["levels"])
+    assert "chance: model-free map" in report
 
 
 def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path, teacher_run):

@@ -22,13 +22,18 @@ EXPLAINERS: Registry[Attribute] = Registry("explainer")
 # whether an explainer's maps carry a sign, given its config (saliency with abs and Grad-CAM
 # after its ReLU give magnitudes only)
 SIGNED: dict[str, Callable[[Any], bool]] = {}
+# explainers whose maps depend on random draws (from explainer.seed)
+STOCHASTIC: set[str] = set()
 
 
-def register(name: str, signed: Callable[[Any], bool] = lambda cfg: True):
-    """Register an explainer under `name`; `signed(cfg)` says whether its maps are signed."""
+def register(name: str, signed: Callable[[Any], bool] = lambda cfg: True, stochastic=False):
+    """Register an explainer under `name`; `signed(cfg)` says whether its maps are signed,
+    `stochastic` whether they depend on random draws (seeded from `explainer.seed`)."""
 
     def wrap(attribute: Attribute) -> Attribute:
         SIGNED[name] = signed
+        if stochastic:
+            STOCHASTIC.add(name)
         return EXPLAINERS.register(name)(attribute)
 
     return wrap
@@ -38,6 +43,11 @@ def signed_maps(cfg: Any) -> bool:
     """Whether the explainer `cfg` names gives signed maps."""
     get_explainer(cfg.name)
     return bool(SIGNED[cfg.name](cfg))
+
+
+def is_stochastic(name: str) -> bool:
+    get_explainer(name)
+    return name in STOCHASTIC
 
 
 def get_explainer(name: str) -> Attribute:

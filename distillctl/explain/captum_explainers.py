@@ -100,7 +100,7 @@ def deeplift(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor
         ) from None
 
 
-@register("captum_gradientshap")
+@register("captum_gradientshap", stochastic=True)
 def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Expected gradients (SHAP's GradientExplainer), in captum: background points as
     baselines, nsamples random points per input; chunks keep batch_size model inputs.

@@ -13,9 +13,10 @@ from torch import nn
 
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
-from distillctl.explain import get_explainer, signed_maps
+from distillctl.explain import get_explainer, is_stochastic, signed_maps
 from distillctl.explain.agreement import DEFINITIONS, agreement, measures, summarise
 from distillctl.explain.faithfulness import explanation_quality
+from distillctl.explain.levels import levels, normalised
 from distillctl.io import atomic_write_bytes, atomic_write_json
 
 TARGETS = ("label", "teacher_pred")
@@ -98,6 +99,19 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         e.name: agreement(maps[models[0].name], maps[e.name], frac, signed) for e in models[1:]
     }
     summary = {name: summarise(rows) for name, rows in per_input.items()}
+    chance_and_ceiling = {}
+    if cfg.explain.levels:
+        chance_and_ceiling = levels(
+            reference,
+            maps[models[0].name],
+            lambda m, explainer_cfg: explainer(m, inputs, targets, background, explainer_cfg),
+            cfg.explainer,
+            is_stochastic(cfg.explainer.name),
+            inputs,
+            background,
+            frac,
+            signed,
+        )
     attr_dir = out_dir / "attributions"
     buffer = io.BytesIO()
     np.savez_compressed(
@@ -117,6 +131,11 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         "signed_maps": signed,
         "definitions": {name: DEFINITIONS[name] for name in measures(signed)},
         "agreement": summary,
+        "levels": chance_and_ceiling,
+        "normalised": {
+            name: {m: normalised(s[m]["mean"], chance_and_ceiling[m]) for m in chance_and_ceiling}
+            for name, s in summary.items()
+        },
         "per_input": per_input,
         "quality_settings": dict(cfg.explain.quality),
         "quality": {name: summarise(rows) for name, rows in quality_rows.items()},

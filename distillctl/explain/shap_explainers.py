@@ -30,7 +30,7 @@ def shap_layout(values, like: torch.Tensor, targets: torch.Tensor | None = None)
     return torch.as_tensor(picked, dtype=like.dtype, device=like.device).reshape(like.shape)
 
 
-@register("shap_gradient")
+@register("shap_gradient", stochastic=True)
 def shap_gradient(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:
@@ -38,8 +38,9 @@ def shap_gradient(
 
     def explain_one(output: nn.Module, group: torch.Tensor) -> torch.Tensor:
         explainer = shap.GradientExplainer(output, background, batch_size=int(cfg.batch_size))
-        with seeded(0):  # SHAP reseeds NumPy's global generator with rseed: keep it in here
-            values = explainer.shap_values(group, nsamples=int(cfg.nsamples), rseed=0)
+        rseed = draw_seed(int(cfg.seed), output.target)  # one draw sequence per class
+        with seeded(rseed):  # SHAP reseeds NumPy's global generator with rseed: keep it in here
+            values = explainer.shap_values(group, nsamples=int(cfg.nsamples), rseed=rseed)
         return shap_layout(values, group)
 
     return per_target(model, inputs, targets, explain_one)
@@ -79,7 +80,7 @@ def numpy_model(model: nn.Module, like: torch.Tensor):
     return predict
 
 
-@register("shap_kernel")
+@register("shap_kernel", stochastic=True)
 def shap_kernel(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:
@@ -112,7 +113,7 @@ def one_row_at_a_time(explain, inputs: torch.Tensor, targets: torch.Tensor, seed
     return torch.cat(parts)
 
 
-@register("shap_permutation")
+@register("shap_permutation", stochastic=True)
 def shap_permutation(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:

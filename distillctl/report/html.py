@@ -45,6 +45,39 @@ def _agreement_cell(stats: dict) -> str:
     return cell + (f" ({stats['undefined']} undefined)" if stats.get("undefined") else "")
 
 
+def _levels_table(explain: dict[str, Any]) -> str:
+    """Per measure: the chance levels, the ceiling, and each model's raw and normalised figure."""
+    levels = explain.get("levels") or {}
+    if not levels:
+        return '<p class="note">Chance and ceiling were not computed (explain.levels=false).</p>'
+    names = list(explain["agreement"])
+    rows = []
+    for measure, level in levels.items():
+        chance = level["chance"]
+        rows.append(
+            [measure]
+            + [f"{chance[k]:.3f}" for k in ("randomised_model", "model_free", "mismatched_inputs")]
+            + [f"{level['ceiling']:.3f}"]
+            + [
+                f"{explain['agreement'][n][measure]['mean']:.3f} → "
+                f"{explain['normalised'][n][measure]:.2f}"
+                for n in names
+            ]
+        )
+    headers = ["measure", "chance: randomised teacher", "chance: model-free map"]
+    headers += ["chance: mismatched inputs", "ceiling", *(f"{n}: raw → normalised" for n in names)]
+    kind = next(iter(levels.values()))["ceiling_kind"]
+    return (
+        f'<p class="note">Each agreement figure between chance and ceiling. Ceiling: the '
+        f"teacher's maps against themselves, {html.escape(kind)}. Chance: the teacher's maps "
+        "against those of its re-initialised copy, against |input - mean background| (no "
+        "model), and against its own maps of other inputs. Normalised: (raw - highest chance) / "
+        "(ceiling - highest chance): 0 is no better than a map that knows nothing of the "
+        "teacher's reasoning, 1 is as close as the teacher is to itself.</p>"
+        + _table(headers, rows)
+    )
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -108,6 +141,7 @@ gives them (signed values), then mean ± standard deviation over the inputs wher
 (top-k overlap at k = {explain["top_k_fraction"]:.0%} of the features):</p>
 <ul class="note">{definitions}</ul>
 {agreement}
+{_levels_table(explain)}
 <h2>Are the explanations faithful, sane and sparse?</h2>
 <p class="note">Per model, mean ± standard deviation over the same inputs. Deletion / insertion
 AUC (Petsiuk et al. 2018): the target-class probability as features are replaced by the

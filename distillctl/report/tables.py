@@ -37,8 +37,13 @@ def model_row(name: str, run_dir: Path | None) -> dict[str, Any]:
     return row
 
 
-def model_rows(models: list[tuple[str, Path | None]], agreement: dict | None = None) -> list[dict]:
-    """Rows for each model; compression is the first (the teacher's) parameters over each's."""
+def model_rows(
+    models: list[tuple[str, Path | None]],
+    agreement: dict | None = None,
+    normalised: dict | None = None,
+) -> list[dict]:
+    """Rows for each model; compression is the first (the teacher's) parameters over each's;
+    `normalised`: each model's agreement between chance (0) and ceiling (1)."""
     rows = [model_row(name, run_dir) for name, run_dir in models]
     reference = rows[0].get("parameters") if rows else None
     for row in rows:
@@ -47,6 +52,7 @@ def model_rows(models: list[tuple[str, Path | None]], agreement: dict | None = N
         summary = (agreement or {}).get(row["model"])
         row["spearman"] = summary["spearman"]["mean"] if summary else None
         row["topk"] = summary["topk"]["mean"] if summary else None
+        row["spearman_norm"] = ((normalised or {}).get(row["model"]) or {}).get("spearman")
     return rows
 
 
@@ -79,6 +85,7 @@ COLUMNS = (
     ("size", "size_bytes", "kb"),
     ("CPU latency", "cpu_latency_ms_per_sample", "ms"),
     ("attr. Spearman vs T", "spearman", ""),
+    ("Spearman, chance=0 ceiling=1", "spearman_norm", ""),
     ("attr. top-k vs T", "topk", ""),
 )
 

@@ -37,7 +37,9 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         int(cfg.explain.num_figures),
         feature_names=splits.feature_names,
     )
-    rows = model_rows([(m.name, m.run_dir) for m in models], metrics["agreement"])
+    rows = model_rows(
+        [(m.name, m.run_dir) for m in models], metrics["agreement"], metrics["normalised"]
+    )
     facts = {
         "data": str(cfg.data.name),
         "explainer": cfg.explainer.name,
