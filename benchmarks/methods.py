@@ -72,10 +72,10 @@ METHODS = {
 }
 
 
-def stage(name: str, overrides: list[str], run_dir: Path, seed: int) -> tuple[dict, object]:
+def composed(name: str, overrides: list[str], run_dir: Path, seed: int):
     register_resolvers()
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        cfg = compose(
+        return compose(
             name,
             overrides=[
                 *overrides,
@@ -85,11 +85,16 @@ def stage(name: str, overrides: list[str], run_dir: Path, seed: int) -> tuple[di
                 "trainer.enable_progress_bar=false",
             ],
         )
+
+
+def stage(name: str, overrides: list[str], run_dir: Path, seed: int) -> tuple[dict, object]:
+    cfg = composed(name, overrides, run_dir, seed)
     return execute(BY_NAME[name], cfg, run_dir), cfg
 
 
-def attribution_agreement(runs: dict[str, dict], cfg, out: Path) -> dict[str, float]:
-    """Spearman of each student's shap_gradient maps with the teacher's, on the same inputs."""
+def attribution_agreement(runs: dict[str, dict], cfg, out: Path) -> dict[str, dict]:
+    """Spearman of each student's shap_gradient maps with the teacher's, on the same inputs,
+    and the measure's chance (highest of the three levels) and ceiling for this teacher."""
     from distillctl.checkpoints import load_model
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained, explain_models
@@ -99,7 +104,26 @@ def attribution_agreement(runs: dict[str, dict], cfg, out: Path) -> dict[str, fl
         for i, (name, r) in enumerate(runs.items())
     ]
     metrics = explain_models(models, build_splits(cfg.data, cfg.paths.data_dir), cfg, out)
-    return {name: s["spearman"]["mean"] for name, s in metrics["metrics"]["agreement"].items()}
+    level = metrics["metrics"]["levels"]["spearman"]
+    figures = {
+        "teacher": {"spearman_chance": level["chance_max"], "spearman_ceiling": level["ceiling"]}
+    }
+    for name, summary in metrics["metrics"]["agreement"].items():
+        figures[name] = {"spearman": summary["spearman"]["mean"]}
+    return figures
+
+
+def explain_again(data: str, report: dict, root: Path) -> None:
+    """Recompute the attribution figures of a finished benchmark from its run folders under
+    `root` (the temporary folder a run printed), for when only the explain code changed."""
+    from distillctl.runs import load
+
+    for seed, rows in zip(report["seeds"], report["rows"]):
+        folder = root / f"{data}-seed{seed}"
+        runs = {name: load(folder / name)["results"] for name in rows}
+        cfg = composed("distill_student", DATA[data], folder / "explain", seed)
+        for name, figures in attribution_agreement(runs, cfg, folder / "explain").items():
+            rows[name].update(figures)
 
 
 def one_seed(data: str, methods: list[str], seed: int, root: Path) -> dict:
@@ -126,8 +150,8 @@ def one_seed(data: str, methods: list[str], seed: int, root: Path) -> dict:
             "top1": result["teacher_agreement"],
             "seconds": time.perf_counter() - start,
         }
-    for name, rank in attribution_agreement(runs, cfg, folder / "explain").items():
-        rows[name]["spearman"] = rank
+    for name, figures in attribution_agreement(runs, cfg, folder / "explain").items():
+        rows[name].update(figures)
     return rows
 
 
@@ -221,6 +245,17 @@ def render(results: Path) -> str:
             seconds = [rows[name]["seconds"] for rows in per_seed]
             cells.append(f"{statistics.mean(seconds):.0f}" if None not in seconds else "-")
             lines.append("| " + " | ".join(cells) + " |")
+        teacher_rows = [rows["teacher"] for rows in per_seed]
+        if all("spearman_ceiling" in row for row in teacher_rows):
+            chance = [row["spearman_chance"] for row in teacher_rows]
+            ceiling = [row["spearman_ceiling"] for row in teacher_rows]
+            lines += [
+                "",
+                f"attr. Spearman between chance and ceiling (per seed's teacher, mean +- std): "
+                f"chance {summary(chance, 1.0, 3)} (the highest of: its re-initialised copy, the "
+                f"model-free map |x - mean background|, its maps of mismatched inputs), ceiling "
+                f"{summary(ceiling, 1.0, 3)} (its maps against a second draw of the explainer).",
+            ]
         lines += [
             "",
             "Outside the noise against the scratch student (95 % interval excludes zero): "
@@ -242,11 +277,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--render", action="store_true", help="only rewrite methods.md")
+    parser.add_argument(
+        "--explain-again",
+        type=Path,
+        metavar="ROOT",
+        help="recompute only the attribution figures of --data from the run folders in ROOT",
+    )
     parser.add_argument("--machine", default="2 CPU cores (this project's CI-like machine)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for JSON and .md")
     args, extra = parser.parse_known_args()  # extra: Hydra overrides for every stage
     DATA[args.data or "digits"] = [*DATA[args.data or "digits"], *extra]
-    if not args.render:
+    if args.explain_again:
+        path = args.results / f"methods_{args.data}.json"
+        report = json.loads(path.read_text())
+        start = time.perf_counter()
+        explain_again(args.data, report, args.explain_again)
+        report["explain_again_seconds"] = time.perf_counter() - start
+        path.write_text(json.dumps(report, indent=1))
+    elif not args.render:
         if not args.data:
             parser.error("--data is required unless --render")
         root = Path(tempfile.mkdtemp(prefix="distillctl-methods-"))
