@@ -335,3 +335,29 @@ def test_chance_and_ceiling_levels():
     assert normalised(0.55, level) == pytest.approx(0.5)
     assert normalised(0.9, level) == pytest.approx(1.0)
     assert math.isnan(normalised(0.5, {"chance_max": 0.9, "ceiling": 0.9}))
+
+
+def test_bootstrap_interval_matches_the_normal_theory_interval_and_is_seeded():
+    import numpy as np
+
+    from distillctl.explain.uncertainty import bootstrap_interval
+
+    values = np.random.default_rng(0).normal(0.5, 1.0, size=400)
+    low, high = bootstrap_interval(values, seed=3)
+    half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
+    assert low < values.mean() < high
+    assert (high - low) / 2 == pytest.approx(half, rel=0.15)
+    assert bootstrap_interval(values, seed=3) == (low, high)
+    assert bootstrap_interval(np.array([0.7]), seed=0) is None
+
+
+def test_paired_difference_counts_undefined_inputs_and_gives_a_verdict():
+    from distillctl.explain.uncertainty import paired_difference
+
+    nan = float("nan")
+    better = paired_difference([0.9, 0.8, 0.85, nan, 0.9], [0.1, 0.2, 0.15, 0.3, nan], seed=0)
+    assert (better["n"], better["undefined"]) == (3, 2)
+    assert better["mean"] == pytest.approx(0.7)
+    assert better["ci_low"] > 0 and better["verdict"].startswith("distinguishable")
+    even = paired_difference([0.5, 0.1, 0.4, 0.2], [0.1, 0.5, 0.2, 0.4], seed=0)
+    assert even["ci_low"] < 0 < even["ci_high"] and even["verdict"].startswith("not")

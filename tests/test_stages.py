@@ -388,3 +388,10 @@ def test_explanations_are_the_same_from_run_and_from_a_later_explain(tmp_path):
     assert np.array_equal(maps[0]["attr_teacher"], maps[1]["attr_teacher"])
     for key in ("attr_teacher", "attr_student"):
         assert np.array_equal(maps[1][key], maps[2][key])
+    # the two students of a run compared per input, with interval and verdict
+    metrics = json.loads((run_dir / "attributions/metrics.json").read_text())
+    pair = metrics["paired"]["distilled student - scratch student"]["spearman"]
+    assert pair["n"] + pair["undefined"] == 8 and pair["ci_low"] <= pair["mean"] <= pair["ci_high"]
+    spearman = metrics["agreement"]["distilled student"]["spearman"]
+    assert spearman["ci_low"] <= spearman["mean"] <= spearman["ci_high"]
+    assert "bootstrap interval" in (run_dir / "report.html").read_text()

@@ -91,18 +91,24 @@ def agreement(
     return rows
 
 
-def summarise(rows: dict[str, list]) -> dict[str, dict[str, float]]:
+def summarise(rows: dict[str, list], seed: int = 0) -> dict[str, dict[str, float]]:
     """Mean and standard deviation of each metric over the inputs where it is defined; `n`
-    inputs scored and `undefined` left out (NaN)."""
+    inputs scored, `undefined` left out (NaN), and the mean's 95 % bootstrap interval
+    (`ci_low`, `ci_high`; None below 2 inputs), seeded."""
+    from distillctl.explain.uncertainty import bootstrap_interval
+
     out = {}
     for name, values in rows.items():
         arr = np.asarray(values, dtype=np.float64)
         undefined = int(np.isnan(arr).sum())
         arr = arr[~np.isnan(arr)]
+        interval = bootstrap_interval(arr, seed)
         out[name] = {
             "mean": float(arr.mean()) if arr.size else float("nan"),
             "std": float(arr.std()) if arr.size else float("nan"),
             "n": int(arr.size),
             "undefined": undefined,
+            "ci_low": None if interval is None else interval[0],
+            "ci_high": None if interval is None else interval[1],
         }
     return out

@@ -17,6 +17,8 @@ from distillctl.explain import get_explainer, is_stochastic, signed_maps
 from distillctl.explain.agreement import DEFINITIONS, agreement, measures, summarise
 from distillctl.explain.faithfulness import explanation_quality
 from distillctl.explain.levels import levels, normalised
+from distillctl.explain.randomness import draw_seed
+from distillctl.explain.uncertainty import paired_difference
 from distillctl.io import atomic_write_bytes, atomic_write_json
 
 TARGETS = ("label", "teacher_pred")
@@ -98,7 +100,15 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
     per_input = {
         e.name: agreement(maps[models[0].name], maps[e.name], frac, signed) for e in models[1:]
     }
-    summary = {name: summarise(rows) for name, rows in per_input.items()}
+    boot = draw_seed(int(cfg.seed))  # the bootstrap's draws, from the explain stream
+    summary = {name: summarise(rows, boot) for name, rows in per_input.items()}
+    students = [e.name for e in models[1:]]
+    paired = {
+        f"{a} - {b}": {m: paired_difference(per_input[a][m], per_input[b][m], boot) for m in rows}
+        for i, a in enumerate(students)
+        for b in students[i + 1 :]
+        for rows in [per_input[a]]
+    }
     chance_and_ceiling = {}
     if cfg.explain.levels:
         chance_and_ceiling = levels(
@@ -138,7 +148,8 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         },
         "per_input": per_input,
         "quality_settings": dict(cfg.explain.quality),
-        "quality": {name: summarise(rows) for name, rows in quality_rows.items()},
+        "paired": paired,
+        "quality": {name: summarise(rows, boot) for name, rows in quality_rows.items()},
         "per_input_quality": quality_rows,
     }
     atomic_write_json(attr_dir / "metrics.json", result)

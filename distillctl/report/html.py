@@ -34,7 +34,7 @@ QUALITY_HEADERS = (
 def _mean_std(stats: dict | None) -> str:
     if not stats or stats.get("n", 0) == 0:
         return "-"
-    return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+    return _agreement_cell(stats)
 
 
 def _agreement_cell(stats: dict) -> str:
@@ -42,7 +42,30 @@ def _agreement_cell(stats: dict) -> str:
     if stats.get("n", 0) == 0:
         return f"undefined ({stats.get('undefined', 0)} inputs)"
     cell = f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+    if stats.get("ci_low") is not None:
+        cell += f" [{stats['ci_low']:.3f}, {stats['ci_high']:.3f}]"
+    cell += f", n={stats['n']}"
     return cell + (f" ({stats['undefined']} undefined)" if stats.get("undefined") else "")
+
+
+def _paired_table(explain: dict[str, Any]) -> str:
+    """Each pair of students compared per input: mean difference, interval, verdict."""
+    pairs = explain.get("paired") or {}
+    if not pairs:
+        return ""
+    rows = [
+        [pair, measure, f"{d['mean']:+.3f}"]
+        + ([f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"] if d["ci_low"] is not None else ["-"])
+        + [str(d["n"]), d["verdict"]]
+        for pair, by_measure in pairs.items()
+        for measure, d in by_measure.items()
+    ]
+    return (
+        '<p class="note">Students compared on the same inputs: the per-input difference of '
+        "each agreement figure, its mean and 95 % bootstrap interval (seeded, 2,000 resamples), "
+        "over the inputs where both are defined.</p>"
+        + _table(["pair", "measure", "mean difference", "95% interval", "n", "verdict"], rows)
+    )
 
 
 def _levels_table(explain: dict[str, Any]) -> str:
@@ -138,9 +161,11 @@ Compression is the teacher's parameter count over each model's.</p>
 {explain["num_inputs"]} test inputs ({html.escape(explain["explainer"]["name"])}, explaining the
 {html.escape(explain["target"])} class), each computed per input on the maps as the explainer
 gives them (signed values), then mean ± standard deviation over the inputs where it is defined
-(top-k overlap at k = {explain["top_k_fraction"]:.0%} of the features):</p>
+(top-k overlap at k = {explain["top_k_fraction"]:.0%} of the features); mean ± std over inputs,
+[95 % bootstrap interval of the mean], n inputs:</p>
 <ul class="note">{definitions}</ul>
 {agreement}
+{_paired_table(explain)}
 {_levels_table(explain)}
 <h2>Are the explanations faithful, sane and sparse?</h2>
 <p class="note">Per model, mean ± standard deviation over the same inputs. Deletion / insertion
