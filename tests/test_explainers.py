@@ -1,5 +1,7 @@
 """Explainers behind one interface, and the measures of explanation quality."""
 
+import copy
+
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -321,7 +323,7 @@ def test_chance_and_ceiling_levels():
         fixed["spearman"]["ceiling"] == 1.0 and "construction" in fixed["spearman"]["ceiling_kind"]
     )
     free = model_free_map(x, background)
-    assert np.allclose(free, (x - background.mean(0)).abs().numpy())
+    assert torch.allclose(free, (x - background.mean(0)).abs())
     expected = summarise(agreement(maps, np.roll(maps, 1, axis=0), 0.34))["spearman"]["mean"]
     assert fixed["spearman"]["chance"]["mismatched_inputs"] == expected
     chance = fixed["spearman"]["chance"]
@@ -361,3 +363,69 @@ def test_paired_difference_counts_undefined_inputs_and_gives_a_verdict():
     assert better["ci_low"] > 0 and better["verdict"].startswith("distinguishable")
     even = paired_difference([0.5, 0.1, 0.4, 0.2], [0.1, 0.5, 0.2, 0.4], seed=0)
     assert even["ci_low"] < 0 < even["ci_high"] and even["verdict"].startswith("not")
+
+
+def test_deletion_and_insertion_are_read_against_a_random_order_in_units_of_p():
+    """Exact attributions of a linear model beat a random deletion order, their reverse
+    loses to it; each in units of the model's own p(target | x), at any confidence."""
+    from distillctl.explain.faithfulness import explanation_quality
+
+    model, _ = linear_model(features=12, classes=3)
+    cool = copy.deepcopy(model)
+    with torch.no_grad():
+        cool[0].weight.mul_(0.2)  # the same ranking of features, far less confident
+    x = torch.randn(32, 12) * 2
+    targets = model(x).argmax(1)
+    background = torch.zeros(20, 12)
+    cfg = OmegaConf.create(
+        {"baseline": "zero", "steps": 12, "subsets": 8, "subset_fraction": 0.25, "sanity": False}
+    )
+
+    def mean_rows(m, attributions):
+        rows = explanation_quality(
+            m, x, attributions.detach(), targets, background, cfg, None, background[:1]
+        )
+        return rows, {k: sum(v) / len(v) for k, v in rows.items()}
+
+    p = {}
+    for name, m in (("sharp", model), ("cool", cool)):
+        exact = m[0].weight[targets] * x  # exact for a linear model and a zero baseline
+        rows, mean = mean_rows(m, exact)
+        p[name] = mean["p_target"]
+        assert mean["deletion_vs_random"] > 0 and mean["insertion_vs_random"] > 0
+        assert max(rows["completeness_gap"]) < 1e-4  # they sum to f(x) - f(0)
+        _, reverse = mean_rows(m, -exact)
+        assert reverse["deletion_vs_random"] < 0 and reverse["insertion_vs_random"] < 0
+    assert p["cool"] < p["sharp"]
+
+
+def test_completeness_gap_of_integrated_gradients_shrinks_with_steps():
+    from distillctl.explain.faithfulness import completeness_gap
+
+    model, x, targets, background = nonlinear_problem()
+    ref = torch.zeros(1, 6)
+    gaps = []
+    for steps in (2, 64):
+        cfg = explainer_cfg("captum_ig", n_steps=steps, baseline="zero")
+        maps = get_explainer("captum_ig")(model, x, targets, background, cfg)
+        gaps.append(completeness_gap(model, x, maps, targets, ref).mean().item())
+    assert gaps[1] < gaps[0] / 10 and gaps[1] < 0.02
+
+
+def test_gradcam_auto_takes_the_last_layer_with_maps_at_least_4_wide():
+    from distillctl.explain.captum_explainers import gradcam_auto_layer
+    from distillctl.taps import layer_names, output_shapes
+
+    cnn = create_model({"arch": "cnn", "num_classes": 10}, (1, 8, 8)).eval()
+    shapes = output_shapes(cnn, (1, 8, 8), layer_names(cnn))
+    chosen = gradcam_auto_layer(cnn, (1, 8, 8))
+    assert min(shapes[chosen][1:]) >= 4
+    names = list(shapes)
+    later = names[names.index(chosen) + 1 :]
+    assert all(len(shapes[n]) != 3 or min(shapes[n][1:]) < 4 for n in later)
+    assert any(len(shapes[n]) == 3 and min(shapes[n][1:]) < 4 for n in later)  # 2x2 after pools
+    x = torch.randn(3, 1, 8, 8)
+    cam = get_explainer("captum_gradcam")(
+        cnn, x, torch.tensor([0, 1, 2]), x, explainer_cfg("captum_gradcam")
+    )
+    assert cam.shape == x.shape

@@ -24,19 +24,50 @@ EXPLAINERS: Registry[Attribute] = Registry("explainer")
 SIGNED: dict[str, Callable[[Any], bool]] = {}
 # explainers whose maps depend on random draws (from explainer.seed)
 STOCHASTIC: set[str] = set()
+# explainers whose maps should sum to f(x) - f(reference): reference(cfg, inputs, background)
+# gives the reference inputs (f(reference) is the mean output over them)
+Reference = Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
+COMPLETE: dict[str, Reference] = {}
 
 
-def register(name: str, signed: Callable[[Any], bool] = lambda cfg: True, stochastic=False):
+def from_background(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """The expected-gradients family's reference: every background input."""
+    return background
+
+
+def from_baseline(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Path methods' reference: the explainer's own baseline input."""
+    return baseline(cfg.baseline, inputs, background)
+
+
+def register(
+    name: str,
+    signed: Callable[[Any], bool] = lambda cfg: True,
+    stochastic: bool = False,
+    complete: Reference | None = None,
+):
     """Register an explainer under `name`; `signed(cfg)` says whether its maps are signed,
-    `stochastic` whether they depend on random draws (seeded from `explainer.seed`)."""
+    `stochastic` whether they depend on random draws (seeded from `explainer.seed`),
+    `complete` the reference its maps sum from, if they should."""
 
     def wrap(attribute: Attribute) -> Attribute:
         SIGNED[name] = signed
         if stochastic:
             STOCHASTIC.add(name)
+        if complete is not None:
+            COMPLETE[name] = complete
         return EXPLAINERS.register(name)(attribute)
 
     return wrap
+
+
+def completeness_reference(
+    cfg: Any, inputs: torch.Tensor, background: torch.Tensor
+) -> torch.Tensor | None:
+    """The inputs the explainer `cfg` names sums its maps from (None: no such property)."""
+    get_explainer(cfg.name)
+    reference = COMPLETE.get(cfg.name)
+    return None if reference is None else reference(cfg, inputs, background)
 
 
 def signed_maps(cfg: Any) -> bool:

@@ -7,6 +7,7 @@ path steps). Every function returns attributions shaped like the inputs, as a te
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import nullcontext
 
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from distillctl.errors import ConfigError, RunError
-from distillctl.explain import baseline, register
+from distillctl.explain import baseline, from_background, from_baseline, register
 from distillctl.explain.randomness import draw_seed, seeded
 
 
@@ -46,7 +47,7 @@ def chunked(
     return torch.cat(parts)
 
 
-@register("captum_ig")
+@register("captum_ig", complete=from_baseline)
 def integrated_gradients(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     from captum.attr import IntegratedGradients
 
@@ -78,7 +79,7 @@ def saliency(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor
     )
 
 
-@register("captum_deeplift")
+@register("captum_deeplift", complete=from_baseline)
 def deeplift(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     from captum.attr import DeepLift
 
@@ -100,7 +101,7 @@ def deeplift(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor
         ) from None
 
 
-@register("captum_gradientshap", stochastic=True)
+@register("captum_gradientshap", stochastic=True, complete=from_background)
 def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Expected gradients (SHAP's GradientExplainer), in captum: background points as
     baselines, nsamples random points per input; chunks keep batch_size model inputs.
@@ -150,16 +151,41 @@ def occlusion(model: nn.Module, inputs, targets, background, cfg) -> torch.Tenso
     )
 
 
+# Grad-CAM's auto layer: the last whose maps are at least this wide in every spatial dimension
+GRADCAM_MIN_SIZE = 4
+
+
+def gradcam_auto_layer(model: nn.Module, input_shape: tuple[int, ...]) -> str:
+    """The last layer whose output is a map like the input's with every spatial side at least
+    GRADCAM_MIN_SIZE; if none is, the one with the largest map (a 2x2 map after the last
+    pooling leaves many inputs with an all-zero Grad-CAM)."""
+    from distillctl.taps import layer_names, output_shapes
+
+    shapes = output_shapes(model, input_shape, layer_names(model))
+    maps = {n: s for n, s in shapes.items() if len(s) == len(input_shape) and len(s) >= 2}
+    if not maps:
+        return layer_names(model)[-1]  # the caller names the problem
+    wide = [n for n, s in maps.items() if min(s[1:]) >= GRADCAM_MIN_SIZE]
+    if wide:
+        return wide[-1]
+    return max(maps, key=lambda n: (math.prod(maps[n][1:]), list(maps).index(n)))
+
+
 @register("captum_gradcam", signed=lambda cfg: False)
 def gradcam(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
-    """Grad-CAM at the layer `explainer.layer` (a module name, or auto: the model's last
-    feature stage), upsampled to the input's size and spread over its channels."""
+    """Grad-CAM at the layer `explainer.layer` (a module name, or auto: see
+    `gradcam_auto_layer`), upsampled to the input's size and spread over its channels."""
     from captum.attr import LayerGradCam
 
+    from distillctl.console import say
     from distillctl.taps import output_shapes, resolve_layers
 
-    (name,) = resolve_layers(model, cfg.layer, "model", "explainer.layer")[-1:]
+    if cfg.layer in (None, "auto"):
+        name = gradcam_auto_layer(model, tuple(inputs.shape[1:]))
+    else:
+        (name,) = resolve_layers(model, cfg.layer, "model", "explainer.layer")[-1:]
     shape = output_shapes(model, tuple(inputs.shape[1:]), [name]).get(name, ())
+    say(f"Grad-CAM at layer {name}, maps {'x'.join(map(str, shape[1:]))}")
     if len(shape) < 2 or len(shape) != inputs.dim() - 1:
         raise ConfigError(
             f"explainer=captum_gradcam needs a layer with spatial maps like the input's, but "

@@ -4,7 +4,11 @@ complexity. All batched in torch on the model's device; one value per input.
 - deletion / insertion AUC (Petsiuk et al. 2018): remove (or insert, starting from the
   baseline) features most-relevant first in `steps` equal chunks, and take the area under the
   target-class probability curve. A faithful map drops the probability fast (low deletion
-  AUC) and brings it back fast (high insertion AUC).
+  AUC) and brings it back fast (high insertion AUC). The raw AUC favours an unconfident model
+  (its curve starts low), so each is also given against the same curve for a random feature
+  order, in units of the model's own p(target | x): `deletion_vs_random` = (random deletion
+  AUC - deletion AUC) / p, `insertion_vs_random` = (insertion AUC - random insertion AUC) / p;
+  above 0 is better than removing features at random.
 - faithfulness correlation (Bhatt et al. 2020): for `subsets` random feature subsets of a
   fixed size, the Pearson correlation between the attributions' sum over the subset and the
   drop in the target logit when the subset is set to the baseline.
@@ -12,7 +16,14 @@ complexity. All batched in torch on the model's device; one value per input.
   everything, 0 = spread evenly.
 - parameter randomisation (Adebayo et al. 2018): Spearman correlation of |attributions| of the
   trained model and of the same architecture with re-initialised weights; an explanation that
-  depends on what the model learnt falls far below 1.
+  depends on what the model learnt falls far below 1. On |maps| this mostly measures the
+  input's imprint for gradient-times-input methods, so it is given signed as well, and beside
+  `model_free_spearman`: the |attributions| against |x - mean background|, a map with no
+  model at all (a randomisation figure near it says little about the model).
+- completeness (for explainers whose maps should sum to f(x) - f(reference): IG and DeepLift
+  to their baseline, the expected-gradients family to the background's mean output): the gap
+  |sum(attributions) - (f(x) - f(reference))| on the target logit, relative to |f(x) -
+  f(reference)|.
 """
 
 from __future__ import annotations
@@ -43,6 +54,13 @@ def _target_outputs(
     return outs.reshape(n, r, -1).gather(2, targets.view(n, 1, 1).expand(n, r, 1)).squeeze(2)
 
 
+def random_order(like: torch.Tensor, seed: int) -> torch.Tensor:
+    """A random feature order per input (seeded), as (N, features) indices."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    flat = _flat(like)
+    return torch.rand(flat.shape, generator=gen).argsort(dim=1).to(flat.device)
+
+
 def deletion_insertion(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -51,11 +69,14 @@ def deletion_insertion(
     baseline: torch.Tensor,
     steps: int = 32,
     batch: int = 4096,
+    order: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-input (deletion AUC, insertion AUC) of the target probability, in [0, 1]."""
+    """Per-input (deletion AUC, insertion AUC) of the target probability, in [0, 1], removing
+    features in the attributions' order (most relevant first), or in `order` if given."""
     x, base = _flat(inputs), _flat(baseline.expand_as(inputs))
     n, d = x.shape
-    order = _flat(attributions).argsort(dim=1, descending=True)  # most relevant first
+    if order is None:
+        order = _flat(attributions).argsort(dim=1, descending=True)  # most relevant first
     position = torch.empty_like(order)
     position.scatter_(1, order, torch.arange(d, device=x.device).expand(n, d))
     counts = torch.linspace(0, d, steps + 1, device=x.device).round().long()
@@ -125,19 +146,51 @@ def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
     return clone.eval()
 
 
-def randomisation_similarity(original: torch.Tensor, randomised: torch.Tensor) -> list[float]:
-    """Per-input Spearman correlation of |attributions| before and after randomisation."""
-    a = _flat(original).abs().double().cpu().numpy()
-    b = _flat(randomised).abs().double().cpu().numpy()
-    return [spearman(x, y) for x, y in zip(a, b)]
+def randomisation_similarity(
+    original: torch.Tensor, randomised: torch.Tensor, absolute: bool = True
+) -> list[float]:
+    """Per-input Spearman correlation of the maps (|maps| by default) of two models."""
+    a = _flat(original).double().cpu()
+    b = _flat(randomised).double().cpu()
+    if absolute:
+        a, b = a.abs(), b.abs()
+    return [spearman(x, y) for x, y in zip(a.numpy(), b.numpy())]
+
+
+def model_free_map(inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """|x - mean(background)|: how unusual each feature of the input is, with no model."""
+    return (inputs - background.mean(0, keepdim=True)).abs()
+
+
+@torch.no_grad()
+def completeness_gap(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    attributions: torch.Tensor,
+    targets: torch.Tensor,
+    reference: torch.Tensor,
+) -> torch.Tensor:
+    """Per input |sum(attributions) - (f_t(x) - f_t(reference))| / |f_t(x) - f_t(reference)|,
+    with f_t the target logit and f_t(reference) its mean over the reference rows."""
+    out = model(inputs).gather(1, targets.view(-1, 1)).squeeze(1)
+    ref = model(reference)[:, targets].mean(0)  # (N,): each input's target, averaged over refs
+    expected = out - ref
+    gap = (_flat(attributions).sum(1) - expected).abs()
+    return gap / expected.abs().clamp_min(1e-6)
 
 
 QUALITY = (
     "deletion_auc",
     "insertion_auc",
+    "p_target",
+    "deletion_vs_random",
+    "insertion_vs_random",
     "faithfulness_corr",
     "sparseness",
     "randomisation_spearman",
+    "randomisation_spearman_signed",
+    "model_free_spearman",
+    "completeness_gap",
 )
 
 
@@ -149,13 +202,27 @@ def explanation_quality(
     background: torch.Tensor,
     cfg,
     explain_randomised,
+    completeness_reference: torch.Tensor | None = None,
+    seed: int = 0,
 ) -> dict[str, list[float]]:
     """Every per-input quality figure of one model's attributions. `cfg` is explain.quality;
-    `explain_randomised(model)` explains a randomised copy (the sanity check's second run)."""
+    `explain_randomised(model)` explains a randomised copy (the sanity check's second run);
+    `completeness_reference`: the inputs the explainer's maps should sum from, if it has
+    them; `seed`: the random deletion order's."""
     reference = baseline(cfg.baseline, inputs, background, "explain.quality.baseline")
     deletion, insertion = deletion_insertion(
         model, inputs, attributions, targets, reference, int(cfg.steps)
     )
+    random_del, random_ins = deletion_insertion(
+        model,
+        inputs,
+        attributions,
+        targets,
+        reference,
+        int(cfg.steps),
+        order=random_order(inputs, seed),
+    )
+    p = _target_outputs(model, inputs[:, None], targets, True, 4096)[:, 0].clamp_min(1e-12)
     correlation = faithfulness_correlation(
         model,
         inputs,
@@ -168,10 +235,23 @@ def explanation_quality(
     rows = {
         "deletion_auc": deletion.tolist(),
         "insertion_auc": insertion.tolist(),
+        "p_target": p.tolist(),
+        "deletion_vs_random": ((random_del - deletion) / p).tolist(),
+        "insertion_vs_random": ((insertion - random_ins) / p).tolist(),
         "faithfulness_corr": correlation.tolist(),
         "sparseness": sparseness(attributions).tolist(),
     }
     if cfg.sanity:
         randomised = explain_randomised(randomised_copy(model)).to(attributions)
         rows["randomisation_spearman"] = randomisation_similarity(attributions, randomised)
+        rows["randomisation_spearman_signed"] = randomisation_similarity(
+            attributions, randomised, absolute=False
+        )
+        rows["model_free_spearman"] = randomisation_similarity(
+            attributions, model_free_map(inputs, background)
+        )
+    if completeness_reference is not None:
+        rows["completeness_gap"] = completeness_gap(
+            model, inputs, attributions, targets, completeness_reference
+        ).tolist()
     return rows

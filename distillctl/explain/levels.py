@@ -24,14 +24,9 @@ import torch
 from omegaconf import OmegaConf
 
 from distillctl.explain.agreement import agreement, summarise
-from distillctl.explain.faithfulness import randomised_copy
+from distillctl.explain.faithfulness import model_free_map, randomised_copy
 
 CHANCE = ("randomised_model", "model_free", "mismatched_inputs")
-
-
-def model_free_map(inputs: torch.Tensor, background: torch.Tensor) -> np.ndarray:
-    """|x - mean(background)|: how unusual each feature of the input is, with no model."""
-    return (inputs - background.mean(0, keepdim=True)).abs().cpu().numpy()
 
 
 def levels(
@@ -60,7 +55,7 @@ def levels(
         "randomised_model": summary(
             explain(randomised_copy(teacher), explainer_cfg).detach().cpu().numpy()
         ),
-        "model_free": summary(model_free_map(inputs, background)),
+        "model_free": summary(model_free_map(inputs, background).cpu().numpy()),
         "mismatched_inputs": summary(np.roll(teacher_maps, 1, axis=0)),
     }
     out = {}

@@ -13,7 +13,7 @@ from torch import nn
 
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
-from distillctl.explain import get_explainer, is_stochastic, signed_maps
+from distillctl.explain import completeness_reference, get_explainer, is_stochastic, signed_maps
 from distillctl.explain.agreement import DEFINITIONS, agreement, measures, summarise
 from distillctl.explain.faithfulness import explanation_quality
 from distillctl.explain.levels import levels, normalised
@@ -55,6 +55,23 @@ def choose_inputs(splits: Splits, explain_cfg: Any, seed: int):
     )
 
 
+# a mean completeness gap above this is reported when the explain stage runs
+COMPLETENESS_WARNING = 0.05
+
+
+def warn_incomplete(name: str, explainer: str, rows: dict[str, list[float]]) -> None:
+    from distillctl.console import say
+
+    gaps = np.asarray(rows.get("completeness_gap", []), dtype=np.float64)
+    if gaps.size and np.nanmean(gaps) > COMPLETENESS_WARNING:
+        say(
+            f"warning: {name}'s {explainer} maps miss completeness by {np.nanmean(gaps):.0%} "
+            "on average (their sum vs f(x) - f(reference) on the target logit; the report's "
+            "completeness gap): more steps or samples help integrating explainers, and DeepLift "
+            "rules are not exact on max-pooling or batch-norm stacks"
+        )
+
+
 def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: Path) -> dict:
     """Attributions of every model and the agreement of each with models[0] (the teacher).
 
@@ -93,7 +110,10 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
                 background,
                 cfg.explain.quality,
                 lambda m: explainer(m, inputs, targets, background, cfg.explainer).detach(),
+                completeness_reference(cfg.explainer, inputs, background),
+                seed=draw_seed(int(cfg.seed)),
             )
+            warn_incomplete(entry.name, cfg.explainer.name, quality_rows[entry.name])
             progress.advance(task)
     frac = float(cfg.explain.top_k_fraction)
     signed = signed_maps(cfg.explainer)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from distillctl.errors import RunError
-from distillctl.explain import per_target, register
+from distillctl.explain import from_background, per_target, register
 from distillctl.explain.randomness import draw_seed, seeded
 
 
@@ -30,7 +30,7 @@ def shap_layout(values, like: torch.Tensor, targets: torch.Tensor | None = None)
     return torch.as_tensor(picked, dtype=like.dtype, device=like.device).reshape(like.shape)
 
 
-@register("shap_gradient", stochastic=True)
+@register("shap_gradient", stochastic=True, complete=from_background)
 def shap_gradient(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:
@@ -46,7 +46,7 @@ def shap_gradient(
     return per_target(model, inputs, targets, explain_one)
 
 
-@register("shap_deep")
+@register("shap_deep", complete=from_background)
 def shap_deep(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:

@@ -25,9 +25,15 @@ pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
 QUALITY_HEADERS = (
     "deletion AUC ↓",
     "insertion AUC ↑",
+    "p(target | x)",
+    "deletion vs random ↑",
+    "insertion vs random ↑",
     "faithfulness corr. ↑",
     "sparseness (Gini)",
-    "randomisation Spearman ↓",
+    "randomisation Spearman |maps| ↓",
+    "randomisation Spearman signed ↓",
+    "model-free Spearman |maps|",
+    "completeness gap ↓",
 )
 
 
@@ -172,12 +178,19 @@ gives them (signed values), then mean ± standard deviation over the inputs wher
 AUC (Petsiuk et al. 2018): the target-class probability as features are replaced by the
 {html.escape(str(settings.get("baseline", "zero")))} baseline (or inserted into it), most relevant
 first, in {settings.get("steps", "-")} steps; lower deletion and higher insertion is more
-faithful. Faithfulness correlation (Bhatt et al. 2020): Pearson correlation of the attribution
+faithful. Raw AUCs favour a less confident model (its curve starts lower), so compare models
+on the columns "vs random": the gain over removing (inserting) features in a random order, in
+units of the model's own p(target | x); above 0 beats random.
+Faithfulness correlation (Bhatt et al. 2020): Pearson correlation of the attribution
 sum over {settings.get("subsets", "-")} random subsets of {settings.get("subset_fraction", 0):.0%}
 of the features with the logit drop when they are removed. Sparseness: Gini index of
-|attributions|. Randomisation (Adebayo et al. 2018): Spearman correlation of |attributions|
-with those of the same model after re-initialising its weights; a sane explanation falls well
-below 1.</p>
+|attributions|. Randomisation (Adebayo et al. 2018): Spearman correlation of the maps
+(|maps| and signed) with those of the same model after re-initialising its weights; a sane
+explanation falls well below 1. On |maps| it is read beside the model-free Spearman: |maps|
+against |input - mean background|, a map with no model at all; a randomisation figure near it
+mostly measures the input's imprint. Completeness gap (IG, DeepLift, GradientShap, SHAP's
+gradient and deep explainers): |sum of attributions - (f(x) - f(reference))| relative to
+|f(x) - f(reference)| on the target logit; large gaps are warned about.</p>
 {quality}
 <h2>Attributions</h2>
 {pictures}
