@@ -116,3 +116,29 @@ def test_a_seed_sweep_of_run_ends_with_the_grouped_table(tmp_path):
         rows["ce+kd"]["verdict"].endswith("at n=2") or "distinguishable" in rows["ce+kd"]["verdict"]
     )
     assert rows["scratch"]["n"] == "2"
+
+
+def test_compare_says_how_each_student_was_explained_and_keeps_explainers_apart(tmp_path):
+    def explained(folder: Path, explainer: str, spearman: float) -> None:
+        stats = {"spearman": {"mean": spearman}, "topk": {"mean": 0.5}}
+        metrics = {
+            "explainer": {"name": explainer},
+            "target": "label",
+            "num_inputs": 64,
+            "agreement": {"distilled student": stats, "scratch student": stats},
+            "normalised": {"distilled student": {"spearman": 0.4}},
+        }
+        (folder / "attributions").mkdir()
+        (folder / "attributions/metrics.json").write_text(json.dumps(metrics))
+
+    explained(fake_run(tmp_path / "a", 0, 0.95, 0.90), "captum_ig", 0.54)
+    explained(fake_run(tmp_path / "b", 0, 0.95, 0.90), "captum_saliency", 0.27)
+    rows = collect([str(tmp_path / "a/run0"), str(tmp_path / "b/run0")], tmp_path)
+    summary = [g for g in groups(rows) if g["method"] != "scratch"]
+    assert sorted(g["explained"] for g in summary) == [
+        "captum_ig, label class, 64 inputs",
+        "captum_saliency, label class, 64 inputs",
+    ]
+    assert sorted(g["spearman"] for g in summary) == [0.27, 0.54]
+    assert all(g["spearman_norm"] == 0.4 for g in summary)
+    assert all(g["vs_scratch_mean"] == pytest.approx(0.05) for g in summary)

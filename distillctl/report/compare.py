@@ -35,7 +35,9 @@ RUN_COLUMNS = (
     ("test_acc", "test acc."),
     ("parameters", "params"),
     ("teacher_top1", "top-1 agr."),
+    ("explained", "explained with"),
     ("spearman", "attr. Spearman"),
+    ("spearman_norm", "attr. Spearman (chance 0, ceiling 1)"),
     ("topk", "attr. top-k"),
     ("deletion_auc", "deletion AUC"),
     ("insertion_auc", "insertion AUC"),
@@ -44,6 +46,7 @@ RUN_COLUMNS = (
 )
 COLUMNS = RUN_COLUMNS  # the per-run CSV's columns, in order
 EXPLAINED = ("spearman", "topk")
+NORMALISED = ("spearman",)  # figures also read between chance (0) and ceiling (1)
 QUALITY = ("deletion_auc", "insertion_auc", "faithfulness_corr", "randomisation_spearman")
 
 
@@ -58,6 +61,13 @@ def _explanation(metrics: dict[str, Any], name: str) -> dict[str, Any]:
     quality = metrics.get("quality", {}).get(name, {})
     row.update({k: agreement[k]["mean"] for k in EXPLAINED if k in agreement})
     row.update({k: quality[k]["mean"] for k in QUALITY if k in quality})
+    normalised = metrics.get("normalised", {}).get(name, {})
+    row.update({f"{k}_norm": normalised[k] for k in NORMALISED if k in normalised})
+    if metrics:  # the same student explained two ways is two rows, never one mixed group
+        row["explained"] = (
+            f"{metrics['explainer']['name']}, {metrics['target']} class, "
+            f"{metrics['num_inputs']} inputs"
+        )
     return row
 
 
@@ -156,7 +166,7 @@ def rows_of_any(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
     return rows_of(run_dir, output_root)
 
 
-NUMERIC = ("test_acc", "teacher_top1", *EXPLAINED, *QUALITY)
+NUMERIC = ("test_acc", "teacher_top1", *EXPLAINED, *(f"{k}_norm" for k in NORMALISED), *QUALITY)
 
 
 GROUP_COLUMNS = (
@@ -176,8 +186,10 @@ GROUP_COLUMNS = (
     "verdict",
     "parameters",
     "teacher_top1",
+    "explained",
     "spearman",
     "spearman_std",
+    "spearman_norm",
     "topk",
     *QUALITY,
     "failed",
@@ -275,6 +287,7 @@ def print_table(summary: list[dict[str, Any]]) -> None:
         "verdict",
         "params",
         "top-1 agr.",
+        "explained with",
         "attr. Spearman",
         "failed",
     ):
@@ -306,6 +319,7 @@ def print_table(summary: list[dict[str, Any]]) -> None:
             g.get("verdict") or "-",
             "-" if g.get("parameters") is None else f"{g['parameters']:,}",
             _pct(g.get("teacher_top1")),
+            g.get("explained") or "-",
             "-" if g.get("spearman") is None else f"{g['spearman']:.3f}",
             str(g["failed"]) if not g["failed"] else f"{g['failed']}: {g['failed_runs']}",
         )

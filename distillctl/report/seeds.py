@@ -85,16 +85,18 @@ def group_by_configuration(
     """Rows that differ only by seed, summarized: n, mean, std and 95 % interval of the test
     accuracy (the mean of each of `figures`), the failed seeds named, and for a distilled student
     the paired difference to the scratch student of the same configuration."""
-    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        by_key.setdefault((row.get("configuration", ""), row["method"]), []).append(row)
-    scratch = {
-        config: {r["seed"]: r["test_acc"] for r in members if r.get("test_acc") is not None}
-        for (config, method), members in by_key.items()
-        if method == "scratch"
-    }
+    by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:  # how it was explained is part of what a group's figures mean
+        key = (row.get("configuration", ""), row["method"], row.get("explained") or "")
+        by_key.setdefault(key, []).append(row)
+    scratch: dict[str, dict] = {}
+    for (config, method, _), members in by_key.items():
+        if method == "scratch":
+            scratch.setdefault(config, {}).update(
+                {r["seed"]: r["test_acc"] for r in members if r.get("test_acc") is not None}
+            )
     out = []
-    for (config, method), members in by_key.items():
+    for (config, method, explained), members in by_key.items():
         done = [r for r in members if r.get("status") not in ENDED]
         failed = [r for r in members if r.get("status") in ENDED]
         first = (done or members)[0]
@@ -103,6 +105,7 @@ def group_by_configuration(
             "method": method,
             "data": first.get("data"),
             "student": first.get("student"),
+            "explained": explained or None,
             "seeds": sorted(r["seed"] for r in done if r.get("seed") is not None),
             "n": acc["n"],
             "test_acc_mean": acc["mean"],
