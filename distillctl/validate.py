@@ -77,6 +77,7 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("explain.quality.subset_fraction", UNIT_POSITIVE, "0.1"),
     ("explain.quality.sanity", ("true or false", lambda v: isinstance(v, bool)), "true"),
     ("explain.levels", ("true or false", lambda v: isinstance(v, bool)), "true"),
+    ("explain.quality.cascading", ("true or false", lambda v: isinstance(v, bool)), "false"),
     ("explainer.seed", ANY_INT, "0"),
     ("explainer.nsamples", POSITIVE_INT, "200"),
     ("explainer.batch_size", POSITIVE_INT, "100"),

@@ -429,3 +429,22 @@ def test_gradcam_auto_takes_the_last_layer_with_maps_at_least_4_wide():
         cnn, x, torch.tensor([0, 1, 2]), x, explainer_cfg("captum_gradcam")
     )
     assert cam.shape == x.shape
+
+
+def test_cascading_randomisation_reinitialises_layers_from_the_top_down():
+    from distillctl.explain.faithfulness import cascading_copies, cascading_randomisation
+
+    model, x, targets, background = nonlinear_problem()  # Linear(6,16) ReLU Linear(16,3)
+    copies = list(cascading_copies(model))
+    assert [name for name, _ in copies] == ["2", "0"]  # output layer first
+    first, last = copies[0][1], copies[1][1]
+    assert torch.equal(first[0].weight, model[0].weight)  # only the top layer so far
+    assert not torch.equal(first[2].weight, model[2].weight)
+    assert not torch.equal(last[0].weight, model[0].weight)
+    cfg = explainer_cfg("captum_ig")
+    explain = get_explainer("captum_ig")
+    maps = explain(model, x, targets, background, cfg)
+    steps = cascading_randomisation(maps, model, lambda m: explain(m, x, targets, background, cfg))
+    assert [s["layer"] for s in steps] == ["2", "0"]
+    assert all(-1 <= s["spearman_signed"] <= 1 and -1 <= s["spearman_abs"] <= 1 for s in steps)
+    assert steps[-1]["spearman_signed"] < 0.9  # a fully random model explains differently

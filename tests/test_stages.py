@@ -211,6 +211,17 @@ def test_explain_with_captum_explainers(tmp_path, teacher_run, explainer):
     assert "chance: model-free map" in report
 
 
+def test_explain_can_add_cascading_randomisation(tmp_path, teacher_run):
+    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_dir, _ = run_stage(
+        "explain", tmp_path, "explainer=captum_saliency", "explain.quality.cascading=true"
+    )
+    metrics = json.loads((run_dir / "attributions/metrics.json").read_text())
+    steps = metrics["cascading_randomisation"]["teacher"]
+    assert len(steps) >= 3 and steps[0]["layer"].startswith("head")  # from the output down
+    assert "Cascading randomisation" in (run_dir / "report.html").read_text()
+
+
 def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path, teacher_run):
     distill_dir, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
     run_dir, result = run_stage("explain", tmp_path)

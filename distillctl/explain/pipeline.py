@@ -15,7 +15,7 @@ from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
 from distillctl.explain import completeness_reference, get_explainer, is_stochastic, signed_maps
 from distillctl.explain.agreement import DEFINITIONS, agreement, measures, summarise
-from distillctl.explain.faithfulness import explanation_quality
+from distillctl.explain.faithfulness import cascading_randomisation, explanation_quality
 from distillctl.explain.levels import levels, normalised
 from distillctl.explain.randomness import draw_seed
 from distillctl.explain.uncertainty import paired_difference
@@ -96,6 +96,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
     targets = labels if target_kind == "label" else teacher_pred
     maps: dict[str, np.ndarray] = {}
     quality_rows: dict[str, dict[str, list[float]]] = {}
+    cascading: dict[str, list[dict]] = {}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"explaining with {cfg.explainer.name}", total=len(models))
         for entry in models:
@@ -114,6 +115,12 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
                 seed=draw_seed(int(cfg.seed)),
             )
             warn_incomplete(entry.name, cfg.explainer.name, quality_rows[entry.name])
+            if cfg.explain.quality.get("cascading", False):
+                cascading[entry.name] = cascading_randomisation(
+                    attributions,
+                    model,
+                    lambda m: explainer(m, inputs, targets, background, cfg.explainer).detach(),
+                )
             progress.advance(task)
     frac = float(cfg.explain.top_k_fraction)
     signed = signed_maps(cfg.explainer)
@@ -171,6 +178,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         "paired": paired,
         "quality": {name: summarise(rows, boot) for name, rows in quality_rows.items()},
         "per_input_quality": quality_rows,
+        "cascading_randomisation": cascading,
     }
     atomic_write_json(attr_dir / "metrics.json", result)
     return {

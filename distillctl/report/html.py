@@ -107,6 +107,23 @@ def _levels_table(explain: dict[str, Any]) -> str:
     )
 
 
+def _cascading_table(explain: dict[str, Any]) -> str:
+    steps = explain.get("cascading_randomisation") or {}
+    if not steps:
+        return ""
+    rows = [
+        [name, step["layer"], f"{step['spearman_abs']:.3f}", f"{step['spearman_signed']:.3f}"]
+        for name, by_depth in steps.items()
+        for step in by_depth
+    ]
+    return (
+        '<p class="note">Cascading randomisation (Adebayo et al. 2018): the model\'s layers '
+        "re-initialised cumulatively from the output down to the named layer; mean Spearman of "
+        "the maps with the trained model's. A sane explanation falls as layers go.</p>"
+        + _table(["model", "randomised down to", "Spearman |maps|", "Spearman signed"], rows)
+    )
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -192,6 +209,7 @@ mostly measures the input's imprint. Completeness gap (IG, DeepLift, GradientSha
 gradient and deep explainers): |sum of attributions - (f(x) - f(reference))| relative to
 |f(x) - f(reference)| on the target logit; large gaps are warned about.</p>
 {quality}
+{_cascading_table(explain)}
 <h2>Attributions</h2>
 {pictures}
 <h2>Configuration</h2>
