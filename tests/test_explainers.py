@@ -448,3 +448,37 @@ def test_cascading_randomisation_reinitialises_layers_from_the_top_down():
     assert [s["layer"] for s in steps] == ["2", "0"]
     assert all(-1 <= s["spearman_signed"] <= 1 and -1 <= s["spearman_abs"] <= 1 for s in steps)
     assert steps[-1]["spearman_signed"] < 0.9  # a fully random model explains differently
+
+
+def test_plain_summary_names_the_closer_student_and_flags_what_means_little():
+    from distillctl.report.verdict import plain_summary
+
+    def stats(mean):
+        return {"spearman": {"mean": mean}}
+
+    metrics = {
+        "reference": "teacher",
+        "explainer": {"name": "captum_ig"},
+        "agreement": {"distilled student": stats(0.74), "scratch student": stats(0.12)},
+        "levels": {
+            "spearman": {"ceiling": 0.96, "chance_max": 0.10, "ceiling_kind": "second draw"}
+        },
+        "normalised": {
+            "distilled student": {"spearman": (0.74 - 0.10) / 0.86},
+            "scratch student": {"spearman": (0.12 - 0.10) / 0.86},
+        },
+        "paired": {
+            "distilled student - scratch student": {
+                "spearman": {"mean": 0.62, "ci_low": 0.55, "ci_high": 0.69, "n": 64}
+            }
+        },
+    }
+    text = " ".join(plain_summary(metrics))
+    assert "chance 0.100, ceiling 0.960" in text
+    assert "0.74 of the way from chance to ceiling" in text
+    assert "Barely above" in text.split("scratch student: ")[1]
+    assert "The distilled student's explanations are closer" in text and "[+0.550, +0.690]" in text
+    metrics["levels"]["spearman"]["chance_max"] = 0.9
+    assert "cannot tell the models apart" in " ".join(plain_summary(metrics))
+    metrics["paired"]["distilled student - scratch student"]["spearman"]["ci_low"] = -0.1
+    assert "no difference the inputs can show" in " ".join(plain_summary(metrics))

@@ -10,6 +10,7 @@ from typing import Any
 from distillctl.explain.faithfulness import QUALITY
 from distillctl.io import atomic_write_text
 from distillctl.report.tables import COLUMNS, fmt
+from distillctl.report.verdict import plain_summary
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -175,6 +176,8 @@ def render(
 <style>{STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <ul>{facts}</ul>
+<h2>In short</h2>
+{"".join(f"<p>{html.escape(line)}</p>" for line in plain_summary(explain))}
 <h2>Accuracy, size and speed</h2>
 <p class="note">Test metrics are computed once, on the checkpoint chosen on validation accuracy.
 Compression is the teacher's parameter count over each model's.</p>

@@ -23,6 +23,7 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
     from distillctl.report.figures import draw
     from distillctl.report.html import write_report
     from distillctl.report.tables import model_rows, print_summary
+    from distillctl.report.verdict import plain_summary
 
     say(
         f"explaining {', '.join(m.name for m in models)} with {cfg.explainer.name} "
@@ -55,6 +56,8 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         config_yaml=OmegaConf.to_yaml(cfg),
     )
     print_summary(rows, report, title)
+    for line in plain_summary(metrics):
+        say(line)
     return {
         "report": str(report.resolve()),
         "explainer": str(cfg.explainer.name),
