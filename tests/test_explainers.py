@@ -482,3 +482,19 @@ def test_plain_summary_names_the_closer_student_and_flags_what_means_little():
     assert "cannot tell the models apart" in " ".join(plain_summary(metrics))
     metrics["paired"]["distilled student - scratch student"]["spearman"]["ci_low"] = -0.1
     assert "no difference the inputs can show" in " ".join(plain_summary(metrics))
+
+
+def test_every_models_map_of_an_input_shares_one_colour_scale():
+    import numpy as np
+
+    from distillctl.report.figures import prediction_text, row_scale
+
+    teacher = np.zeros((2, 1, 3, 3))
+    student = np.zeros((2, 1, 3, 3))
+    teacher[0, 0, 1, 1], student[0, 0, 0, 0] = 4.0, -0.5
+    teacher[1, 0, 0, 0], student[1, 0, 2, 2] = 0.1, 0.3
+    maps = {"teacher": teacher, "student": student}
+    assert row_scale(maps, 0) == 4.0 and row_scale(maps, 1) == pytest.approx(0.3)
+    predictions = {"teacher": (np.array([3, 1]), np.array([0.97, 0.5]))}
+    assert prediction_text(predictions, "teacher", 0) == "predicts 3 (p=0.97)"
+    assert prediction_text(predictions, "student", 0) == ""

@@ -97,12 +97,16 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
     maps: dict[str, np.ndarray] = {}
     quality_rows: dict[str, dict[str, list[float]]] = {}
     cascading: dict[str, list[dict]] = {}
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"explaining with {cfg.explainer.name}", total=len(models))
         for entry in models:
             model = entry.model.to(device).eval()
             attributions = explainer(model, inputs, targets, background, cfg.explainer).detach()
             maps[entry.name] = attributions.cpu().numpy()
+            with torch.no_grad():
+                probability, predicted = model(inputs).softmax(-1).max(-1)
+            predictions[entry.name] = (predicted.cpu().numpy(), probability.cpu().numpy())
             quality_rows[entry.name] = explanation_quality(
                 model,
                 inputs,
@@ -186,5 +190,6 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         "inputs": inputs.cpu().numpy(),
         "labels": labels.cpu().numpy(),
         "targets": targets.cpu().numpy(),
+        "predictions": predictions,
         "metrics": result,
     }

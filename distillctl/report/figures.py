@@ -36,21 +36,39 @@ def _symmetric(values: np.ndarray) -> float:
     return peak if peak > 0 else 1.0
 
 
+def row_scale(maps: dict[str, np.ndarray], i: int) -> float:
+    """One symmetric colour limit for input i shared by every model's map (channels summed),
+    so a weaker map looks weaker instead of being stretched to full colour."""
+    return _symmetric(np.stack([maps[name][i].sum(axis=0) for name in maps]))
+
+
+def prediction_text(predictions: dict, name: str, i: int) -> str:
+    """'predicts 3 (p=0.97)' for model `name` on input i, when predictions are known."""
+    if name not in predictions:
+        return ""
+    classes, probabilities = predictions[name]
+    return f"predicts {classes[i]} (p={probabilities[i]:.2f})"
+
+
 @register("image")
-def image_maps(inputs, maps, labels, targets, out_dir: Path, count: int, **_) -> list[Path]:
-    """Per input: the image, then each model's map (red: for the target class, blue: against)."""
+def image_maps(
+    inputs, maps, labels, targets, out_dir: Path, count: int, predictions=None, **_
+) -> list[Path]:
+    """Per input: the image, then each model's map on one shared symmetric scale (red: for
+    the explained class, blue: against), with the model's prediction and its probability."""
     paths = []
     names = list(maps)
+    predictions = predictions or {}
     for i in range(min(count, len(inputs))):
-        fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.2 * (len(names) + 1), 2.4))
+        fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.4 * (len(names) + 1), 2.6))
         image = inputs[i]
         axes[0].imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray")
-        axes[0].set_title(f"input (label {labels[i]})", fontsize=9)
+        axes[0].set_title(f"input (label {labels[i]})\nexplained: class {targets[i]}", fontsize=8)
+        vmax = row_scale(maps, i)
         for ax, name in zip(axes[1:], names):
-            amap = maps[name][i].sum(axis=0)  # channels summed
-            vmax = _symmetric(amap)
-            ax.imshow(amap, cmap="bwr", vmin=-vmax, vmax=vmax)
-            ax.set_title(f"{name} (class {targets[i]})", fontsize=9)
+            shown = ax.imshow(maps[name][i].sum(axis=0), cmap="bwr", vmin=-vmax, vmax=vmax)
+            ax.set_title(f"{name}\n{prediction_text(predictions, name, i)}", fontsize=8)
+        fig.colorbar(shown, ax=list(axes[1:]), shrink=0.8, label="attribution (shared scale)")
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -71,10 +89,9 @@ def image_grid(inputs, maps, labels, out_dir: Path, columns: int = 12) -> Path:
             image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray"
         )
         axes[0, j].set_title(str(labels[j]), fontsize=8)
+        vmax = row_scale(maps, j)  # one scale per input, shared by the models
         for row, name in enumerate(names, start=1):
-            amap = maps[name][j].sum(axis=0)
-            vmax = _symmetric(amap)
-            axes[row, j].imshow(amap, cmap="bwr", vmin=-vmax, vmax=vmax)
+            axes[row, j].imshow(maps[name][j].sum(axis=0), cmap="bwr", vmin=-vmax, vmax=vmax)
     for row, name in enumerate(["input", *names]):
         axes[row, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
     for ax in axes.flat:
@@ -84,15 +101,19 @@ def image_grid(inputs, maps, labels, out_dir: Path, columns: int = 12) -> Path:
 
 
 @register("signal")
-def signal_maps(inputs, maps, labels, targets, out_dir: Path, count: int, **_) -> list[Path]:
-    """Per input: the signal, with each model's attribution along it."""
+def signal_maps(
+    inputs, maps, labels, targets, out_dir: Path, count: int, predictions=None, **_
+) -> list[Path]:
+    """Per input: the signal, with each model's attribution along it (one shared axis)."""
+    predictions = predictions or {}
     paths = []
     for i in range(min(count, len(inputs))):
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 3.6), sharex=True)
         top.plot(inputs[i].sum(axis=0), color="black")
         top.set_title(f"input (label {labels[i]}, explained class {targets[i]})", fontsize=9)
         for name, amap in maps.items():
-            bottom.plot(amap[i].sum(axis=0), label=name)
+            said = prediction_text(predictions, name, i)
+            bottom.plot(amap[i].sum(axis=0), label=f"{name}: {said}" if said else name)
         bottom.axhline(0, color="grey", linewidth=0.5)
         bottom.set_ylabel("attribution")
         bottom.legend(fontsize=8)
@@ -170,6 +191,7 @@ def draw(kind: str, explained: dict, out_dir: Path, count: int, feature_names=()
         out_dir,
         count,
         feature_names=feature_names,
+        predictions=explained.get("predictions", {}),
     )
     if explained["metrics"]["per_input"]:
         paths.append(agreement_histogram(explained["metrics"]["per_input"], out_dir))

@@ -214,6 +214,11 @@ gradient and deep explainers): |sum of attributions - (f(x) - f(reference))| rel
 {quality}
 {_cascading_table(explain)}
 <h2>Attributions</h2>
+<p class="note">Per input, the models' maps share one symmetric colour scale (red: evidence
+for the explained class, blue: against; colour bar on the right), so a weaker map looks
+weaker; each panel names the model's own prediction and its probability. Pictures are drawn
+for the first `explain.num_figures` explained inputs (the explained inputs are the first
+{explain["num_inputs"]} test inputs, in order); the grid shows the first 12.</p>
 {pictures}
 <h2>Configuration</h2>
 <pre>{html.escape(config_yaml)}</pre>

@@ -47,7 +47,9 @@ def plain_summary(metrics: dict[str, Any]) -> list[str]:
     for name in agreement:
         sentence = f"{name}: {_position(metrics, name)}."
         norm = (metrics.get("normalised") or {}).get(name, {}).get(MEASURE)
-        if norm is not None and not math.isnan(norm) and norm < NEAR_CHANCE:
+        if norm is not None and not math.isnan(norm) and norm < 0:
+            sentence += " Below what a map with no knowledge of the teacher scores."
+        elif norm is not None and not math.isnan(norm) and norm < NEAR_CHANCE:
             sentence += " Barely above what a map with no knowledge of the teacher scores."
         lines.append(sentence)
     for pair, by_measure in (metrics.get("paired") or {}).items():
