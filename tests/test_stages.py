@@ -288,6 +288,13 @@ def test_tabular_and_signal_data_get_their_own_pictures(tmp_path):
     )
     assert (run_dir / "attributions/feature_importance.png").stat().st_size > 0
     assert (run_dir / "attributions/beeswarm.png").stat().st_size > 0
+    # a later explain's report shows the configs of the runs it explained, not its own
+    explain_dir, _ = run_stage("explain", tmp_path, f"explain.run={run_dir / 'distilled'}")
+    page = (explain_dir / "report.html").read_text()
+    configs = page.split("<h2>Configurations")[1]
+    assert "<h3>explain settings</h3>" in configs
+    assert f"<h3>student: {run_dir / 'distilled'}</h3>" in configs
+    assert "arch: mlp" in configs and "arch: cnn" not in configs
     run_dir, _ = run_stage(
         "run",
         tmp_path,

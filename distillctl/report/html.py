@@ -144,7 +144,7 @@ def render(
     rows: list[dict],
     explain: dict[str, Any],
     figures: list[Path],
-    config_yaml: str,
+    configs: list[tuple[str, str]],
 ) -> str:
     models = _table(
         [h for h, _, _ in COLUMNS], [[fmt(r.get(k), kind) for _, k, kind in COLUMNS] for r in rows]
@@ -220,8 +220,8 @@ weaker; each panel names the model's own prediction and its probability. Picture
 for the first `explain.num_figures` explained inputs (the explained inputs are the first
 {explain["num_inputs"]} test inputs, in order); the grid shows the first 12.</p>
 {pictures}
-<h2>Configuration</h2>
-<pre>{html.escape(config_yaml)}</pre>
+<h2>Configurations: the explain settings and each explained run</h2>
+{"".join(f"<h3>{html.escape(label)}</h3><pre>{html.escape(text)}</pre>" for label, text in configs)}
 </body></html>
 """
 

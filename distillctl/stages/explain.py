@@ -12,6 +12,22 @@ from distillctl.runs import RunRecord, is_rank_zero
 from distillctl.stages.resolve import resolve_distill_run
 
 
+def explained_configs(models: list, cfg: DictConfig) -> list[tuple[str, str]]:
+    """(label, YAML) of what the report is about: the explain settings, then the composed
+    config of each explained model's own run (its `.hydra/config.yaml`), where it has one."""
+    settings = OmegaConf.create(
+        {"seed": cfg.seed, "explainer": cfg.explainer, "explain": cfg.explain}
+    )
+    out = [("explain settings", OmegaConf.to_yaml(settings))]
+    for model in models:
+        path = model.run_dir / ".hydra" / "config.yaml" if model.run_dir else None
+        if path is not None and path.exists():
+            out.append((f"{model.name}: {model.run_dir}", path.read_text()))
+        else:
+            out.append((model.name, "(no run folder: its config is not known)\n"))
+    return out
+
+
 def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, title: str) -> dict:
     """Explain `models` (teacher first), draw the pictures, write report.html, print the table.
 
@@ -53,7 +69,7 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         rows=rows,
         explain=metrics,
         figures=figures,
-        config_yaml=OmegaConf.to_yaml(cfg),
+        configs=explained_configs(models, cfg),
     )
     print_summary(rows, report, title)
     for line in plain_summary(metrics):
