@@ -218,7 +218,13 @@ def render(results: Path) -> str:
             f"## {report['data']}: {report['setup']}",
             "",
             f"Seeds {seeds}; overrides `{' '.join(report['overrides']) or '(defaults)'}`; "
-            f"{report['seconds'] / 60:.0f} min on {report['machine']}.",
+            f"{report['seconds'] / 60:.0f} min on {report['machine']}."
+            + (
+                f" Attribution figures re-measured from the saved checkpoints with "
+                f"`--explain-again` ({report['explain_again_seconds'] / 60:.0f} min)."
+                if "explain_again_seconds" in report
+                else ""
+            ),
             "",
             "| model | recipe | test acc. (%) | vs scratch [95% CI] | per seed | vs ce [95% CI] "
             "| top-1 agr. (%) | attr. Spearman | s/run |",
@@ -262,7 +268,12 @@ def render(results: Path) -> str:
             + outside_noise(methods, per_seed, seeds, "scratch")
             + ".",
         ]
-        if "ce" in names:
+        if "ce" in names and by_seed(per_seed, seeds, "ce") == by_seed(per_seed, seeds, "scratch"):
+            lines.append(
+                "The `ce` control equals the scratch student at every seed (the matched "
+                "baseline: same initial weights, same data order), so `vs ce` = `vs scratch`."
+            )
+        elif "ce" in names:
             lines.append(
                 "Outside the noise against the `ce` control: "
                 + outside_noise([n for n in methods if n != "ce"], per_seed, seeds, "ce")
@@ -314,7 +325,8 @@ def main() -> None:
         }
         args.results.mkdir(parents=True, exist_ok=True)
         path = args.results / f"methods_{args.data}.json"
-        if path.exists():  # a subset run adds its methods to the same seeds' earlier results
+        subset = set(args.methods) != set(METHODS)
+        if path.exists() and subset:  # a subset adds its methods to the same seeds' results
             earlier = json.loads(path.read_text())
             if earlier["seeds"] == args.seeds and earlier["overrides"] == report["overrides"]:
                 for old, new in zip(earlier["rows"], report["rows"]):
