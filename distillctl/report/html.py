@@ -159,11 +159,13 @@ def render(
     )
     metric_names = list(next(iter(explain["agreement"].values()), {}).keys())
     agreement = _table(["model vs " + explain["reference"]] + metric_names, agreement_rows)
-    quality = _table(
-        ["model", *QUALITY_HEADERS],
+    by_model = explain.get("quality", {})
+    quality = _table(  # one row per figure, one column per model: 11 figures do not fit across
+        ["figure", *by_model],
         [
-            [name] + [_mean_std(stats.get(m)) for m in QUALITY]
-            for name, stats in explain.get("quality", {}).items()
+            [header] + [_mean_std(stats.get(m)) for stats in by_model.values()]
+            for m, header in zip(QUALITY, QUALITY_HEADERS)
+            if any(m in stats for stats in by_model.values())
         ],
     )
     settings = explain.get("quality_settings", {})
