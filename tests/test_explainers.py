@@ -498,3 +498,30 @@ def test_every_models_map_of_an_input_shares_one_colour_scale():
     predictions = {"teacher": (np.array([3, 1]), np.array([0.97, 0.5]))}
     assert prediction_text(predictions, "teacher", 0) == "predicts 3 (p=0.97)"
     assert prediction_text(predictions, "student", 0) == ""
+
+
+def test_the_report_draws_mistakes_and_disagreements_and_says_why():
+    import numpy as np
+
+    from distillctl.explain.agreement import agreement_per_class
+    from distillctl.report.selection import choose_inputs
+
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 7])
+    per_input = {
+        "distilled": {"spearman": [0.9, 0.8, 0.1, 0.7, 0.6, float("nan"), 0.9, 0.9]},
+        "scratch": {"spearman": [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, -0.2, 0.9]},
+    }
+    predictions = {
+        "distilled": (np.array([0, 1, 2, 3, 4, 5, 6, 7]), np.ones(8)),
+        "scratch": (np.array([0, 1, 2, 3, 9, 5, 6, 7]), np.ones(8)),
+    }
+    chosen = dict(choose_inputs(per_input, predictions, labels, count=4))
+    assert chosen[4] == "scratch predicts 9, the label is 4"
+    assert "distilled's map disagrees most" in chosen[2] and "0.10" in chosen[2]
+    assert "scratch's map disagrees most" in chosen[6]
+    assert len(chosen) == 4 and 5 not in chosen  # an undefined figure is never "lowest"
+    few = choose_inputs(per_input, predictions, labels, count=8)
+    assert len(few) == 8  # filled up with the first inputs
+    per_class = agreement_per_class(per_input, labels)
+    assert per_class["distilled"][2] == {"mean": 0.1, "n": 1}
+    assert per_class["distilled"][5]["n"] == 0

@@ -19,7 +19,8 @@ def test_the_report_loads_cleanly_in_chromium(tmp_path, teacher_run):
     run_dir, result = run_stage("explain", tmp_path)
     seen = check(run_dir / "report.html")
     assert seen["errors"] == []
-    assert len(seen["images"]) == 4  # two inputs side by side, the grid, the agreement histogram
+    # two chosen inputs side by side, the grid, the agreement histogram, the per-class chart
+    assert len(seen["images"]) == 5
     assert all(done and w > 0 and h > 0 for _, done, w, h in seen["images"]), seen["images"]
     assert "distillctl explain" in seen["title"]
     shot = screenshot(run_dir / "report.html", tmp_path / "shot.png")

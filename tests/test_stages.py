@@ -237,10 +237,17 @@ def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path,
     assert set(quality["student"]) == set(QUALITY)
     assert 0.0 <= quality["teacher"]["deletion_auc"]["mean"] <= 1.0
     assert len(metrics["per_input_quality"]["teacher"]["sparseness"]) == 8
-    pngs = sorted(p.name for p in (run_dir / "attributions").glob("*.png"))
-    assert pngs == ["agreement_hist.png", "grid.png", "input_000.png", "input_001.png"]
+    # two chosen inputs (num_figures=2), each drawn and captioned with why it was chosen
+    chosen = sorted((run_dir / "attributions").glob("input_*.png"))
+    assert len(chosen) == 2
+    others = sorted(p.name for p in (run_dir / "attributions").glob("*.png") if p not in chosen)
+    assert others == ["agreement_hist.png", "agreement_per_class.png", "grid.png"]
     html = (run_dir / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 and "<table>" in html
+    assert html.count("data:image/png;base64,") == 5 and "<table>" in html
+    assert html.count("<figcaption>test input ") == 2
+    assert "Agreement per class" in html and set(metrics["per_class"]["student"]) <= {
+        str(c) for c in range(10)
+    }
     assert 'src="http' not in html  # self-contained: nothing to fetch
     assert "Are the explanations faithful" in html and "insertion AUC" in html
     # compare joins the distill run with its explanation: one row, every column filled
@@ -303,7 +310,7 @@ def test_tabular_and_signal_data_get_their_own_pictures(tmp_path):
         "trainer.max_epochs=1",
         name="sig",
     )
-    assert (run_dir / "attributions/input_000.png").stat().st_size > 0
+    assert len(list((run_dir / "attributions").glob("input_*.png"))) == 2
 
 
 def test_run_puts_every_stage_under_one_parent(tmp_path, capsys):

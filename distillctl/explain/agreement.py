@@ -9,6 +9,7 @@ constant map has no ranking; a tie at the k-th place has no top-k set) gets NaN:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -111,4 +112,22 @@ def summarise(rows: dict[str, list], seed: int = 0) -> dict[str, dict[str, float
             "ci_low": None if interval is None else interval[0],
             "ci_high": None if interval is None else interval[1],
         }
+    return out
+
+
+def agreement_per_class(
+    per_input: dict[str, dict[str, list]], labels: np.ndarray, measure: str = "spearman"
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """{student: {class: {"mean", "n"}}} of `measure` over the inputs of each true class
+    (undefined inputs left out)."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for name, rows in per_input.items():
+        values = np.asarray(rows[measure], dtype=np.float64)
+        out[name] = {}
+        for cls in sorted(set(labels.tolist())):
+            kept = values[(labels == cls) & ~np.isnan(values)]
+            out[name][int(cls)] = {
+                "mean": float(kept.mean()) if kept.size else float("nan"),
+                "n": int(kept.size),
+            }
     return out

@@ -14,7 +14,13 @@ from torch import nn
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
 from distillctl.explain import completeness_reference, get_explainer, is_stochastic, signed_maps
-from distillctl.explain.agreement import DEFINITIONS, agreement, measures, summarise
+from distillctl.explain.agreement import (
+    DEFINITIONS,
+    agreement,
+    agreement_per_class,
+    measures,
+    summarise,
+)
 from distillctl.explain.faithfulness import cascading_randomisation, explanation_quality
 from distillctl.explain.levels import levels, normalised
 from distillctl.explain.randomness import draw_seed
@@ -180,6 +186,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         "per_input": per_input,
         "quality_settings": dict(cfg.explain.quality),
         "paired": paired,
+        "per_class": agreement_per_class(per_input, labels.cpu().numpy()),
         "quality": {name: summarise(rows, boot) for name, rows in quality_rows.items()},
         "per_input_quality": quality_rows,
         "cascading_randomisation": cascading,

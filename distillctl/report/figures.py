@@ -52,14 +52,14 @@ def prediction_text(predictions: dict, name: str, i: int) -> str:
 
 @register("image")
 def image_maps(
-    inputs, maps, labels, targets, out_dir: Path, count: int, predictions=None, **_
+    inputs, maps, labels, targets, out_dir: Path, chosen: list[int], predictions=None, **_
 ) -> list[Path]:
-    """Per input: the image, then each model's map on one shared symmetric scale (red: for
-    the explained class, blue: against), with the model's prediction and its probability."""
+    """Per chosen input: the image, then each model's map on one shared symmetric scale (red:
+    for the explained class, blue: against), with the model's prediction and probability."""
     paths = []
     names = list(maps)
     predictions = predictions or {}
-    for i in range(min(count, len(inputs))):
+    for i in chosen:
         fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.4 * (len(names) + 1), 2.6))
         image = inputs[i]
         axes[0].imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray")
@@ -102,12 +102,12 @@ def image_grid(inputs, maps, labels, out_dir: Path, columns: int = 12) -> Path:
 
 @register("signal")
 def signal_maps(
-    inputs, maps, labels, targets, out_dir: Path, count: int, predictions=None, **_
+    inputs, maps, labels, targets, out_dir: Path, chosen: list[int], predictions=None, **_
 ) -> list[Path]:
-    """Per input: the signal, with each model's attribution along it (one shared axis)."""
+    """Per chosen input: the signal, with each model's attribution along it (one axis)."""
     predictions = predictions or {}
     paths = []
-    for i in range(min(count, len(inputs))):
+    for i in chosen:
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 3.6), sharex=True)
         top.plot(inputs[i].sum(axis=0), color="black")
         top.set_title(f"input (label {labels[i]}, explained class {targets[i]})", fontsize=9)
@@ -123,7 +123,7 @@ def signal_maps(
 
 @register("tabular")
 def tabular_bars(
-    inputs, maps, labels, targets, out_dir: Path, count: int, feature_names=(), **_
+    inputs, maps, labels, targets, out_dir: Path, chosen: list[int], feature_names=(), **_
 ) -> list[Path]:
     """Each feature's share of mean |attribution|, the reference model's top 15, side by side."""
     names = list(maps)
@@ -181,7 +181,32 @@ def agreement_histogram(per_input: dict[str, dict[str, list]], out_dir: Path) ->
     return save(fig, out_dir / "agreement_hist.png")
 
 
-def draw(kind: str, explained: dict, out_dir: Path, count: int, feature_names=()) -> list[Path]:
+def per_class_chart(per_class: dict[str, dict], out_dir: Path) -> Path:
+    """Each student's mean Spearman with the teacher per true class, as grouped bars."""
+    names = list(per_class)
+    classes = sorted({c for rows in per_class.values() for c in rows}, key=int)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(classes) + 2), 2.6))
+    width = 0.8 / max(1, len(names))
+    for k, name in enumerate(names):
+        values = [per_class[name][c]["mean"] for c in classes]
+        ax.bar(np.arange(len(classes)) + k * width, values, width, label=name)
+    ax.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, [str(c) for c in classes])
+    ax.set_xlabel("true class")
+    ax.set_ylabel("Spearman with the teacher")
+    ax.legend(fontsize=8)
+    return save(fig, out_dir / "agreement_per_class.png")
+
+
+def draw(
+    kind: str, explained: dict, out_dir: Path, count: int, feature_names=()
+) -> list[tuple[Path, str]]:
+    """Every picture of an explain run as (path, caption): the chosen inputs (each says why
+    it was chosen, report/selection.py), the agreement histogram and the per-class chart."""
+    from distillctl.report.selection import choose_inputs
+
+    per_input = explained["metrics"]["per_input"]
+    chosen = choose_inputs(per_input, explained.get("predictions", {}), explained["labels"], count)
+    reasons = {f"input_{i:03d}.png": f"test input {i}: {why}" for i, why in chosen}
     drawer = DRAWERS.get_or_fail(kind)
     paths = drawer(
         explained["inputs"],
@@ -189,10 +214,14 @@ def draw(kind: str, explained: dict, out_dir: Path, count: int, feature_names=()
         explained["labels"],
         explained["targets"],
         out_dir,
-        count,
+        [i for i, _ in chosen],
         feature_names=feature_names,
         predictions=explained.get("predictions", {}),
     )
-    if explained["metrics"]["per_input"]:
-        paths.append(agreement_histogram(explained["metrics"]["per_input"], out_dir))
-    return paths
+    pictures = [(path, reasons.get(path.name, "")) for path in paths]
+    if per_input:
+        pictures.append((agreement_histogram(per_input, out_dir), ""))
+    per_class = explained["metrics"].get("per_class")
+    if per_class:
+        pictures.append((per_class_chart(per_class, out_dir), "Spearman per true class"))
+    return pictures

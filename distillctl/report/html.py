@@ -125,6 +125,21 @@ def _cascading_table(explain: dict[str, Any]) -> str:
     )
 
 
+def _per_class_table(explain: dict[str, Any]) -> str:
+    per_class = explain.get("per_class") or {}
+    if not per_class:
+        return ""
+    names = list(per_class)
+    classes = sorted({c for rows in per_class.values() for c in rows}, key=int)
+    rows = [
+        [str(c)] + [f"{per_class[n][c]['mean']:.3f} (n={per_class[n][c]['n']})" for n in names]
+        for c in classes
+    ]
+    return "<h3>Agreement per class (Spearman with the teacher, by true class)</h3>" + _table(
+        ["class", *names], rows
+    )
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
@@ -133,9 +148,12 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _image(path: Path) -> str:
+def _image(path: Path, caption: str = "") -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
+    image = f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
+    if not caption:
+        return image
+    return f"<figure>{image}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
 def render(
@@ -143,7 +161,7 @@ def render(
     summary: dict[str, Any],
     rows: list[dict],
     explain: dict[str, Any],
-    figures: list[Path],
+    figures: list[tuple[Path, str]],
     configs: list[tuple[str, str]],
 ) -> str:
     models = _table(
@@ -172,7 +190,7 @@ def render(
     facts = "".join(
         f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in summary.items()
     )
-    pictures = "\n".join(_image(p) for p in figures)
+    pictures = "\n".join(_image(path, caption) for path, caption in figures)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body>
@@ -218,9 +236,12 @@ gradient and deep explainers): |sum of attributions - (f(x) - f(reference))| rel
 <h2>Attributions</h2>
 <p class="note">Per input, the models' maps share one symmetric colour scale (red: evidence
 for the explained class, blue: against; colour bar on the right), so a weaker map looks
-weaker; each panel names the model's own prediction and its probability. Pictures are drawn
-for the first `explain.num_figures` explained inputs (the explained inputs are the first
-{explain["num_inputs"]} test inputs, in order); the grid shows the first 12.</p>
+weaker; each panel names the model's own prediction and its probability. Of the
+{explain["num_inputs"]} explained inputs (the first test inputs, in order),
+`explain.num_figures` are drawn: up to half where a student's prediction is wrong, the rest
+where a student's map disagrees most with the teacher's (lowest Spearman, the students taking
+turns), then the first inputs; each says why it was chosen. The grid shows the first 12.</p>
+{_per_class_table(explain)}
 {pictures}
 <h2>Configurations: the explain settings and each explained run</h2>
 {"".join(f"<h3>{html.escape(label)}</h3><pre>{html.escape(text)}</pre>" for label, text in configs)}
