@@ -416,3 +416,19 @@ def test_explanations_are_the_same_from_run_and_from_a_later_explain(tmp_path):
     spearman = metrics["agreement"]["distilled student"]["spearman"]
     assert spearman["ci_low"] <= spearman["mean"] <= spearman["ci_high"]
     assert "bootstrap interval" in (run_dir / "report.html").read_text()
+    # compare finds the later explains of the nested student: the same way of explaining it
+    # is not counted twice, another explainer is its own row; teacher and scratch rows have
+    # their top-1 agreement with the teacher
+    from distillctl.report.compare import collect
+
+    run_stage("explain", tmp_path, distilled, "explainer=captum_saliency", name="e3")
+    rows = collect([str(run_dir)], tmp_path)
+    by = {(r["method"], r.get("explained", "").split(",")[0]): r for r in rows}
+    assert sorted(by) == [
+        ("ce+kd", "captum_gradientshap"),
+        ("ce+kd", "captum_saliency"),
+        ("scratch", "captum_gradientshap"),
+        ("teacher", ""),
+    ]
+    assert by[("teacher", "")]["teacher_top1"] == 1.0
+    assert 0.0 <= by[("scratch", "captum_gradientshap")]["teacher_top1"] <= 1.0

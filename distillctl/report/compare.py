@@ -94,12 +94,19 @@ def student_row(run_dir: Path, method: str | None = None) -> dict[str, Any]:
     }
 
 
-def newest_explanation(distill_dir: Path, output_root: Path) -> dict[str, Any]:
+def explanations(distill_dir: Path, output_root: Path) -> list[dict[str, Any]]:
+    """metrics.json of every finished `explain` run of `distill_dir`, newest first."""
     target = str(distill_dir.resolve())
-    for explain_dir, info in runs.finished_runs(output_root, "explain"):
-        if info.get("parents", {}).get("distill") == target:
-            return _read(explain_dir / "attributions" / "metrics.json")
-    return {}
+    return [
+        _read(explain_dir / "attributions" / "metrics.json")
+        for explain_dir, info in runs.finished_runs(output_root, "explain")
+        if info.get("parents", {}).get("distill") == target
+    ]
+
+
+def newest_explanation(distill_dir: Path, output_root: Path) -> dict[str, Any]:
+    found = explanations(distill_dir, output_root)
+    return found[0] if found else {}
 
 
 def rows_of(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
@@ -114,10 +121,25 @@ def rows_of(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
         scratch = student_row(run_dir / "scratch", method="scratch")
         # the pipeline's own config (the sub-runs' differ by stage and teacher path only)
         cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-        distilled["configuration"] = scratch["configuration"] = configuration(cfg)
+        teacher = student_row(run_dir / "teacher", method="teacher")  # the reference row
+        for row in (distilled, scratch, teacher):
+            row["configuration"] = configuration(cfg)
+        stages = (info.get("results") or {}).get("stages", {})
+        scratch["teacher_top1"] = stages.get("scratch", {}).get("teacher_agreement")
+        teacher["teacher_top1"] = 1.0
+        own = {**distilled, **_explanation(metrics, "distilled student")}
+        # later `explain` runs of the pipeline's distilled student: a row per other way of
+        # explaining it (the newest of each; one student never counts twice in a group)
+        later: dict[str, dict[str, Any]] = {}
+        for found in explanations(run_dir / "distilled", output_root):
+            row = {**distilled, **_explanation(found, "student")}
+            if row.get("explained") not in (own.get("explained"), *later):
+                later[row["explained"]] = row
         return [
-            {**distilled, **_explanation(metrics, "distilled student")},
+            own,
             {**scratch, **_explanation(metrics, "scratch student")},
+            *([teacher] if teacher.get("test_acc") is not None else []),
+            *later.values(),
         ]
     if stage in TRAINED:
         return [student_row(run_dir, method=TRAINED[stage])]

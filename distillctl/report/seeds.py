@@ -125,7 +125,7 @@ def group_by_configuration(
         group["spearman_std"] = summarize(
             [r["spearman"] for r in done if r.get("spearman") is not None]
         )["std"]
-        if method != "scratch" and config in scratch:
+        if method not in ("scratch", "teacher") and config in scratch:
             ours = {r["seed"]: r["test_acc"] for r in done if r.get("test_acc") is not None}
             diff = paired(ours, scratch[config])
             group.update(

@@ -23,6 +23,18 @@ def _sub_config(cfg: DictConfig, stage: str, **teacher) -> DictConfig:
     return sub
 
 
+def top1_agreement(model, reference, inputs, batch: int = 1024) -> float:
+    """Share of `inputs` (a numpy array) on which the two models predict the same class."""
+    import torch
+
+    same = 0
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch):
+            x = torch.from_numpy(inputs[start : start + batch])
+            same += int((model.eval()(x).argmax(-1) == reference.eval()(x).argmax(-1)).sum())
+    return same / len(inputs)
+
+
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.checkpoints import load_model
     from distillctl.data import build_splits
@@ -56,6 +68,10 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         )
     ]
     splits = build_splits(cfg.data, cfg.paths.data_dir)
+    # the scratch student's top-1 agreement with the teacher, as distill reports its student's
+    results["scratch"]["teacher_agreement"] = top1_agreement(
+        models[2].model, models[0].model, splits.x_test
+    )
     report = explain_and_report(
         models,
         splits,
