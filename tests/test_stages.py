@@ -209,6 +209,10 @@ def test_explain_with_captum_explainers(tmp_path, teacher_run, explainer):
     assert set(level["chance"]) == {"randomised_model", "model_free", "mismatched_inputs"}
     assert set(metrics["normalised"]["student"]) == set(metrics["levels"])
     assert "chance: model-free map" in report
+    if explainer == "captum_gradcam":  # the report names the layer auto chose and its maps
+        chosen = metrics["explainer_details"]["student"]
+        assert chosen["map size"] == "4x4"
+        assert f"layer {chosen['layer']}, map size 4x4" in report
 
 
 def test_explain_can_add_cascading_randomisation(tmp_path, teacher_run):

@@ -28,6 +28,9 @@ STOCHASTIC: set[str] = set()
 # gives the reference inputs (f(reference) is the mean output over them)
 Reference = Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
 COMPLETE: dict[str, Reference] = {}
+# what an explainer chose for a model, to name in the report: details(model, input_shape, cfg)
+Details = Callable[[nn.Module, tuple[int, ...], Any], dict[str, str]]
+DETAILS: dict[str, Details] = {}
 
 
 def from_background(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
@@ -45,6 +48,7 @@ def register(
     signed: Callable[[Any], bool] = lambda cfg: True,
     stochastic: bool = False,
     complete: Reference | None = None,
+    details: Details | None = None,
 ):
     """Register an explainer under `name`; `signed(cfg)` says whether its maps are signed,
     `stochastic` whether they depend on random draws (seeded from `explainer.seed`),
@@ -56,9 +60,18 @@ def register(
             STOCHASTIC.add(name)
         if complete is not None:
             COMPLETE[name] = complete
+        if details is not None:
+            DETAILS[name] = details
         return EXPLAINERS.register(name)(attribute)
 
     return wrap
+
+
+def explainer_details(cfg: Any, model: nn.Module, input_shape: tuple[int, ...]) -> dict:
+    """What the explainer `cfg` names chose for `model` (e.g. Grad-CAM's layer), or {}."""
+    get_explainer(cfg.name)
+    details = DETAILS.get(cfg.name)
+    return {} if details is None else details(model, input_shape, cfg)
 
 
 def completeness_reference(

@@ -171,21 +171,29 @@ def gradcam_auto_layer(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     return max(maps, key=lambda n: (math.prod(maps[n][1:]), list(maps).index(n)))
 
 
-@register("captum_gradcam", signed=lambda cfg: False)
+def gradcam_layer(model: nn.Module, input_shape: tuple[int, ...], cfg) -> tuple[str, tuple]:
+    """The layer Grad-CAM uses for `model` and its per-sample output shape."""
+    from distillctl.taps import output_shapes, resolve_layers
+
+    if cfg.layer in (None, "auto"):
+        name = gradcam_auto_layer(model, input_shape)
+    else:
+        (name,) = resolve_layers(model, cfg.layer, "model", "explainer.layer")[-1:]
+    return name, tuple(output_shapes(model, input_shape, [name]).get(name, ()))
+
+
+def gradcam_details(model: nn.Module, input_shape: tuple[int, ...], cfg) -> dict[str, str]:
+    name, shape = gradcam_layer(model, input_shape, cfg)
+    return {"layer": name, "map size": "x".join(map(str, shape[1:]))}
+
+
+@register("captum_gradcam", signed=lambda cfg: False, details=gradcam_details)
 def gradcam(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Grad-CAM at the layer `explainer.layer` (a module name, or auto: see
     `gradcam_auto_layer`), upsampled to the input's size and spread over its channels."""
     from captum.attr import LayerGradCam
 
-    from distillctl.console import say
-    from distillctl.taps import output_shapes, resolve_layers
-
-    if cfg.layer in (None, "auto"):
-        name = gradcam_auto_layer(model, tuple(inputs.shape[1:]))
-    else:
-        (name,) = resolve_layers(model, cfg.layer, "model", "explainer.layer")[-1:]
-    shape = output_shapes(model, tuple(inputs.shape[1:]), [name]).get(name, ())
-    say(f"Grad-CAM at layer {name}, maps {'x'.join(map(str, shape[1:]))}")
+    name, shape = gradcam_layer(model, tuple(inputs.shape[1:]), cfg)
     if len(shape) < 2 or len(shape) != inputs.dim() - 1:
         raise ConfigError(
             f"explainer=captum_gradcam needs a layer with spatial maps like the input's, but "

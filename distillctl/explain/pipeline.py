@@ -13,7 +13,13 @@ from torch import nn
 
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
-from distillctl.explain import completeness_reference, get_explainer, is_stochastic, signed_maps
+from distillctl.explain import (
+    completeness_reference,
+    explainer_details,
+    get_explainer,
+    is_stochastic,
+    signed_maps,
+)
 from distillctl.explain.agreement import (
     DEFINITIONS,
     agreement,
@@ -134,6 +140,8 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
             progress.advance(task)
     frac = float(cfg.explain.top_k_fraction)
     signed = signed_maps(cfg.explainer)
+    shape = tuple(inputs.shape[1:])
+    details = {e.name: explainer_details(cfg.explainer, e.model, shape) for e in models}
     per_input = {
         e.name: agreement(maps[models[0].name], maps[e.name], frac, signed) for e in models[1:]
     }
@@ -176,6 +184,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         "num_inputs": int(len(inputs)),
         "top_k_fraction": frac,
         "signed_maps": signed,
+        "explainer_details": {name: found for name, found in details.items() if found},
         "definitions": {name: DEFINITIONS[name] for name in measures(signed)},
         "agreement": summary,
         "levels": chance_and_ceiling,

@@ -60,6 +60,10 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
     facts = {
         "data": str(cfg.data.name),
         "explainer": cfg.explainer.name,
+        **{
+            f"{cfg.explainer.name} for {name}": ", ".join(f"{k} {v}" for k, v in chosen.items())
+            for name, chosen in metrics.get("explainer_details", {}).items()
+        },
         "run folder": str(out_dir.resolve()),
     }
     report = write_report(
