@@ -117,7 +117,9 @@ def main() -> None:
         f"# Explainer speed: {args.model} ({params / 1e6:.2f}M parameters, inputs {shape}, "
         f"{classes} classes), {args.inputs} inputs, {where}",
         "",
-        f"Command: `python benchmarks/explain.py --model {args.model} --inputs {args.inputs}`  ",
+        f"Command: `python benchmarks/explain.py --model {args.model} --inputs {args.inputs}"
+        + (f" --only {' '.join(args.only)}" if args.only else "")
+        + "`  ",
         f"Reference: the model's own input gradient in one batch of {len(rows)} rows, "
         f"{1000 * ref:.3f} ms/row ({1 / ref:,.0f} gradient evaluations/s). The last column is "
         "an explainer's evaluations/s over that: 1.00x is the model's own speed.",
@@ -126,7 +128,9 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     for name in names:
-        cfg = OmegaConf.load(config_dir() / "explainer" / f"{name}.yaml")
+        root = OmegaConf.create({"seed": 0})  # the explainer's ${seed}, as in a composed run
+        root.explainer = OmegaConf.load(config_dir() / "explainer" / f"{name}.yaml")
+        cfg = root.explainer
         explain = get_explainer(name)
         try:
             run = lambda e=explain, c=cfg: e(model, x, targets, background, c)  # noqa: E731
