@@ -16,7 +16,7 @@ from pathlib import Path
 
 from distillctl import stages
 from distillctl.config_groups import USER_GROUPS, config_dir, defaults, describe, groups
-from distillctl.errors import ConfigError, DistillctlError
+from distillctl.errors import ConfigError, DistillctlError, exit_with
 from distillctl.rundirs import RESUMABLE, find_resumable
 from distillctl.signals import Stopped
 
@@ -24,7 +24,6 @@ from distillctl.signals import Stopped
 # overrides (the stage words were taken off for Hydra). The stage travels to those ranks in
 # this variable, which Lightning's child processes inherit.
 STAGE_ENV = "DISTILLCTL_STAGE"
-DEBUG_ENV = "DISTILLCTL_DEBUG"
 
 
 def usage() -> str:
@@ -251,16 +250,6 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
     main_fn()
 
 
-def report_error(exc: DistillctlError) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(f"[bold red]error:[/] {escape(exc.problem)}")  # messages hold [a,b] lists
-    if exc.fix:
-        console.print(f"[bold]  fix:[/] {escape(exc.fix)}")
-
-
 # Commands that start no run: their words -> "module:function" taking the remaining arguments.
 # Longer word sequences first, so `list layers` is not read as `list` with an argument.
 TOOLS = {
@@ -293,10 +282,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         launch(stage, check_command_line(stage, rest))
     except DistillctlError as exc:
-        if os.environ.get(DEBUG_ENV) == "1":
-            raise
-        report_error(exc)
-        sys.exit(exc.exit_code)
+        exit_with(exc)
     except (KeyboardInterrupt, Stopped) as exc:
         stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
         print(stop_message(stopped), file=sys.stderr)

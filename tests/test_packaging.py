@@ -83,3 +83,24 @@ def test_an_installed_distillctl_finds_its_configs_outside_the_checkout(wheel, t
     module_file, configs, *_ = out.stdout.splitlines()
     assert module_file.startswith(str(target)) and configs.startswith(str(target))
     assert "stage: train_teacher" in out.stdout and "name: digits" in out.stdout
+
+
+def test_stages_do_not_import_the_command_line():
+    """The CLI routes to stages; stages never reach back into it (errors.exit_with is the one
+    way a user error ends the process, for both)."""
+    import ast
+    from pathlib import Path
+
+    import distillctl
+
+    package = Path(distillctl.__file__).parent
+    for path in (package / "stages").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            assert "distillctl.cli" not in names, f"{path.name} imports distillctl.cli"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from distillctl import data as data_registry
-from distillctl.errors import ConfigError, DistillctlError
+from distillctl.errors import ConfigError, DistillctlError, exit_with
 from distillctl.guards import seed_all, seed_stream
 from distillctl.io import atomic_write_json, atomic_write_text
 from distillctl.runs import RunRecord, is_rank_zero
@@ -27,12 +25,7 @@ def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | None:
     try:
         return execute(stage, cfg, run_dir)
     except DistillctlError as exc:
-        if os.environ.get("DISTILLCTL_DEBUG") == "1":
-            raise
-        from distillctl.cli import report_error
-
-        report_error(exc)
-        sys.exit(exc.exit_code)
+        exit_with(exc)
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
