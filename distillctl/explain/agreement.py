@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from distillctl.explain.uncertainty import bootstrap_interval
+
 METRICS = ("spearman", "topk", "sign", "cosine")
 
 # what each figure is, written into metrics.json and the report beside it
@@ -96,8 +98,6 @@ def summarise(rows: dict[str, list], seed: int = 0) -> dict[str, dict[str, float
     """Mean and standard deviation of each metric over the inputs where it is defined; `n`
     inputs scored, `undefined` left out (NaN), and the mean's 95 % bootstrap interval
     (`ci_low`, `ci_high`; None below 2 inputs), seeded."""
-    from distillctl.explain.uncertainty import bootstrap_interval
-
     out = {}
     for name, values in rows.items():
         arr = np.asarray(values, dtype=np.float64)

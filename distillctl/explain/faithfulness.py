@@ -139,11 +139,16 @@ def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
     clone = copy.deepcopy(model)
     with seeded(seed):  # reset_parameters draws from torch's global generator
         for module in clone.modules():
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-            if hasattr(module, "reset_running_stats"):
-                module.reset_running_stats()
+            _reinitialise(module)
     return clone.eval()
+
+
+def _reinitialise(module: nn.Module) -> None:
+    """A module's own weights drawn afresh and its BatchNorm statistics reset, if it has them."""
+    if hasattr(module, "reset_parameters"):
+        module.reset_parameters()
+    if hasattr(module, "reset_running_stats"):
+        module.reset_running_stats()
 
 
 def parameter_layers(model: nn.Module) -> list[str]:
@@ -161,12 +166,8 @@ def cascading_copies(model: nn.Module, seed: int = 0):
     (name of the deepest layer randomised so far, copy)."""
     clone = copy.deepcopy(model).eval()
     for depth, name in enumerate(reversed(parameter_layers(model))):
-        module = clone.get_submodule(name)
         with seeded(seed + depth):
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-            if hasattr(module, "reset_running_stats"):
-                module.reset_running_stats()
+            _reinitialise(clone.get_submodule(name))
         yield name, copy.deepcopy(clone)
 
 

@@ -39,9 +39,12 @@ def levels(
     background: torch.Tensor,
     top_k_fraction: float,
     signed: bool,
+    randomised_maps: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Ceiling and chance levels of every agreement measure, as {measure: {...}}.
-    `explain(model, cfg)` explains `model` on the run's inputs and targets with `cfg`."""
+    `explain(model, cfg)` explains `model` on the run's inputs and targets with `cfg`;
+    `randomised_maps`: the teacher's `randomised_copy` already explained (by the sanity
+    check), if it was."""
 
     def summary(other: np.ndarray) -> dict[str, dict]:
         return summarise(agreement(teacher_maps, other, top_k_fraction, signed))
@@ -51,10 +54,10 @@ def levels(
         ceiling = summary(explain(teacher, redraw).detach().cpu().numpy())
     else:
         ceiling = None
+    if randomised_maps is None:
+        randomised_maps = explain(randomised_copy(teacher), explainer_cfg).detach().cpu().numpy()
     chance = {
-        "randomised_model": summary(
-            explain(randomised_copy(teacher), explainer_cfg).detach().cpu().numpy()
-        ),
+        "randomised_model": summary(randomised_maps),
         "model_free": summary(model_free_map(inputs, background).cpu().numpy()),
         "mismatched_inputs": summary(np.roll(teacher_maps, 1, axis=0)),
     }

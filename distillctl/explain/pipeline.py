@@ -107,6 +107,11 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         teacher_pred = reference(inputs).argmax(-1)
     targets = labels if target_kind == "label" else teacher_pred
     maps: dict[str, np.ndarray] = {}
+    randomised_maps: dict[str, torch.Tensor] = {}  # each model's randomised copy, explained
+
+    def explain(m: nn.Module, explainer_cfg: Any = cfg.explainer) -> torch.Tensor:
+        return explainer(m, inputs, targets, background, explainer_cfg).detach()
+
     quality_rows: dict[str, dict[str, list[float]]] = {}
     cascading: dict[str, list[dict]] = {}
     predictions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -114,7 +119,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         task = progress.add_task(f"explaining with {cfg.explainer.name}", total=len(models))
         for entry in models:
             model = entry.model.to(device).eval()
-            attributions = explainer(model, inputs, targets, background, cfg.explainer).detach()
+            attributions = explain(model)
             maps[entry.name] = attributions.cpu().numpy()
             with torch.no_grad():
                 probability, predicted = model(inputs).softmax(-1).max(-1)
@@ -126,17 +131,13 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
                 targets,
                 background,
                 cfg.explain.quality,
-                lambda m: explainer(m, inputs, targets, background, cfg.explainer).detach(),
+                lambda m, name=entry.name: randomised_maps.setdefault(name, explain(m)),
                 completeness_reference(cfg.explainer, inputs, background),
                 seed=draw_seed(int(cfg.seed)),
             )
             warn_incomplete(entry.name, cfg.explainer.name, quality_rows[entry.name])
             if cfg.explain.quality.get("cascading", False):
-                cascading[entry.name] = cascading_randomisation(
-                    attributions,
-                    model,
-                    lambda m: explainer(m, inputs, targets, background, cfg.explainer).detach(),
-                )
+                cascading[entry.name] = cascading_randomisation(attributions, model, explain)
             progress.advance(task)
     frac = float(cfg.explain.top_k_fraction)
     signed = signed_maps(cfg.explainer)
@@ -155,17 +156,21 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
         for rows in [per_input[a]]
     }
     chance_and_ceiling = {}
+    # the sanity check already explained the teacher's randomised copy (same seed): reuse it
+    found = randomised_maps.get(models[0].name)
+    teacher_randomised = None if found is None else found.cpu().numpy()
     if cfg.explain.levels:
         chance_and_ceiling = levels(
             reference,
             maps[models[0].name],
-            lambda m, explainer_cfg: explainer(m, inputs, targets, background, explainer_cfg),
+            explain,
             cfg.explainer,
             is_stochastic(cfg.explainer.name),
             inputs,
             background,
             frac,
             signed,
+            teacher_randomised,
         )
     attr_dir = out_dir / "attributions"
     buffer = io.BytesIO()
