@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from distillctl.explain.faithfulness import QUALITY
+from distillctl.explain.levels import CHANCE
 from distillctl.io import atomic_write_text
 from distillctl.report.tables import COLUMNS, fmt
 from distillctl.report.verdict import plain_summary
@@ -86,7 +87,7 @@ def _levels_table(explain: dict[str, Any]) -> str:
         chance = level["chance"]
         rows.append(
             [measure]
-            + [f"{chance[k]:.3f}" for k in ("randomised_model", "model_free", "mismatched_inputs")]
+            + [f"{chance[k]:.3f}" for k in CHANCE]
             + [f"{level['ceiling']:.3f}"]
             + [
                 f"{explain['agreement'][n][measure]['mean']:.3f} → "
@@ -206,9 +207,9 @@ Compression is the teacher's parameter count over each model's.</p>
 <p class="note">Agreement of each model's attributions with the teacher's on the same
 {explain["num_inputs"]} test inputs ({html.escape(explain["explainer"]["name"])}, explaining the
 {html.escape(explain["target"])} class), each computed per input on the maps as the explainer
-gives them (signed values), then mean ± standard deviation over the inputs where it is defined
-(top-k overlap at k = {explain["top_k_fraction"]:.0%} of the features); mean ± std over inputs,
-[95 % bootstrap interval of the mean], n inputs:</p>
+gives them (signed values), then mean ± standard deviation over the inputs where it is defined,
+[95 % bootstrap interval of the mean], n inputs (top-k overlap at
+k = {explain["top_k_fraction"]:.0%} of the features):</p>
 <ul class="note">{definitions}</ul>
 {agreement}
 {_paired_table(explain)}
