@@ -4,7 +4,7 @@ import torch
 from omegaconf import OmegaConf
 
 from distillctl.data import build_splits, identity
-from distillctl.data.module import IndexBatches
+from distillctl.data.module import IndexBatches, Served
 from distillctl.errors import ConfigError
 
 DIGITS = {
@@ -93,19 +93,24 @@ def test_num_classes_that_disagree_with_the_data_is_a_config_error(tmp_path):
 def test_identity_ignores_loader_settings_only():
     a = identity(OmegaConf.create(DIGITS))
     assert a == identity(OmegaConf.create({**DIGITS, "batch_size": 7}))
+    # loader knobs are not the data: the same teacher is found when they change
+    assert a == identity(OmegaConf.create({**DIGITS, "num_workers": 2, "in_memory": False}))
+    assert a == {"name": "digits", "split_seed": 0, "test_fraction": 0.2, "val_fraction": 0.1}
     assert a != identity(OmegaConf.create({**DIGITS, "val_fraction": 0.2}))
 
 
 def test_index_batches_shuffle_per_epoch_and_shard_per_rank():
     x, y = torch.arange(10.0)[:, None], torch.arange(10)
     epoch = {"n": 0}
-    loader = IndexBatches(x, y, 4, shuffle=True, seed=3, epoch_fn=lambda: epoch["n"])
+    loader = IndexBatches(x, y, Served(4, shuffle=True, seed=3, epoch_fn=lambda: epoch["n"]))
     first = torch.cat([b for _, b in loader])
     assert sorted(first.tolist()) == list(range(10)) and len(loader) == 3
     assert torch.equal(first, torch.cat([b for _, b in loader]))  # same epoch, same order
     epoch["n"] = 1
     assert not torch.equal(first, torch.cat([b for _, b in loader]))
-    shards = [torch.cat([b for _, b in IndexBatches(x, y, 4, True, 3, r, 2)]) for r in (0, 1)]
+    shards = [
+        torch.cat([b for _, b in IndexBatches(x, y, Served(4, True, 3, r, 2))]) for r in (0, 1)
+    ]
     assert set(shards[0].tolist()).isdisjoint(shards[1].tolist())
     assert sorted(torch.cat(shards).tolist()) == list(range(10))
 
@@ -127,7 +132,7 @@ def test_shift_translates_each_sample_with_zero_fill():
 
 
 def test_training_batches_are_augmented_and_evaluation_batches_are_not(tmp_path):
-    from distillctl.data.module import ArrayDataModule
+    from distillctl.data import build
 
     cfg = OmegaConf.create(
         {
@@ -136,7 +141,7 @@ def test_training_batches_are_augmented_and_evaluation_batches_are_not(tmp_path)
             "seed": 0,
         }
     )
-    data = ArrayDataModule.from_config(cfg)
+    data, _ = build(cfg)
     x_train, _ = data.tensors("train")
     xb, yb = next(iter(data.train_dataloader()))
     assert not any(torch.equal(xb[0], row) for row in x_train)  # noise makes every input new
@@ -154,3 +159,46 @@ def test_an_unknown_or_negative_augmentation_is_a_config_error():
     with pytest.raises(ConfigError, match="data.augment.noise=-1 must not be negative"):
         build({"noise": -1})
     assert build({"shift": 0, "noise": 0.0}) is None
+
+
+@pytest.mark.parametrize("augment", [{}, {"shift": 1, "noise": 0.1}])
+def test_tensor_and_loader_modules_serve_identical_batches(tmp_path, augment):
+    """data.in_memory never changes a result: same order, same augmentation draws."""
+    from distillctl.data import build
+    from distillctl.data.module import LoaderDataModule, TensorDataModule
+
+    def batches(in_memory, workers):
+        data = {**DIGITS, "augment": augment, "in_memory": in_memory, "num_workers": workers}
+        cfg = OmegaConf.create({"data": data, "paths": {"data_dir": str(tmp_path)}, "seed": 4})
+        module, info = build(cfg)
+        module.with_index = True
+        assert info.identity == identity(cfg.data) and info.sizes["test"] == 360
+        kind = TensorDataModule if in_memory else LoaderDataModule
+        assert isinstance(module, kind)
+        train = list(module.train_dataloader())
+        return module, train, list(module.val_dataloader())
+
+    _, tensor_train, tensor_val = batches(True, 0)
+    for workers in (0, 1):
+        module, train, val = batches(False, workers)
+        assert len(train) == len(tensor_train) == len(module.train_dataloader())
+        for (xa, ya, ia), (xb, yb, ib) in zip(tensor_train, train):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb) and torch.equal(ia, ib)
+        assert all(torch.equal(a[0], b[0]) for a, b in zip(tensor_val, val))
+
+
+def test_in_memory_auto_follows_the_stated_budget(tmp_path):
+    from distillctl.data import build_splits
+    from distillctl.data.module import in_memory, nbytes
+
+    splits = build_splits(OmegaConf.create(DIGITS), str(tmp_path))
+    size_mb = nbytes(splits) / 2**20
+    assert in_memory(
+        OmegaConf.create({"in_memory": "auto", "memory_budget_mb": size_mb * 2}), splits
+    )
+    assert not in_memory(
+        OmegaConf.create({"in_memory": "auto", "memory_budget_mb": size_mb / 2}), splits
+    )
+    assert not in_memory(OmegaConf.create({"in_memory": False}), splits)
+    with pytest.raises(ConfigError, match="data.in_memory=sometimes is not a choice"):
+        in_memory(OmegaConf.create({"in_memory": "sometimes"}), splits)

@@ -36,7 +36,7 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
     tmp_path, teacher_run
 ):
     from distillctl.checkpoints import load_model
-    from distillctl.data.module import ArrayDataModule
+    from distillctl.data import build
     from distillctl.lit import Distiller
     from distillctl.losses import Recipe, WeightedTerm
     from distillctl.models import create_model
@@ -46,7 +46,7 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
         "distill_student", ["trainer.limit_train_batches=3", "trainer.max_epochs=3"], tmp_path
     )
     teacher, _ = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
-    data = ArrayDataModule.from_config(cfg)
+    data, _ = build(cfg)
     recipe = Recipe([WeightedTerm("mse", 1.0, NanAfter(5))])  # step 5: epoch 1, batch 1
     module = Distiller(
         create_model(cfg.student, data.input_shape), teacher, recipe, 10, cfg.optim, {"model": {}}

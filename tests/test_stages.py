@@ -158,7 +158,7 @@ def test_failure_marks_run_json_and_keeps_the_config(tmp_path):
 
 def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, tmp_path):
     from distillctl.checkpoints import load_model
-    from distillctl.data.module import ArrayDataModule
+    from distillctl.data import build
     from distillctl.lit import Distiller
     from distillctl.losses import build_recipe
     from distillctl.models import create_model
@@ -167,7 +167,7 @@ def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, 
     cfg = compose_cfg("distill_student", ["trainer.limit_train_batches=3"], tmp_path)
     teacher, _ = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
-    data = ArrayDataModule.from_config(cfg)
+    data, _ = build(cfg)
     student = create_model(cfg.student, data.input_shape)
     seen = []
 
@@ -176,7 +176,7 @@ def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, 
             seen.append((self.teacher.training, self.model.training))
             return super().training_step(batch, batch_idx)
 
-    recipe = build_recipe(cfg.loss).bind(student, teacher, data.input_shape, data.splits.y_train)
+    recipe = build_recipe(cfg.loss).bind(student, teacher, data.input_shape, data.train_labels())
     module = Spy(student, teacher, recipe, 10, cfg.optim, {"model": {}})
     fit_and_test(module, data, cfg, tmp_path / "run")
     assert seen and all(t is False and s is True for t, s in seen)

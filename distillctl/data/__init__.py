@@ -1,46 +1,117 @@
-"""Data sources behind one registry: `data=<name>` picks a builder that returns Splits.
+"""Data sources behind one registry: `data=<name>` picks a source; stages call `build(cfg)`.
 
-Adding a data source is adding one module that calls `register`.
+A source is a function (data config, data_dir) -> Splits plus the config keys that say *which*
+samples land in which split (its identity). Everything else in `data.*` only changes how the
+samples are served (batch size, augmentation, workers, in memory or not), so a teacher trained
+with another batch size is still the teacher of this data. Adding a data source is adding one
+module that calls `register(name, identity=(...))`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry
 
-SOURCES: Registry[Callable[[Any, str], Splits]] = Registry("data source")
-register = SOURCES.register
 
-# Config keys that change how data is served, not which data it is: a teacher trained with
-# another batch size or augmentation still saw exactly the same train/val/test samples.
-LOADER_KEYS = frozenset({"batch_size", "augment"})
+@dataclass(frozen=True)
+class Source:
+    load: Callable[[Any, str], Splits]
+    # data.* keys (besides `name`) that decide which samples are in which split
+    identity: tuple[str, ...]
+
+
+SOURCES: Registry[Source] = Registry("data source")
+
+
+def register(name: str, identity: tuple[str, ...]) -> Callable:
+    def wrap(load: Callable[[Any, str], Splits]) -> Callable[[Any, str], Splits]:
+        SOURCES[name] = Source(load, tuple(identity))
+        return load
+
+    return wrap
+
+
+def _load_builtin() -> None:
+    from distillctl.data import mnist1d, sklearn_sets  # noqa: F401  (they register themselves)
+
+
+@dataclass
+class DataInfo:
+    """What a stage needs to know about its data besides the batches."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    # image (C, H, W), signal (C, L) or tabular (F,): decides the pictures in the report
+    kind: str
+    identity: dict[str, Any]
+    sizes: dict[str, int]
+    class_names: list[str] = field(default_factory=list)
+    feature_names: list[str] = field(default_factory=list)
+
+
+def _plain(data_cfg: Any) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(data_cfg):
+        return OmegaConf.to_container(data_cfg, resolve=True)
+    return dict(data_cfg)
 
 
 def identity(data_cfg: Any) -> dict[str, Any]:
-    """What makes two data configs the same samples in the same splits (checked before KD)."""
-    from omegaconf import OmegaConf
-
-    plain = (
-        OmegaConf.to_container(data_cfg, resolve=True)
-        if OmegaConf.is_config(data_cfg)
-        else dict(data_cfg)
-    )
-    return {k: v for k, v in sorted(plain.items()) if k not in LOADER_KEYS}
+    """The source's declared identity keys with their values: two configs with equal identities
+    give the same samples in the same splits (checked before KD, stored in every checkpoint, and
+    enough to rebuild the splits in `explain`)."""
+    _load_builtin()
+    plain = _plain(data_cfg)
+    source = SOURCES.get_or_fail(plain.get("name"))
+    return {"name": plain["name"], **{k: plain.get(k) for k in sorted(source.identity)}}
 
 
 def build_splits(data_cfg: Any, data_dir: str) -> Splits:
-    from distillctl.data import mnist1d, sklearn_sets  # noqa: F401  (they register themselves)
-
+    """The train/val/test arrays of `data_cfg` (the class count checked when the config has one)."""
+    _load_builtin()
     name = data_cfg.name
-    splits = SOURCES.get_or_fail(name)(data_cfg, data_dir)
-    if int(data_cfg.num_classes) != splits.num_classes:
+    splits = SOURCES.get_or_fail(name).load(data_cfg, data_dir)
+    wanted = data_cfg.get("num_classes")
+    if wanted is not None and int(wanted) != splits.num_classes:
         raise ConfigError(
-            f"data.num_classes={data_cfg.num_classes} but data '{name}' has "
-            f"{splits.num_classes} classes",
+            f"data.num_classes={wanted} but data '{name}' has {splits.num_classes} classes",
             f"drop the override or set data.num_classes={splits.num_classes}",
         )
     return splits
+
+
+def info(data_cfg: Any, splits: Splits) -> DataInfo:
+    return DataInfo(
+        name=str(data_cfg.name),
+        input_shape=splits.input_shape,
+        num_classes=splits.num_classes,
+        kind=splits.kind,
+        identity=identity(data_cfg),
+        sizes=splits.sizes(),
+        class_names=list(splits.class_names),
+        feature_names=list(splits.feature_names),
+    )
+
+
+def build(cfg: Any):
+    """(LightningDataModule, DataInfo) for the run config `cfg`: the one door stages use.
+
+    `data.in_memory` picks the module: true holds every split as tensors on the training device
+    (batched by index, the fast path), false serves them through a DataLoader with workers, auto
+    takes the tensors when the data fits `data.memory_budget_mb`."""
+    from distillctl.data.module import choose_module
+
+    if int(cfg.data.batch_size) <= 0:
+        raise ConfigError(
+            f"data.batch_size={cfg.data.batch_size} must be positive",
+            "set data.batch_size to e.g. 64",
+        )
+    splits = build_splits(cfg.data, cfg.paths.data_dir)
+    return choose_module(cfg, splits), info(cfg.data, splits)

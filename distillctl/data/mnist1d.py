@@ -26,7 +26,10 @@ def _generate(num_samples: int, train_split: float, seed: int) -> dict[str, np.n
     return {k: np.asarray(made[k]) for k in ("x", "y", "x_test", "y_test")}
 
 
-@register("mnist1d")
+@register(
+    "mnist1d",
+    identity=("num_samples", "train_split", "generator_seed", "val_fraction", "split_seed"),
+)
 def mnist1d(cfg, data_dir: str) -> Splits:
     """Signals of length 40 as (1, 40); the cache file is keyed by the generator's arguments."""
     if int(cfg.num_samples) < 100:

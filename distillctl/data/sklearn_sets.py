@@ -7,8 +7,11 @@ import numpy as np
 from distillctl.data import register
 from distillctl.data.splits import Splits, from_pool
 
+# a set without official splits: test, then validation, carved with split_seed
+POOL_KEYS = ("test_fraction", "val_fraction", "split_seed")
 
-@register("digits")
+
+@register("digits", identity=POOL_KEYS)
 def digits(cfg, data_dir: str) -> Splits:
     """8x8 grey digit images scaled to [0, 1], as (1, 8, 8) images."""
     from sklearn.datasets import load_digits
@@ -25,7 +28,7 @@ def digits(cfg, data_dir: str) -> Splits:
     )
 
 
-@register("breast_cancer")
+@register("breast_cancer", identity=POOL_KEYS)
 def breast_cancer(cfg, data_dir: str) -> Splits:
     """30 tabular features standardised with the training split's mean and deviation."""
     from sklearn.datasets import load_breast_cancer

@@ -52,7 +52,6 @@ def request_indices(data: Any, loss: str) -> None:
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
     from distillctl.checkpoints import load_model
-    from distillctl.data.module import ArrayDataModule
     from distillctl.lit import Distiller
     from distillctl.losses import build_recipe, recipe_name
     from distillctl.models import plain
@@ -74,8 +73,8 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     if teacher_run is not None:
         record.add_parent("teacher", teacher_run)
     teacher, teacher_meta = load_model(ckpt, "teacher")
-    data = ArrayDataModule.from_config(cfg)
-    check_teacher_fits(teacher_meta, identity, data.num_classes, ckpt)
+    data, info = data_registry.build(cfg)
+    check_teacher_fits(teacher_meta, identity, info.num_classes, ckpt)
     if architecture(teacher_meta["model"]) != architecture(wanted):
         raise RunError(
             f"teacher checkpoint {ckpt} is a {describe_arch(teacher_meta['model'])} but the "
@@ -83,25 +82,25 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
             f"pass teacher={teacher_meta['model']['arch']} with the checkpoint's options, or a "
             "checkpoint of the configured teacher",
         )
-    if tuple(teacher_meta["input_shape"]) != data.input_shape:
+    if tuple(teacher_meta["input_shape"]) != info.input_shape:
         raise RunError(
             f"teacher {ckpt} takes inputs of shape {teacher_meta['input_shape']} but "
-            f"the data gives {list(data.input_shape)}",
+            f"the data gives {list(info.input_shape)}",
             "use a teacher for this data",
         )
-    student = build_model(cfg, "student", data.input_shape, data.num_classes)
-    meta = model_meta(cfg, "student", data.input_shape, data.num_classes, "distill_student")
+    student = build_model(cfg, "student", info.input_shape, info.num_classes)
+    meta = model_meta(cfg, "student", info.input_shape, info.num_classes, "distill_student")
     meta["teacher_ckpt"] = str(Path(ckpt).resolve())
     meta["loss"] = recipe_name(cfg.loss)
     if recipe.needs_index:
         request_indices(data, meta["loss"])
     seed_stream(int(cfg.seed), "recipe")  # auxiliary modules never move the student's stream
-    recipe.bind(student, teacher, data.input_shape, train_labels=data.splits.y_train)
+    recipe.bind(student, teacher, info.input_shape, train_labels=data.train_labels())
     say(
         f"distilling the student ({cfg.student.arch}) from the teacher "
         f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()} -> {run_dir}"
     )
-    module = Distiller(student, teacher, recipe, data.num_classes, cfg.optim, meta)
+    module = Distiller(student, teacher, recipe, info.num_classes, cfg.optim, meta)
     results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
     summary = write_results(run_dir, module.model, meta, results)
     summary["teacher_ckpt"] = meta["teacher_ckpt"]

@@ -12,21 +12,18 @@ from distillctl.stages.common import build_model, model_meta, resume_checkpoint,
 
 
 def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
-    from distillctl.data.module import ArrayDataModule
+    from distillctl import data as data_registry
     from distillctl.lit import Classifier
     from distillctl.losses.ce import label_smoothing
     from distillctl.training import fit_and_test
 
     smoothing = label_smoothing(cfg.loss)
-    data = ArrayDataModule.from_config(cfg)
-    model = build_model(cfg, role, data.input_shape, data.num_classes)
-    meta = model_meta(cfg, role, data.input_shape, data.num_classes, record.data["stage"])
+    data, info = data_registry.build(cfg)
+    model = build_model(cfg, role, info.input_shape, info.num_classes)
+    meta = model_meta(cfg, role, info.input_shape, info.num_classes, record.data["stage"])
     record.update(model=meta["model"])
-    say(
-        f"training the {role} ({cfg[role].arch}) on {cfg.data.name} {data.splits.sizes()} "
-        f"-> {run_dir}"
-    )
-    module = Classifier(model, data.num_classes, cfg.optim, meta, label_smoothing=smoothing)
+    say(f"training the {role} ({cfg[role].arch}) on {info.name} {info.sizes} -> {run_dir}")
+    module = Classifier(model, info.num_classes, cfg.optim, meta, label_smoothing=smoothing)
     results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
     summary = write_results(run_dir, module.model, meta, results)
     say(f"{role} test accuracy {summary['test_acc']:.4f} ({summary['checkpoint']} checkpoint)")
