@@ -140,7 +140,7 @@ def one_seed(data: str, methods: list[str], seed: int, root: Path) -> dict:
         start = time.perf_counter()
         result, cfg = stage(
             "distill_student",
-            [*base, *METHODS[method], f"teacher.ckpt={folder / 'teacher'}"],
+            [*base, *METHODS[method], f"teacher_ckpt={folder / 'teacher'}"],
             folder / method,
             seed,
         )

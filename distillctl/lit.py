@@ -85,15 +85,10 @@ class _Trainable(pl.LightningModule):
         self._evaluate(batch, self.test_metrics, "test")
 
     def configure_optimizers(self):
+        from distillctl.optim import configure
+
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(
-            params, lr=float(self.optim["lr"]), weight_decay=float(self.optim["weight_decay"])
-        )
-        if self.optim.get("scheduler", "none") == "cosine":
-            epochs = max(int(self.trainer.max_epochs or 1), 1)
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-            return {"optimizer": optimizer, "lr_scheduler": scheduler}
-        return optimizer
+        return configure(self.optim, params, max(int(self.trainer.max_epochs or 1), 1))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[META_KEY] = self.meta

@@ -86,6 +86,15 @@ def _unselected_term(compose, stage: str, overrides: list[str], key: str) -> Con
     )
 
 
+# keys that moved, so an old command line gets told where: old key -> (new key, why)
+MOVED = {
+    "teacher.ckpt": (
+        "teacher_ckpt",
+        "the teacher's weights are not part of its architecture node",
+    ),
+}
+
+
 def composition_error(
     exc: Exception, compose, stage_name: str, words: str, overrides: list[str]
 ) -> ConfigError:
@@ -94,6 +103,10 @@ def composition_error(
     missing = re.search(r"Could not override '([^']+)'", text)
     if missing and cause is not None and "not in struct" in str(cause):
         key = missing.group(1)
+        if key in MOVED:
+            new, why = MOVED[key]
+            value = next((o.partition("=")[2] for o in overrides if o.startswith(f"{key}=")), "")
+            return ConfigError(f"'{key}' is now '{new}' ({why})", f"pass {new}={value}")
         unselected = _unselected_term(compose, stage_name, overrides, key)
         if unselected is not None:
             return unselected

@@ -47,10 +47,23 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("data.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
     ("teacher.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
     ("student.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
-    ("optim.lr", POSITIVE, "3e-3"),
-    ("optim.weight_decay", NON_NEGATIVE, "0"),
-    ("optim.scheduler", one_of("cosine", "none"), "cosine"),
+    # the optimiser of every stage, and the teacher's own when teacher_optim is chosen
+    *(
+        rule
+        for group in ("optim", "teacher_optim")
+        for rule in (
+            (f"{group}.name", one_of("adamw", "sgd"), "sgd"),
+            (f"{group}.lr", POSITIVE, "0.05"),
+            (f"{group}.weight_decay", NON_NEGATIVE, "5e-4"),
+            (f"{group}.momentum", NON_NEGATIVE, "0.9"),
+            (f"{group}.nesterov", ("true or false", lambda v: isinstance(v, bool)), "false"),
+            (f"{group}.scheduler", one_of("cosine", "multistep", "none"), "cosine"),
+            (f"{group}.gamma", POSITIVE, "0.1"),
+            (f"{group}.warmup_epochs", NON_NEGATIVE_INT, "5"),
+        )
+    ),
     ("eval_checkpoint", one_of("best", "last"), "best"),
+    ("teacher_checkpoint", one_of("best", "last"), "best"),
     # loss terms: `*` matches every selected term (loss=[ce,kd] -> loss.ce, loss.kd)
     ("loss.*.weight", NON_NEGATIVE, "1"),
     ("loss.*.temperature", POSITIVE, "4"),

@@ -96,25 +96,25 @@ CASES = [
     # layers tapped by name, and feature shapes a method cannot use
     (
         "layer name that does not exist",
-        [*TD, "teacher.ckpt={teacher}", "loss=[ce,at]", "loss.at.layers=[features.block9]"],
+        [*TD, "teacher_ckpt={teacher}", "loss=[ce,at]", "loss.at.layers=[features.block9]"],
         2,
         "loss.at.layers: the student has no layer 'features.block9'",
     ),
     (
         "spatial method on a vector layer",
-        [*TD, "teacher.ckpt={teacher}", "loss=at", "loss.at.student_layers=[head.1]"],
+        [*TD, "teacher_ckpt={teacher}", "loss=at", "loss.at.student_layers=[head.1]"],
         2,
         "gives a vector (32,) with no spatial axis",
     ),
     (
         "different shapes without a regressor",
-        [*TD, "teacher.ckpt={teacher}", "loss=fitnet", "loss.fitnet.regressor=false"],
+        [*TD, "teacher_ckpt={teacher}", "loss=fitnet", "loss.fitnet.regressor=false"],
         2,
         "without a regressor the shapes must be equal",
     ),
     (
         "unequal layer counts",
-        [*TD, "teacher.ckpt={teacher}", "loss=sp", "loss.sp.teacher_layers=[head.1,head.2]"],
+        [*TD, "teacher_ckpt={teacher}", "loss=sp", "loss.sp.teacher_layers=[head.1,head.2]"],
         2,
         "the counts differ",
     ),
@@ -170,21 +170,21 @@ CASES = [
     ("no teacher yet", [*TD, "paths.output_root={tmp}/empty"], 1, "no finished teacher run"),
     (
         "missing checkpoint",
-        [*TD, "teacher.ckpt={tmp}/missing.ckpt"],
+        [*TD, "teacher_ckpt={tmp}/missing.ckpt"],
         1,
         "teacher checkpoint not found",
     ),
-    ("truncated checkpoint", [*TD, "teacher.ckpt={truncated}"], 1, "truncated or not a checkpoint"),
-    ("not a checkpoint", [*TD, "teacher.ckpt={notckpt}"], 1, "truncated or not a checkpoint"),
+    ("truncated checkpoint", [*TD, "teacher_ckpt={truncated}"], 1, "truncated or not a checkpoint"),
+    ("not a checkpoint", [*TD, "teacher_ckpt={notckpt}"], 1, "truncated or not a checkpoint"),
     (
         "checkpoint of another architecture",
-        [*TD, "teacher=mlp", "teacher.ckpt={teacher}"],
+        [*TD, "teacher=mlp", "teacher_ckpt={teacher}"],
         1,
         "but the config asks for teacher=mlp",
     ),
     (
         "teacher of another data set",
-        [*TD, "teacher=mlp", "teacher.ckpt={mlp_teacher}"],
+        [*TD, "teacher=mlp", "teacher_ckpt={mlp_teacher}"],
         1,
         "trained on data 'breast_cancer' but this run uses 'digits'",
     ),
@@ -248,7 +248,7 @@ def test_bad_input(name, args, code, text, places, tmp_path):
 
 
 def test_a_failed_run_says_why_and_keeps_what_it_wrote(places, tmp_path):
-    out = cli(*TD, f"teacher.ckpt={places['truncated']}", *TINY, cwd=tmp_path)
+    out = cli(*TD, f"teacher_ckpt={places['truncated']}", *TINY, cwd=tmp_path)
     assert out.returncode == 1
     (run_json,) = (tmp_path / "outputs/distill_student").rglob("run.json")
     info = json.loads(run_json.read_text())
@@ -257,7 +257,7 @@ def test_a_failed_run_says_why_and_keeps_what_it_wrote(places, tmp_path):
 
 
 def test_debug_mode_shows_the_traceback(places, tmp_path):
-    out = cli(*TD, "teacher.ckpt=/nope.ckpt", *TINY, cwd=tmp_path, env={"DISTILLCTL_DEBUG": "1"})
+    out = cli(*TD, "teacher_ckpt=/nope.ckpt", *TINY, cwd=tmp_path, env={"DISTILLCTL_DEBUG": "1"})
     assert out.returncode != 0 and "Traceback" in out.stderr
 
 
@@ -265,6 +265,6 @@ def test_a_teacher_folder_survives_a_failed_distillation(places, tmp_path):
     copy = tmp_path / "teacher"
     shutil.copytree(places["teacher"], copy)
     sizes = {p: p.stat().st_size for p in copy.rglob("*") if p.is_file()}
-    out = cli(*TD, f"teacher.ckpt={copy}", "teacher=mlp", *TINY, cwd=tmp_path)
+    out = cli(*TD, f"teacher_ckpt={copy}", "teacher=mlp", *TINY, cwd=tmp_path)
     assert out.returncode == 1
     assert {p: p.stat().st_size for p in copy.rglob("*") if p.is_file()} == sizes

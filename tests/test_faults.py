@@ -231,8 +231,8 @@ def test_same_config_and_seed_give_identical_results(tmp_path):
         json.loads((a / "metrics.json").read_text())["test"]
         == json.loads((b / "metrics.json").read_text())["test"]
     )
-    da, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={a}", name="da")
-    db, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={a}", name="db")
+    da, _ = run_stage("distill_student", tmp_path, f"teacher_ckpt={a}", name="da")
+    db, _ = run_stage("distill_student", tmp_path, f"teacher_ckpt={a}", name="db")
     assert (da / "metrics.csv").read_text() == (db / "metrics.csv").read_text()
     ea, _ = run_stage("explain", tmp_path, f"explain.run={da}", name="ea")
     eb, _ = run_stage("explain", tmp_path, f"explain.run={da}", name="eb")

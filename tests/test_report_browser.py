@@ -15,7 +15,7 @@ PNG_1PX = base64.b64encode(
 
 
 def test_the_report_loads_cleanly_in_chromium(tmp_path, teacher_run):
-    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}")
     run_dir, result = run_stage("explain", tmp_path)
     seen = check(run_dir / "report.html")
     assert seen["errors"] == []

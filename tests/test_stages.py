@@ -79,7 +79,7 @@ def test_distill_takes_the_latest_finished_teacher_on_the_same_data(tmp_path, ca
 
 
 def test_distill_logs_each_loss_term(tmp_path, teacher_run):
-    run_dir, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_dir, _ = run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}")
     header = (run_dir / "metrics.csv").read_text().splitlines()[0]
     assert {"train/ce", "train/kd", "train/loss"} <= set(header.split(","))
 
@@ -92,7 +92,7 @@ def test_feature_terms_train_aux_modules_saved_in_the_checkpoint_not_the_student
     run_dir, result = run_stage(
         "distill_student",
         tmp_path,
-        f"teacher.ckpt={teacher_run}",
+        f"teacher_ckpt={teacher_run}",
         "loss=[ce,kd,fitnet,crd]",
         "trainer.limit_train_batches=3",
     )
@@ -126,21 +126,21 @@ def test_a_teacher_from_other_data_is_refused(tmp_path):
     with pytest.raises(
         RunError, match="trained on data 'breast_cancer' but this run uses 'digits'"
     ):
-        run_stage("distill_student", tmp_path, f"teacher.ckpt={other}")
+        run_stage("distill_student", tmp_path, f"teacher_ckpt={other}")
 
 
 def test_a_teacher_from_other_splits_of_the_same_data_is_refused(tmp_path, teacher_run):
     with pytest.raises(RunError, match="differs in: split_seed"):
-        run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}", "data.split_seed=5")
+        run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}", "data.split_seed=5")
 
 
 def test_missing_and_corrupt_teacher_checkpoints_are_named(tmp_path):
     with pytest.raises(RunError, match="teacher checkpoint not found"):
-        run_stage("distill_student", tmp_path, f"teacher.ckpt={tmp_path / 'nope.ckpt'}")
+        run_stage("distill_student", tmp_path, f"teacher_ckpt={tmp_path / 'nope.ckpt'}")
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"\x00garbage")
     with pytest.raises(RunError, match="truncated or not a checkpoint"):
-        run_stage("distill_student", tmp_path, f"teacher.ckpt={bad}", name="d2")
+        run_stage("distill_student", tmp_path, f"teacher_ckpt={bad}", name="d2")
 
 
 def test_class_counts_that_disagree_are_config_errors(tmp_path):
@@ -187,7 +187,7 @@ def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, 
 
 @pytest.mark.parametrize("explainer", ["captum_ig", "captum_gradcam", "captum_occlusion"])
 def test_explain_with_captum_explainers(tmp_path, teacher_run, explainer):
-    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}")
     run_dir, _ = run_stage("explain", tmp_path, f"explainer={explainer}")
     metrics = json.loads((run_dir / "attributions/metrics.json").read_text())
     assert metrics["explainer"]["name"] == explainer
@@ -216,7 +216,7 @@ def test_explain_with_captum_explainers(tmp_path, teacher_run, explainer):
 
 
 def test_explain_can_add_cascading_randomisation(tmp_path, teacher_run):
-    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}")
     run_dir, _ = run_stage(
         "explain", tmp_path, "explainer=captum_saliency", "explain.quality.cascading=true"
     )
@@ -227,7 +227,7 @@ def test_explain_can_add_cascading_randomisation(tmp_path, teacher_run):
 
 
 def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path, teacher_run):
-    distill_dir, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    distill_dir, _ = run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}")
     run_dir, result = run_stage("explain", tmp_path)
     assert load(run_dir)["parents"]["distill"] == str(distill_dir.resolve())
     metrics = json.loads((run_dir / "attributions/metrics.json").read_text())
@@ -271,7 +271,7 @@ def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path,
 def test_explain_attributions_differ_between_models_and_match_targets(tmp_path, teacher_run):
     import numpy as np
 
-    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}")
+    run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}")
     run_dir, _ = run_stage(
         "explain", tmp_path, "explain.target=teacher_pred", "explainer=shap_deep"
     )
@@ -336,7 +336,7 @@ def test_a_checkpoint_that_needs_code_to_load_is_not_trusted(tmp_path, teacher_r
     bad = tmp_path / "pickled.ckpt"
     torch.save(ckpt, bad)
     with pytest.raises(RunError, match=r"holds a Python object \(argparse.Namespace\)"):
-        run_stage("distill_student", tmp_path, f"teacher.ckpt={bad}")
+        run_stage("distill_student", tmp_path, f"teacher_ckpt={bad}")
 
 
 def test_a_truncated_checkpoint_is_named(tmp_path, teacher_run):
@@ -344,12 +344,12 @@ def test_a_truncated_checkpoint_is_named(tmp_path, teacher_run):
     cut = tmp_path / "cut.ckpt"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(RunError, match="truncated or not a checkpoint"):
-        run_stage("distill_student", tmp_path, f"teacher.ckpt={cut}")
+        run_stage("distill_student", tmp_path, f"teacher_ckpt={cut}")
 
 
 def test_explain_takes_a_given_distill_run_and_refuses_other_folders(tmp_path, teacher_run):
-    first, _ = run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}", name="d1")
-    run_stage("distill_student", tmp_path, f"teacher.ckpt={teacher_run}", name="d2")
+    first, _ = run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}", name="d1")
+    run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}", name="d2")
     run_dir, _ = run_stage("explain", tmp_path, f"explain.run={first}")
     assert load(run_dir)["parents"]["distill"] == str(first.resolve())
     with pytest.raises(RunError, match="is not a `distill student` run folder"):
@@ -362,7 +362,7 @@ def test_the_scratch_baseline_is_matched_to_the_distilled_student(tmp_path, teac
     epochs = ["trainer.max_epochs=2", "trainer.limit_train_batches=4"]
     scratch, _ = run_stage("train_student", tmp_path, *epochs, name="scratch")
     control, _ = run_stage(
-        "distill_student", tmp_path, *epochs, "loss=[ce]", f"teacher.ckpt={teacher_run}"
+        "distill_student", tmp_path, *epochs, "loss=[ce]", f"teacher_ckpt={teacher_run}"
     )
     a = json.loads((scratch / "metrics.json").read_text())
     b = json.loads((control / "metrics.json").read_text())
@@ -386,7 +386,7 @@ def test_no_recipe_moves_the_students_initial_weights(tmp_path, teacher_run, mon
         original(self, model, *args, **kwargs)
 
     monkeypatch.setattr(lit.Distiller, "__init__", record)
-    run_stage("distill_student", tmp_path, f"loss={terms}", f"teacher.ckpt={teacher_run}")
+    run_stage("distill_student", tmp_path, f"loss={terms}", f"teacher_ckpt={teacher_run}")
     from distillctl.guards import seed_stream
     from distillctl.models import create_model
 

@@ -189,8 +189,15 @@ class _Module(pl.LightningDataModule):
             self.batch_size, shuffle, self.seed, rank, world, epoch_fn, augment, with_index
         )
 
-    def _loader(self, split: str, shuffle: bool):
+    def _serve(self, split: str, served: Served, device: torch.device):
         raise NotImplementedError
+
+    def _loader(self, split: str, shuffle: bool):
+        return self._serve(split, self._served(shuffle), self._device())
+
+    def batches(self, split: str, device: torch.device):
+        """A split's (x, y) batches on `device` in order, unaugmented, without a trainer."""
+        return self._serve(split, Served(self.batch_size, shuffle=False), device)
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)
@@ -219,8 +226,8 @@ class TensorDataModule(_Module):
             self._tensors[key] = (x, y)
         return self._tensors[key]
 
-    def _loader(self, split: str, shuffle: bool) -> IndexBatches:
-        return IndexBatches(*self.tensors(split), self._served(shuffle))
+    def _serve(self, split: str, served: Served, device: torch.device) -> IndexBatches:
+        return IndexBatches(*self.tensors(split, device), served)
 
 
 class LoaderDataModule(_Module):
@@ -230,13 +237,12 @@ class LoaderDataModule(_Module):
         super().__init__(*args, **kwargs)
         self.num_workers = int(num_workers)
 
-    def _loader(self, split: str, shuffle: bool) -> LoaderBatches:
-        device = self._device()
+    def _serve(self, split: str, served: Served, device: torch.device) -> LoaderBatches:
         samples = ArraySamples(
             getattr(self.splits, f"x_{split}"), getattr(self.splits, f"y_{split}")
         )
         pin = device.type == "cuda"
-        return LoaderBatches(samples, self._served(shuffle), device, self.num_workers, pin)
+        return LoaderBatches(samples, served, device, self.num_workers, pin)
 
 
 def nbytes(splits: Splits) -> int:

@@ -45,7 +45,7 @@ STAGES: tuple[Stage, ...] = (
         ("distill", "student"),
         "distill_student",
         "distillctl.stages.distill:execute",
-        "distil the student from a teacher checkpoint (teacher.ckpt=latest by default)",
+        "distil the student from a teacher checkpoint (teacher_ckpt=latest by default)",
     ),
     Stage(
         ("explain",),

@@ -13,6 +13,7 @@ from distillctl.guards import seed_stream
 from distillctl.runs import RunRecord
 from distillctl.stages.common import build_model, model_meta, resume_checkpoint, write_results
 from distillctl.stages.resolve import architecture, describe_arch, resolve_teacher
+from distillctl.weights import NONE, load_teacher
 
 
 def check_teacher_fits(
@@ -37,6 +38,18 @@ def check_teacher_fits(
         )
 
 
+def teacher_accuracy(teacher, data, cfg: DictConfig) -> dict[str, float]:
+    """The teacher's accuracy on validation and test, before distilling: the teacher the user
+    got (an imported file's weights, a run's best or last checkpoint), recorded in run.json."""
+    from distillctl.evaluation import accuracy_on, device_for
+
+    device = device_for(cfg)
+    return {
+        f"{split}_acc": accuracy_on(teacher, data.batches(split, device))
+        for split in ("val", "test")
+    }
+
+
 def request_indices(data: Any, loss: str) -> None:
     """Terms with a memory bank (crd) need each training sample's position in its split."""
     if not getattr(data, "provides_index", False):
@@ -51,29 +64,31 @@ def request_indices(data: Any, loss: str) -> None:
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
-    from distillctl.checkpoints import load_model
     from distillctl.lit import Distiller
     from distillctl.losses import build_recipe, recipe_name
     from distillctl.models import plain
     from distillctl.training import fit_and_test
 
     recipe = build_recipe(cfg.loss)
-    identity = data_registry.identity(cfg.data)
+    data, info = data_registry.build(cfg)
+    identity = info.identity
     wanted = plain(cfg.teacher)
     # a resumed run keeps the teacher it started with, even if a newer one exists now
     ckpt, teacher_run = resolve_teacher(
-        str(record.data.get("teacher_ckpt") or cfg.teacher.get("ckpt", "latest")),
+        str(record.data.get("teacher_ckpt") or cfg.get("teacher_ckpt", "latest")),
         cfg.paths.output_root,
         identity,
         wanted,
-        cfg.eval_checkpoint,
+        str(cfg.get("teacher_checkpoint", "best")),
     )
     say(f"teacher: {ckpt}")
-    record.update(teacher_ckpt=str(Path(ckpt).resolve()))
+    source = str(ckpt) if str(ckpt) == NONE else str(Path(ckpt).resolve())
+    record.update(teacher_ckpt=source)
     if teacher_run is not None:
         record.add_parent("teacher", teacher_run)
-    teacher, teacher_meta = load_model(ckpt, "teacher")
-    data, info = data_registry.build(cfg)
+    teacher, teacher_meta = load_teacher(
+        ckpt, cfg.teacher, info.input_shape, info.num_classes, identity
+    )
     check_teacher_fits(teacher_meta, identity, info.num_classes, ckpt)
     if architecture(teacher_meta["model"]) != architecture(wanted):
         raise RunError(
@@ -88,9 +103,16 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
             f"the data gives {list(info.input_shape)}",
             "use a teacher for this data",
         )
+    seen = teacher_accuracy(teacher, data, cfg)
+    record.update(teacher_eval=seen)
+    say(
+        f"the teacher ({teacher_meta['model']['arch']}, {teacher_meta['stage']}) on this data: "
+        f"validation accuracy {seen['val_acc']:.4f}, test accuracy {seen['test_acc']:.4f}"
+    )
     student = build_model(cfg, "student", info.input_shape, info.num_classes)
     meta = model_meta(cfg, "student", info.input_shape, info.num_classes, "distill_student")
-    meta["teacher_ckpt"] = str(Path(ckpt).resolve())
+    meta["teacher_ckpt"] = source
+    meta["teacher_model"] = teacher_meta["model"]
     meta["loss"] = recipe_name(cfg.loss)
     if recipe.needs_index:
         request_indices(data, meta["loss"])
@@ -104,6 +126,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
     summary = write_results(run_dir, module.model, meta, results)
     summary["teacher_ckpt"] = meta["teacher_ckpt"]
+    summary["teacher_eval"] = seen
     summary["teacher_agreement"] = results["test"].get("test/teacher_agreement")
     say(
         f"distilled student test accuracy {summary['test_acc']:.4f}, top-1 agreement with "

@@ -93,13 +93,20 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.checkpoints import load_model
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained
+    from distillctl.weights import load_teacher
 
     distill_dir = resolve_distill_run(str(cfg.explain.run), cfg.paths.output_root)
     say(f"explaining distill run {distill_dir}")
     record.add_parent("distill", distill_dir)
     info = runs.load(distill_dir) or {}
     student, student_meta = load_model(info["results"]["checkpoint_path"], "student")
-    teacher, _ = load_model(student_meta["teacher_ckpt"], "teacher")
+    teacher, _ = load_teacher(
+        student_meta["teacher_ckpt"],
+        student_meta.get("teacher_model") or {},
+        tuple(student_meta["input_shape"]),
+        int(student_meta["num_classes"]),
+        student_meta["data"],
+    )
     teacher_run = info.get("parents", {}).get("teacher")
     data_cfg = OmegaConf.create(student_meta["data"])
     record.update(data=student_meta["data"])

@@ -1,4 +1,4 @@
-"""Finding the runs a stage builds on: `teacher.ckpt=latest` and `explain.run=latest`."""
+"""Finding the runs a stage builds on: `teacher_ckpt=latest` and `explain.run=latest`."""
 
 from __future__ import annotations
 
@@ -32,11 +32,14 @@ def resolve_teacher(
     wanted_model: dict[str, Any],
     which: str = "best",
 ) -> tuple[Path, Path | None]:
-    """(checkpoint file, teacher run folder or None) for teacher.ckpt=latest | RUN_DIR | FILE.
+    """(weights file, teacher run folder or None) for teacher_ckpt=latest | RUN_DIR | FILE | none.
 
     `latest` is the newest finished teacher run on the same data (same splits) and of the
-    architecture the `teacher` config asks for.
+    architecture the `teacher` config asks for; `which` (teacher_checkpoint) picks a run's best
+    or last checkpoint. `none` stays `none`: the architecture's own (pretrained) weights.
     """
+    if spec == "none":
+        return Path(spec), None
     if spec != "latest":
         path = Path(spec)
         if path.is_dir():
@@ -44,14 +47,15 @@ def resolve_teacher(
             if not ckpt.exists():
                 raise RunError(
                     f"teacher run {path} has no checkpoints/{which}.ckpt",
-                    "point teacher.ckpt at a finished `train teacher` run or a .ckpt file",
+                    "point teacher_ckpt at a finished `train teacher` run or a weights file, "
+                    "or set teacher_checkpoint=best",
                 )
             return ckpt, path
         if not path.exists():
             raise RunError(
                 f"teacher checkpoint not found: {path}",
                 "train one with `distillctl train teacher`, or pass "
-                "teacher.ckpt=<run dir or .ckpt>",
+                "teacher_ckpt=<run dir, .ckpt or state_dict file>",
             )
         return path, path.parent.parent if path.parent.name == "checkpoints" else None
     found = runs.finished_runs(output_root, "train_teacher")
@@ -71,7 +75,7 @@ def resolve_teacher(
             f"no finished teacher run of {describe_arch(wanted_model)} on data '{name}' under "
             f"{output_root} (teachers on this data: {', '.join(archs)})",
             f"choose that teacher with teacher=<arch> and its options, pass "
-            f"teacher.ckpt=<run dir>, or train one: `distillctl train teacher data={name}`",
+            f"teacher_ckpt=<run dir>, or train one: `distillctl train teacher data={name}`",
         )
     if found:
         others = sorted({_describe_data(info.get("data")) for _, info in found})
@@ -79,7 +83,7 @@ def resolve_teacher(
             f"no finished teacher run on data '{name}' with these data options under "
             f"{output_root} (teacher runs found on: {', '.join(others)})",
             f"train one first: `distillctl train teacher data={name}`, "
-            "or pass teacher.ckpt=<run dir>",
+            "or pass teacher_ckpt=<run dir>",
         )
     raise RunError(
         f"no finished teacher run under {output_root}",

@@ -15,11 +15,11 @@ from omegaconf import DictConfig, open_dict
 from distillctl.runs import RunRecord
 
 
-def _sub_config(cfg: DictConfig, stage: str, **teacher) -> DictConfig:
+def _sub_config(cfg: DictConfig, stage: str, **keys) -> DictConfig:
     sub = copy.deepcopy(cfg)
     with open_dict(sub):
         sub.stage = stage
-        sub.teacher.update(teacher)
+        sub.update(keys)
     return sub
 
 
@@ -53,7 +53,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     for role, stage, extra in (
         ("teacher", "train_teacher", {}),
         ("scratch", "train_student", {}),
-        ("distilled", "distill_student", {"ckpt": str(folders["teacher"].resolve())}),
+        ("distilled", "distill_student", {"teacher_ckpt": str(folders["teacher"].resolve())}),
     ):
         record.add_parent(role, folders[role])
         results[role] = execute_stage(

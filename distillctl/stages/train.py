@@ -11,6 +11,12 @@ from distillctl.runs import RunRecord
 from distillctl.stages.common import build_model, model_meta, resume_checkpoint, write_results
 
 
+def stage_optim(cfg: DictConfig, role: str) -> DictConfig:
+    """The teacher trains with `teacher_optim` when one is chosen (not `same`), else `optim`."""
+    own = cfg.get("teacher_optim")
+    return own if role == "teacher" and own else cfg.optim
+
+
 def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
     from distillctl.lit import Classifier
@@ -23,7 +29,9 @@ def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict
     meta = model_meta(cfg, role, info.input_shape, info.num_classes, record.data["stage"])
     record.update(model=meta["model"])
     say(f"training the {role} ({cfg[role].arch}) on {info.name} {info.sizes} -> {run_dir}")
-    module = Classifier(model, info.num_classes, cfg.optim, meta, label_smoothing=smoothing)
+    module = Classifier(
+        model, info.num_classes, stage_optim(cfg, role), meta, label_smoothing=smoothing
+    )
     results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
     summary = write_results(run_dir, module.model, meta, results)
     say(f"{role} test accuracy {summary['test_acc']:.4f} ({summary['checkpoint']} checkpoint)")

@@ -1,0 +1,31 @@
+"""Plain evaluation outside the Trainer: a model's accuracy on a split, on the run's device."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def device_for(cfg: Any) -> torch.device:
+    """The device the trainer config would train on (a GPU only when it asks for one and one
+    is visible)."""
+    wanted = str(cfg.trainer.get("accelerator", "auto")).lower()
+    if wanted in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def accuracy_on(model: nn.Module, batches: Iterable) -> float:
+    """Top-1 accuracy of `model` (put in eval mode, moved to the batches' device) on (x, y)
+    batches."""
+    right = total = 0
+    model.eval()
+    for x, y in batches:
+        model.to(x.device)
+        right += int((model(x).argmax(-1) == y).sum())
+        total += len(y)
+    return right / max(total, 1)

@@ -1,0 +1,105 @@
+"""Optimisers and learning-rate schedules behind registries: `optim=<name>`, `optim.scheduler`.
+
+Every stage trains with `optim`; the teacher with `teacher_optim` when one is chosen. Each
+optimiser is a function (params, **its options); the options' bounds are checked before any run
+folder exists (validate.py), what depends on several options here. A schedule
+is a torch scheduler stepped once per epoch, with an optional linear warm-up in front of it.
+Milestones count epochs from the start of training, warm-up included (the papers' convention).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from distillctl.errors import ConfigError
+from distillctl.registry import Registry, checked_options
+
+OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")
+SCHEDULES: Registry[Callable[..., Any]] = Registry("learning-rate schedule")
+# keys of the optim config that are not the optimiser's own options
+SCHEDULE_KEYS = ("name", "scheduler", "milestones", "gamma", "warmup_epochs")
+
+
+@OPTIMIZERS.register("adamw")
+def adamw(params, lr: float, weight_decay: float = 0.0, betas=(0.9, 0.999)):
+    betas = tuple(float(b) for b in betas)
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ConfigError(
+            f"optim.betas={list(betas)} must be two numbers in [0, 1)",
+            "set optim.betas=[0.9,0.999]",
+        )
+    return torch.optim.AdamW(
+        params,
+        lr=float(lr),
+        weight_decay=float(weight_decay),
+        betas=betas,
+    )
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(
+    params, lr: float, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0
+):
+    if nesterov and float(momentum) == 0:
+        raise ConfigError("optim.nesterov=true needs momentum", "set optim.momentum=0.9")
+    return torch.optim.SGD(
+        params,
+        lr=float(lr),
+        momentum=float(momentum),
+        nesterov=bool(nesterov),
+        weight_decay=float(weight_decay),
+    )
+
+
+@SCHEDULES.register("cosine")
+def cosine(optimizer, epochs: int, start: int, **_):
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs - start, 1))
+
+
+@SCHEDULES.register("multistep")
+def multistep(optimizer, epochs: int, start: int, milestones=(), gamma: float = 0.1, **_):
+    steps = sorted(int(m) for m in milestones)
+    if not steps or steps[0] <= start:
+        raise ConfigError(
+            f"optim.milestones={list(steps)} needs epochs after the warm-up ({start})",
+            "set optim.milestones=[150,180,210] (epochs from the start of training)",
+        )
+    # the scheduler starts counting after the warm-up: shift the milestones to keep them absolute
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, [m - start for m in steps], gamma)
+
+
+@SCHEDULES.register("none")
+def constant(optimizer, epochs: int, start: int, **_):
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+def configure(optim_cfg: dict[str, Any], params, epochs: int) -> dict[str, Any]:
+    """Lightning's configure_optimizers answer for the `optim` config."""
+    spec = dict(optim_cfg)
+    name = str(spec.get("name", "adamw"))
+    builder = OPTIMIZERS.get_or_fail(name, "optimizer (optim=)")
+    options = {k: v for k, v in spec.items() if k not in SCHEDULE_KEYS}
+    optimizer = builder(params, **checked_options(builder, options, "optim", f"optim={name}"))
+    schedule = SCHEDULES.get_or_fail(str(spec.get("scheduler", "none")), "optim.scheduler")
+    warmup = int(spec.get("warmup_epochs", 0) or 0)
+    if warmup and warmup >= epochs:
+        raise ConfigError(
+            f"optim.warmup_epochs={warmup} must be fewer than trainer.max_epochs={epochs}",
+            "set optim.warmup_epochs=5 (or 0 for none)",
+        )
+    main = schedule(
+        optimizer,
+        epochs,
+        warmup,
+        milestones=spec.get("milestones") or (),
+        gamma=spec.get("gamma", 0.1),
+    )
+    if warmup:
+        ramp = torch.optim.lr_scheduler.LinearLR(
+            optimizer, start_factor=1.0 / (warmup + 1), end_factor=1.0, total_iters=warmup
+        )
+        main = torch.optim.lr_scheduler.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+    return {"optimizer": optimizer, "lr_scheduler": main}
