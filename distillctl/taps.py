@@ -1,7 +1,8 @@
 """Feature taps: forward hooks that record the outputs of modules named in the config.
 
 A model's layers are addressed by their `named_modules()` names (`features.block2`, `fc1`).
-Builders list their feature stages, in forward order, as `model.feature_info` (as timm does),
+Builders list their feature stages, in forward order, as `model.feature_info` in timm's format
+(dicts with `module`, `num_chs`, `reduction`; see models/stages.py),
 and name the layer whose output is the vector the classifier reads as `model.embedding`.
 Named choices, in RepDistiller's terms (its `feat` list: stem, stages..., pooled vector):
   `all`        every feature stage (`feat[1:-1]`; AT, NST, VID)
@@ -34,7 +35,9 @@ def _listing_hint(role: str) -> str:
 
 
 def feature_stages(model: nn.Module, role: str) -> list[str]:
-    stages = list(getattr(model, "feature_info", []) or [])
+    from distillctl.models.stages import stage_names
+
+    stages = stage_names(model)
     if not stages:
         raise ConfigError(
             f"the {role} model declares no feature stages, so 'auto' cannot pick a layer",

@@ -24,7 +24,16 @@ NON_BUILD_KEYS = frozenset({"arch", "ckpt"})
 
 
 def _load_builtin() -> None:
-    from distillctl.models import cnn, cnn1d, mlp  # noqa: F401  (they register themselves)
+    from distillctl.models import (  # noqa: F401  (they register themselves)
+        cnn,
+        cnn1d,
+        mlp,
+        mobilenetv2,
+        resnet,
+        shufflenet,
+        vgg,
+        wrn,
+    )
 
 
 def plain(model_cfg: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from distillctl.models import expect_rank, register
+from distillctl.models.stages import declare
 
 
 @register("cnn")
@@ -36,6 +37,5 @@ def cnn(
         head.append(nn.Dropout(float(dropout)))
     head.append(nn.Linear(int(hidden), int(num_classes)))
     model = nn.Sequential(OrderedDict(features=features, head=nn.Sequential(*head)))
-    model.feature_info = [f"features.{name}" for name in blocks]
-    model.embedding = "head.2"  # the hidden ReLU: the vector the last Linear reads
-    return model
+    # the embedding is the hidden ReLU: the vector the last Linear reads
+    return declare(model, input_shape, [f"features.{name}" for name in blocks], "head.2")

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from distillctl.models import expect_rank, register
+from distillctl.models.stages import declare
 
 
 @register("cnn1d")
@@ -35,6 +36,5 @@ def cnn1d(
         head.append(nn.Dropout(float(dropout)))
     head.append(nn.Linear(flat, int(num_classes)))
     model = nn.Sequential(OrderedDict(features=features, head=nn.Sequential(*head)))
-    model.feature_info = [f"features.{name}" for name in blocks]
-    model.embedding = "head.0"  # the flattened features the Linear reads (before dropout)
-    return model
+    # the embedding is the flattened features the Linear reads (before dropout)
+    return declare(model, input_shape, [f"features.{name}" for name in blocks], "head.0")

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from torch import nn
 
 from distillctl.models import register
+from distillctl.models.stages import declare
 
 
 @register("mlp")
@@ -22,6 +23,6 @@ def mlp(input_shape, num_classes: int, hidden=(128,), dropout: float = 0.0) -> n
         width = int(h)
     layers["head"] = nn.Linear(width, int(num_classes))
     model = nn.Sequential(layers)
-    model.feature_info = [f"relu{i}" for i in range(1, len(hidden) + 1)] or ["flatten"]
-    model.embedding = model.feature_info[-1]  # the last hidden ReLU (before dropout)
-    return model
+    stages = [f"relu{i}" for i in range(1, len(hidden) + 1)] or ["flatten"]
+    # the embedding is the last hidden ReLU (before dropout)
+    return declare(model, input_shape, stages, embedding=stages[-1])
