@@ -22,6 +22,10 @@ def _whole(value: Any) -> bool:
 
 
 POSITIVE_INT = ("a whole number > 0", lambda v: _whole(v) and v > 0)
+OPTIONAL_POSITIVE_INT = (
+    "a whole number > 0, or null",
+    lambda v: v is None or (_whole(v) and v > 0),
+)
 NON_NEGATIVE_INT = ("a whole number >= 0", lambda v: _whole(v) and v >= 0)
 ANY_INT = ("a whole number", _whole)
 POSITIVE = ("a number > 0", lambda v: _number(v) and v > 0)
@@ -44,6 +48,7 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("data.test_fraction", OPEN_UNIT, "0.2"),
     ("data.num_samples", POSITIVE_INT, "5000"),
     ("data.train_split", OPEN_UNIT, "0.8"),
+    ("data.subset", OPTIONAL_POSITIVE_INT, "1000"),
     ("data.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
     ("teacher.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
     ("student.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),

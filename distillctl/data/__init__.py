@@ -37,7 +37,11 @@ def register(name: str, identity: tuple[str, ...]) -> Callable:
 
 
 def _load_builtin() -> None:
-    from distillctl.data import mnist1d, sklearn_sets  # noqa: F401  (they register themselves)
+    from distillctl.data import (  # noqa: F401  (they register themselves)
+        mnist1d,
+        sklearn_sets,
+        vision,
+    )
 
 
 @dataclass

@@ -43,6 +43,20 @@ def shift(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     return out
 
 
+# padding by N pixels and cropping back at a random place (the CIFAR recipe's RandomCrop(32, 4))
+# is the same operation as a random shift by up to N with zero fill
+register("crop")(shift)
+
+
+@register("flip")
+def flip(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
+    """Mirror each image left-right with probability `amount` (0.5 in the CIFAR recipe)."""
+    if amount <= 0 or x.dim() != 4:
+        return x
+    mirrored = torch.rand(x.shape[0], generator=gen, device=gen.device).to(x.device) < amount
+    return torch.where(mirrored[:, None, None, None], x.flip(-1), x)
+
+
 @register("noise")
 def noise(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     """Add Gaussian noise of standard deviation `amount`."""

@@ -38,6 +38,31 @@ def augment_generator(seed: int, epoch: int, rank: int, device: torch.device) ->
     return gen.manual_seed((seed * 100_003 + int(epoch)) * 1_009 + rank + 1)
 
 
+class Pixels:
+    """uint8 images become model inputs on the device: scaled to [0, 1] before augmentation
+    (so padding fills black, as torchvision's RandomCrop does), normalised after it."""
+
+    def __init__(self, normalise: tuple[list[float], list[float]] | None):
+        self.normalise = normalise
+        self._stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        if self.normalise is None:
+            return x
+        key = str(x.device)
+        if key not in self._stats:
+            shape = (1, -1, *[1] * (x.dim() - 2))
+            mean, std = (
+                torch.tensor(v, dtype=x.dtype, device=x.device).view(shape) for v in self.normalise
+            )
+            self._stats[key] = (mean, std)
+        mean, std = self._stats[key]
+        return (x - mean) / std
+
+
 class Served:
     """Where a split is served from and how: shared by both modules' iterators."""
 
@@ -51,7 +76,9 @@ class Served:
         epoch_fn: Callable[[], int] = lambda: 0,
         augment: Augment | None = None,
         with_index: bool = False,
+        pixels: Pixels | None = None,
     ):
+        self.pixels = pixels or Pixels(None)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = seed
@@ -73,8 +100,9 @@ class Served:
         if self.augment is not None:  # seeded per epoch and rank, on the data's device
             gen = augment_generator(self.seed, self.epoch_fn(), self.rank, device)
         for x, y, idx in batches:
-            x = x.to(device, non_blocking=True)
+            x = self.pixels.scale(x.to(device, non_blocking=True))
             x = x if gen is None else self.augment(x, gen)
+            x = self.pixels.standardise(x)
             y = y.to(device, non_blocking=True)
             yield (x, y, idx.to(device)) if self.with_index else (x, y)
 
@@ -160,6 +188,7 @@ class _Module(pl.LightningDataModule):
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.with_index = False
+        self.pixels = Pixels(splits.normalise)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -186,7 +215,15 @@ class _Module(pl.LightningDataModule):
         augment = self.augment if shuffle else None  # evaluation data is never augmented
         with_index = self.with_index and shuffle
         return Served(
-            self.batch_size, shuffle, self.seed, rank, world, epoch_fn, augment, with_index
+            self.batch_size,
+            shuffle,
+            self.seed,
+            rank,
+            world,
+            epoch_fn,
+            augment,
+            with_index,
+            self.pixels,
         )
 
     def _serve(self, split: str, served: Served, device: torch.device):
@@ -197,7 +234,7 @@ class _Module(pl.LightningDataModule):
 
     def batches(self, split: str, device: torch.device):
         """A split's (x, y) batches on `device` in order, unaugmented, without a trainer."""
-        return self._serve(split, Served(self.batch_size, shuffle=False), device)
+        return self._serve(split, Served(self.batch_size, False, pixels=self.pixels), device)
 
     def train_dataloader(self):
         return self._loader("train", shuffle=True)

@@ -22,10 +22,25 @@ class Splits:
     kind: str
     class_names: list[str] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
+    # images stored as uint8 pixels (0..255) are scaled to [0, 1], then normalised with these
+    # per-channel (mean, std) of the training split; None: the arrays are model inputs as they are
+    normalise: tuple[list[float], list[float]] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.x_train.shape[1:])
+
+    def inputs(self, split: str, index=slice(None)) -> np.ndarray:
+        """Model inputs (float32) of a split's samples `index`: pixels scaled and normalised."""
+        x = getattr(self, f"x_{split}")[index]
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / 255.0
+        if self.normalise is not None:
+            mean, std = (
+                np.asarray(v, np.float32).reshape(-1, *[1] * (x.ndim - 2)) for v in self.normalise
+            )
+            x = (x - mean) / std
+        return np.ascontiguousarray(x, dtype=np.float32)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
@@ -46,15 +61,40 @@ def carve(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, what: str):
     return (x_rest, y_rest), (x_cut, y_cut)
 
 
+def _stored(x) -> np.ndarray:
+    """Pixels stay uint8 (4x smaller, scaled on the device); everything else is float32."""
+    x = np.asarray(x)
+    return x if x.dtype == np.uint8 else x.astype(np.float32)
+
+
+def subset(x, y, size, seed: int):
+    """A stratified subset of `size` samples (the first classes get the remainder), or all."""
+    if size is None or int(size) >= len(y):
+        return x, y
+    if int(size) < len(np.unique(y)):
+        raise ConfigError(
+            f"data.subset={size} is smaller than the number of classes ({len(np.unique(y))})",
+            "set data.subset to at least one sample per class, or null for all",
+        )
+    from sklearn.model_selection import train_test_split
+
+    _, x_cut, _, y_cut = train_test_split(
+        x, y, test_size=int(size), random_state=int(seed), stratify=y
+    )
+    return x_cut, y_cut
+
+
 def from_train_test(x_train, y_train, x_test, y_test, cfg, **meta) -> Splits:
-    """Splits from a data set that has a test split: validation is carved from train."""
+    """Splits from a data set that has a test split: validation is carved from train, then
+    `data.subset` (when the config has one) keeps that many training samples."""
     (x_tr, y_tr), (x_val, y_val) = carve(x_train, y_train, cfg.val_fraction, cfg.split_seed, "val")
+    x_tr, y_tr = subset(x_tr, y_tr, cfg.get("subset"), int(cfg.split_seed))
     return Splits(
-        x_tr.astype(np.float32),
-        y_tr.astype(np.int64),
-        x_val.astype(np.float32),
-        y_val.astype(np.int64),
-        np.asarray(x_test, np.float32),
+        _stored(x_tr),
+        np.asarray(y_tr, np.int64),
+        _stored(x_val),
+        np.asarray(y_val, np.int64),
+        _stored(x_test),
         np.asarray(y_test, np.int64),
         **meta,
     )

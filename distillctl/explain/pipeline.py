@@ -61,9 +61,9 @@ def choose_inputs(splits: Splits, explain_cfg: Any, seed: int):
     size = min(int(explain_cfg.background), len(splits.y_train))
     bg = np.sort(rng.choice(len(splits.y_train), size=size, replace=False))
     return (
-        torch.from_numpy(splits.x_test[:n]),
+        torch.from_numpy(splits.inputs("test", slice(0, n))),
         torch.from_numpy(splits.y_test[:n]),
-        torch.from_numpy(splits.x_train[bg]),
+        torch.from_numpy(splits.inputs("train", bg)),
     )
 
 

@@ -70,7 +70,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     splits = build_splits(cfg.data, cfg.paths.data_dir)
     # the scratch student's top-1 agreement with the teacher, as distill reports its student's
     results["scratch"]["teacher_agreement"] = top1_agreement(
-        models[2].model, models[0].model, splits.x_test
+        models[2].model, models[0].model, splits.inputs("test")
     )
     report = explain_and_report(
         models,
