@@ -154,8 +154,8 @@ def test_training_batches_are_augmented_and_evaluation_batches_are_not(tmp_path)
 def test_an_unknown_or_negative_augmentation_is_a_config_error():
     from distillctl.data.augment import build
 
-    with pytest.raises(ConfigError, match="data.augment.flip is not an augmentation"):
-        build({"flip": 1})
+    with pytest.raises(ConfigError, match="data.augment.rotate is not an augmentation"):
+        build({"rotate": 1})
     with pytest.raises(ConfigError, match="data.augment.noise=-1 must not be negative"):
         build({"noise": -1})
     assert build({"shift": 0, "noise": 0.0}) is None
