@@ -39,6 +39,7 @@ def usage() -> str:
         lines.append(f"  {' '.join(stage.words):<{width}}{stage.help}")
     lines.append(f"  {'list [GROUP]':<{width}}config groups and their choices")
     lines.append(f"  {'list layers':<{width}}layer names of a model, for feature taps")
+    lines.append(f"  {'data info':<{width}}sizes, classes, shapes and identity of a data config")
     lines.append(f"  {'compare [RUN...]':<{width}}distilled students across runs: table, CSV, plot")
     lines += [
         "",
@@ -254,6 +255,7 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
 # Longer word sequences first, so `list layers` is not read as `list` with an argument.
 TOOLS = {
     ("list", "layers"): "distillctl.layers_cmd:list_layers",
+    ("data", "info"): "distillctl.data_cmd:data_info",
     ("list",): "distillctl.cli:list_groups",
     ("compare",): "distillctl.report.compare:compare_command",
 }

@@ -43,7 +43,10 @@ def checked_options(
     (with `also`: options the caller takes off before calling the builder)."""
     import inspect
 
-    accepted = set(inspect.signature(builder).parameters) - {"self", "input_shape"}
+    params = inspect.signature(builder).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options  # a builder that passes extra options on (custom, timm)
+    accepted = set(params) - {"self", "input_shape"}
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ConfigError(

@@ -22,6 +22,7 @@ def _whole(value: Any) -> bool:
 
 
 POSITIVE_INT = ("a whole number > 0", lambda v: _whole(v) and v > 0)
+CLASSES = ("a whole number >= 2, or null", lambda v: v is None or (_whole(v) and v >= 2))
 OPTIONAL_POSITIVE_INT = (
     "a whole number > 0, or null",
     lambda v: v is None or (_whole(v) and v > 0),
@@ -49,9 +50,8 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("data.num_samples", POSITIVE_INT, "5000"),
     ("data.train_split", OPEN_UNIT, "0.8"),
     ("data.subset", OPTIONAL_POSITIVE_INT, "1000"),
-    ("data.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
-    ("teacher.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
-    ("student.num_classes", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "10"),
+    # null: counted from the data (a CSV's target column, an image folder's class folders)
+    *((f"{k}.num_classes", CLASSES, "10") for k in ("data", "teacher", "student")),
     # the optimiser of every stage, and the teacher's own when teacher_optim is chosen
     *(
         rule
@@ -110,6 +110,11 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
 )
 
 
+# architectures from outside (a user's class, timm, torchvision): their names are checked here,
+# before any run folder exists
+EXTERNAL = ("custom", "timm", "torchvision")
+
+
 def _matches(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
     """(key, value) of every key that `pattern` names; `*` stands for any one key."""
     found: list[tuple[str, Any]] = [("", cfg)]
@@ -142,6 +147,12 @@ def validate(cfg: DictConfig) -> None:
                 raise ConfigError(
                     f"{key}={value!r} is not valid: it must be {what}", f"set {key}={example}"
                 )
+    for role in ("teacher", "student"):
+        present, spec = _lookup(resolved, role)
+        if present and isinstance(spec, DictConfig) and spec.get("arch") in EXTERNAL:
+            from distillctl.models.external import check_early
+
+            check_early(OmegaConf.to_container(spec), role)
     classes = _lookup(resolved, "data.num_classes")[1]
     for role in ("teacher", "student"):
         present, value = _lookup(resolved, f"{role}.num_classes")

@@ -37,7 +37,10 @@ def test_list_shows_groups_and_choices(tmp_path):
 def test_unknown_choice_and_command_exit_2_with_the_valid_choices(tmp_path):
     out = cli("train", "teacher", "data=nope", cwd=tmp_path)
     assert out.returncode == 2
-    assert "unknown data 'nope'" in out.stderr and "breast_cancer, digits, mnist1d" in out.stderr
+    assert (
+        "unknown data 'nope'" in out.stderr
+        and "breast_cancer, cifar10, cifar100, csv, digits" in out.stderr
+    )
     assert "Traceback" not in out.stderr + out.stdout
     sweep = cli("distill", "student", "-m", "student=mlp,transformer", cwd=tmp_path)
     assert sweep.returncode == 2 and "unknown student 'transformer'" in sweep.stderr

@@ -38,8 +38,11 @@ def register(name: str, identity: tuple[str, ...]) -> Callable:
 
 def _load_builtin() -> None:
     from distillctl.data import (  # noqa: F401  (they register themselves)
+        csv_table,
+        image_folder,
         mnist1d,
         sklearn_sets,
+        synthetic,
         vision,
     )
 
@@ -57,6 +60,8 @@ class DataInfo:
     sizes: dict[str, int]
     class_names: list[str] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
+    normalise: tuple[list[float], list[float]] | None = None
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 def _plain(data_cfg: Any) -> dict[str, Any]:
@@ -101,6 +106,8 @@ def info(data_cfg: Any, splits: Splits) -> DataInfo:
         sizes=splits.sizes(),
         class_names=list(splits.class_names),
         feature_names=list(splits.feature_names),
+        normalise=splits.normalise,
+        report=dict(splits.report),
     )
 
 
@@ -118,4 +125,9 @@ def build(cfg: Any):
             "set data.batch_size to e.g. 64",
         )
     splits = build_splits(cfg.data, cfg.paths.data_dir)
+    if cfg.data.get("num_classes") is None:  # a user's table or folder: counted, not typed
+        from omegaconf import open_dict
+
+        with open_dict(cfg):
+            cfg.data.num_classes = splits.num_classes
     return choose_module(cfg, splits), info(cfg.data, splits)

@@ -25,6 +25,8 @@ class Splits:
     # images stored as uint8 pixels (0..255) are scaled to [0, 1], then normalised with these
     # per-channel (mean, std) of the training split; None: the arrays are model inputs as they are
     normalise: tuple[list[float], list[float]] | None = None
+    # what reading the data found and did (skipped files, imputed values): goes to run.json
+    report: dict = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -55,9 +57,18 @@ def carve(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, what: str):
             f"data.{what}_fraction={fraction} must be between 0 and 1 (exclusive)",
             f"set data.{what}_fraction to e.g. 0.1",
         )
-    x_rest, x_cut, y_rest, y_cut = train_test_split(
-        x, y, test_size=float(fraction), random_state=int(seed), stratify=y
-    )
+    try:
+        x_rest, x_cut, y_rest, y_cut = train_test_split(
+            x, y, test_size=float(fraction), random_state=int(seed), stratify=y
+        )
+    except ValueError as exc:  # too few samples (or of one class) to stratify
+        classes = len(np.unique(y))
+        raise ConfigError(
+            f"data.{what}_fraction={fraction} of {len(y)} samples cannot hold every one of the "
+            f"{classes} classes on both sides ({exc})",
+            f"use more data (at least 2 samples per class and fraction x {len(y)} >= {classes}),"
+            f" or a larger data.{what}_fraction",
+        ) from None
     return (x_rest, y_rest), (x_cut, y_cut)
 
 

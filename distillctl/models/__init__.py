@@ -27,6 +27,7 @@ def _load_builtin() -> None:
     from distillctl.models import (  # noqa: F401  (they register themselves)
         cnn,
         cnn1d,
+        external,
         mlp,
         mobilenetv2,
         resnet,

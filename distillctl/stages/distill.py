@@ -72,6 +72,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     recipe = build_recipe(cfg.loss)
     data, info = data_registry.build(cfg)
     identity = info.identity
+    record.update(data_report=info.report)
     wanted = plain(cfg.teacher)
     # a resumed run keeps the teacher it started with, even if a newer one exists now
     ckpt, teacher_run = resolve_teacher(

@@ -27,7 +27,7 @@ def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict
     data, info = data_registry.build(cfg)
     model = build_model(cfg, role, info.input_shape, info.num_classes)
     meta = model_meta(cfg, role, info.input_shape, info.num_classes, record.data["stage"])
-    record.update(model=meta["model"])
+    record.update(model=meta["model"], data_report=info.report)
     say(f"training the {role} ({cfg[role].arch}) on {info.name} {info.sizes} -> {run_dir}")
     module = Classifier(
         model, info.num_classes, stage_optim(cfg, role), meta, label_smoothing=smoothing

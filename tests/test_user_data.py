@@ -1,0 +1,196 @@
+"""The user's own data: image folders (real photographs from ../shared), CSV tables, synthetic."""
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from distillctl.data import build, build_splits, identity
+from distillctl.errors import ConfigError, RunError
+from tests.conftest import run_stage
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
+
+
+def _real_jpegs(split: str, per_class: int) -> dict[str, bytes]:
+    """The first `per_class` photographs of each class from the shared CIFAR-10 archive."""
+    taken: dict[str, int] = {}
+    out = {}
+    with tarfile.open(SHARED / f"{split}.tar.gz") as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3 and taken.get(parts[1], 0) < per_class:
+                taken[parts[1]] = taken.get(parts[1], 0) + 1
+                out[member.name] = tar.extractfile(member).read()
+            if len(taken) == 10 and all(v >= per_class for v in taken.values()):
+                break
+    return out
+
+
+def _archive(path: Path, files: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def _cfg(**data):
+    base = {
+        "name": "image_folder",
+        "root": None,
+        "num_classes": None,
+        "image_size": None,
+        "channels": 3,
+        "test_fraction": 0.2,
+        "val_fraction": 0.2,
+        "split_seed": 0,
+        "subset": None,
+        "batch_size": 8,
+    }
+    return OmegaConf.create({**base, **data})
+
+
+@pytest.fixture(scope="module")
+def photo_archives(tmp_path_factory) -> Path:
+    """A folder laid out like ../shared/datasets/cifar10-jpeg: train.tar.gz and test.tar.gz,
+    with a damaged JPEG and a stray text file in train."""
+    root = tmp_path_factory.mktemp("photos")
+    train = _real_jpegs("train", 5)
+    train["train/cat/broken.jpg"] = b"\xff\xd8\xff not really a jpeg"
+    train["train/dog/notes.txt"] = b"not an image"
+    _archive(root / "train.tar.gz", train)
+    _archive(root / "test.tar.gz", _real_jpegs("test", 2))
+    return root
+
+
+def test_an_image_folder_of_archives_reads_real_photographs(photo_archives, tmp_path):
+    cfg = _cfg(root=str(photo_archives))
+    splits = build_splits(cfg, str(tmp_path))
+    assert splits.input_shape == (3, 32, 32) and splits.x_train.dtype == np.uint8
+    assert splits.class_names[:3] == ["airplane", "automobile", "bird"]
+    # 50 photographs in train, 2 unreadable files skipped and named; val carved, test given
+    assert splits.sizes() == {"train": 40, "val": 10, "test": 20}
+    assert splits.report["skipped_files"] == 2
+    assert any("broken.jpg" in s for s in splits.report["skipped"])
+    assert any("notes.txt (not an image file)" in s for s in splits.report["skipped"])
+    assert 0.2 < splits.normalise[0][0] < 0.8  # channel statistics of real photographs
+    marker = next((tmp_path / "image_folder").glob("train-*/.extracted"))
+    stamp = marker.stat().st_mtime_ns
+    again = build_splits(cfg, str(tmp_path))  # extracted and decoded once, then cached
+    assert marker.stat().st_mtime_ns == stamp and np.array_equal(again.x_test, splits.x_test)
+
+
+def test_one_folder_of_classes_is_carved_and_can_be_grey_and_resized(photo_archives, tmp_path):
+    folder = tmp_path / "flat"
+    for name, data in _real_jpegs("test", 5).items():
+        path = folder / Path(name).relative_to("test")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    grey = _cfg(root=str(folder), channels=1, image_size=16, val_fraction=0.25)
+    splits = build_splits(grey, str(tmp_path))
+    assert splits.input_shape == (1, 16, 16)
+    assert splits.sizes() == {"train": 30, "val": 10, "test": 10}
+    with pytest.raises(ConfigError, match="cannot hold every one of the 10 classes"):
+        build_splits(_cfg(root=str(folder), image_size=16, val_fraction=0.1), str(tmp_path))
+    assert identity(_cfg(root=str(folder))) != identity(_cfg(root=str(folder), image_size=16))
+    (folder / "empty").mkdir()
+    with pytest.raises(RunError, match="class folder .*empty has no readable images"):
+        build_splits(grey, str(tmp_path / "other"))
+
+
+def test_a_missing_root_is_named(tmp_path):
+    with pytest.raises(RunError, match="data.root=.*nowhere does not exist"):
+        build_splits(_cfg(root=str(tmp_path / "nowhere")), str(tmp_path))
+
+
+def _wine_csv(path: Path, gaps: bool = True) -> Path:
+    from sklearn.datasets import load_wine
+
+    bunch = load_wine()
+    colours = ["red", "white", "rose"]
+    lines = [",".join([*bunch.feature_names, "colour", "cultivar"])]
+    for i, (row, label) in enumerate(zip(bunch.data, bunch.target)):
+        values = [f"{v:g}" for v in row]
+        if gaps and i % 25 == 3:
+            values[0] = ""  # a missing alcohol value every 25 rows
+        lines.append(",".join([*values, colours[i % 3], f"c{label}"]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _csv_cfg(path: Path, **extra):
+    base = {
+        "name": "csv",
+        "path": str(path),
+        "target": "cultivar",
+        "categorical": [],
+        "missing": "impute",
+        "num_classes": None,
+        "test_fraction": 0.2,
+        "val_fraction": 0.1,
+        "split_seed": 0,
+        "batch_size": 16,
+    }
+    return OmegaConf.create({**base, **extra})
+
+
+def test_a_csv_table_is_encoded_with_training_statistics_only(tmp_path):
+    splits = build_splits(_csv_cfg(_wine_csv(tmp_path / "wine.csv")), str(tmp_path))
+    assert splits.num_classes == 3 and splits.class_names == ["c0", "c1", "c2"]
+    assert splits.feature_names[-3:] == ["colour=red", "colour=rose", "colour=white"]
+    assert splits.input_shape == (13 + 3,)
+    assert np.allclose(splits.x_train[:, :13].mean(axis=0), 0, atol=0.02)  # gaps hold the mean
+    assert splits.report["imputed"] == {"alcohol": 7}
+    assert sum(splits.sizes().values()) == 178
+
+
+def test_csv_mistakes_are_named_by_column_and_line(tmp_path):
+    path = _wine_csv(tmp_path / "wine.csv")
+    with pytest.raises(RunError, match="column 'alcohol' has 7 missing value"):
+        build_splits(_csv_cfg(path, missing="error"), str(tmp_path))
+    with pytest.raises(RunError, match="no column 'label' .*columns: alcohol"):
+        build_splits(_csv_cfg(path, target="label"), str(tmp_path))
+    text = path.read_text().splitlines()
+    text[5] = text[5].replace(text[5].split(",")[1], "lots", 1)
+    path.write_text("\n".join(text) + "\n")
+    with pytest.raises(RunError, match="column 'malic_acid' is numeric but line 6 holds 'lots'"):
+        build_splits(_csv_cfg(path), str(tmp_path))
+
+
+def test_a_teacher_trains_on_a_csv_with_classes_counted_from_the_table(tmp_path):
+    path = _wine_csv(tmp_path / "wine.csv")
+    run_dir, result = run_stage(
+        "train_teacher", tmp_path, "data=csv", f"data.path={path}", "data.target=cultivar",
+        "teacher=mlp", "trainer.max_epochs=3", "trainer.limit_train_batches=null",
+    )  # fmt: skip
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["data_report"]["imputed"] == {"alcohol": 7}
+    assert record["model"]["num_classes"] == 3
+    assert result["test_acc"] > 0.5  # wine is easy; three epochs learn something
+
+
+def test_synthetic_data_has_the_asked_shape_and_classes(tmp_path):
+    data = {"name": "synthetic", "shape": [3, 8, 8], "num_classes": 7, "num_samples": 64,
+            "num_test": 16, "generator_seed": 0, "batch_size": 32}  # fmt: skip
+    cfg = OmegaConf.create({"data": data, "paths": {"data_dir": str(tmp_path)}, "seed": 0})
+    module, info = build(cfg)
+    assert info.input_shape == (3, 8, 8) and info.num_classes == 7 and info.kind == "image"
+    x, y = next(iter(module.train_dataloader()))
+    assert x.shape == (32, 3, 8, 8) and x.dtype.is_floating_point and int(y.max()) < 7
+
+
+def test_data_info_prints_sizes_classes_shape_and_identity(tmp_path, capsys, monkeypatch):
+    from distillctl.data_cmd import data_info
+
+    monkeypatch.setenv("DISTILLCTL_DATA", str(tmp_path))
+    path = _wine_csv(tmp_path / "wine.csv")
+    data_info(["data=csv", f"data.path={path}", "data.target=cultivar"])
+    out = capsys.readouterr().out
+    assert "train 127, val 15, test 36" in out and "3: c0, c1, c2" in out
+    assert "[16] (tabular)" in out and "identity" in out and "target=cultivar" in out
+    assert "{'alcohol': 7}" in out
