@@ -29,7 +29,12 @@ def groups(extra_dirs: tuple[Path, ...] = ()) -> dict[str, list[str]]:
         for sub in sorted(p for p in Path(root).iterdir() if p.is_dir()):
             if sub.name.startswith(("_", ".")):
                 continue
-            found.setdefault(sub.name, set()).update(f.stem for f in sub.glob("*.yaml"))
+            # nested choices (experiment=cifar100/resnet32x4_resnet8x4); _name.yaml are parts
+            found.setdefault(sub.name, set()).update(
+                f.relative_to(sub).with_suffix("").as_posix()
+                for f in sub.rglob("*.yaml")
+                if not f.name.startswith("_")
+            )
     return {name: sorted(choices) for name, choices in sorted(found.items())}
 
 
