@@ -160,4 +160,4 @@ def test_a_stage_help_is_hydras_help_with_the_config_groups(tmp_path):
     out = cli("distill", "student", "--help", cwd=tmp_path)
     assert out.returncode == 0
     assert "== Configuration groups ==" in out.stdout
-    assert "data: breast_cancer, digits, mnist1d" in out.stdout
+    assert "data: breast_cancer, cifar10, cifar100, csv, digits" in out.stdout
