@@ -3,45 +3,35 @@ good one, before any training starts (and before a run folder is made)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from distillctl.bounds import (
+    ANY_INT,
+    BOOLEAN,
+    CLASSES,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    OPEN_UNIT,
+    OPTIONAL_POSITIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    UNIT_POSITIVE,
+    Bound,
+    check,
+    check_options,
+    one_of,
+)
 from distillctl.errors import ConfigError
 
-Check = Callable[[Any], bool]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-POSITIVE_INT = ("a whole number > 0", lambda v: _whole(v) and v > 0)
-CLASSES = ("a whole number >= 2, or null", lambda v: v is None or (_whole(v) and v >= 2))
-OPTIONAL_POSITIVE_INT = (
-    "a whole number > 0, or null",
-    lambda v: v is None or (_whole(v) and v > 0),
-)
-NON_NEGATIVE_INT = ("a whole number >= 0", lambda v: _whole(v) and v >= 0)
-ANY_INT = ("a whole number", _whole)
-POSITIVE = ("a number > 0", lambda v: _number(v) and v > 0)
-NON_NEGATIVE = ("a number >= 0", lambda v: _number(v) and v >= 0)
-UNIT = ("a number in [0, 1]", lambda v: _number(v) and 0 <= v <= 1)
-OPEN_UNIT = ("a number strictly between 0 and 1", lambda v: _number(v) and 0 < v < 1)
-UNIT_POSITIVE = ("a number in (0, 1]", lambda v: _number(v) and 0 < v <= 1)
-
-
-def one_of(*choices: str) -> tuple[str, Check]:
-    return f"one of: {', '.join(choices)}", lambda v: v in choices
+AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and v >= 2)
 
 
 # key (dotted), rule, an example of a good value. Keys absent from a config are skipped.
-RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
+# Values no loss term or explainer owns; those declare their own bounds (losses.register,
+# explain.register) and are checked for the selected ones below.
+RULES: tuple[tuple[str, Bound, str], ...] = (
     ("seed", ANY_INT, "0"),
     ("trainer.max_epochs", POSITIVE_INT, "30"),
     ("data.batch_size", POSITIVE_INT, "64"),
@@ -61,7 +51,7 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
             (f"{group}.lr", POSITIVE, "0.05"),
             (f"{group}.weight_decay", NON_NEGATIVE, "5e-4"),
             (f"{group}.momentum", NON_NEGATIVE, "0.9"),
-            (f"{group}.nesterov", ("true or false", lambda v: isinstance(v, bool)), "false"),
+            (f"{group}.nesterov", BOOLEAN, "false"),
             (f"{group}.scheduler", one_of("cosine", "multistep", "none"), "cosine"),
             (f"{group}.gamma", POSITIVE, "0.1"),
             (f"{group}.warmup_epochs", NON_NEGATIVE_INT, "5"),
@@ -69,21 +59,6 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ),
     ("eval_checkpoint", one_of("best", "last"), "best"),
     ("teacher_checkpoint", one_of("best", "last"), "best"),
-    # loss terms: `*` matches every selected term (loss=[ce,kd] -> loss.ce, loss.kd)
-    ("loss.*.weight", NON_NEGATIVE, "1"),
-    ("loss.*.temperature", POSITIVE, "4"),
-    ("loss.*.label_smoothing", ("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1), "0.1"),
-    ("loss.*.alpha", NON_NEGATIVE, "1"),
-    ("loss.*.beta", NON_NEGATIVE, "1"),
-    ("loss.*.gamma", NON_NEGATIVE, "1"),
-    ("loss.*.p", POSITIVE, "2"),
-    ("loss.*.warmup", NON_NEGATIVE_INT, "5"),
-    ("loss.*.distance_weight", NON_NEGATIVE, "25"),
-    ("loss.*.angle_weight", NON_NEGATIVE, "50"),
-    ("loss.*.feat_dim", POSITIVE_INT, "128"),
-    ("loss.*.negatives", POSITIVE_INT, "1024"),
-    ("loss.*.momentum", UNIT, "0.5"),
-    ("loss.*.eps", POSITIVE, "1e-5"),
     ("explain.num_inputs", POSITIVE_INT, "64"),
     ("explain.background", POSITIVE_INT, "100"),
     ("explain.num_figures", NON_NEGATIVE_INT, "6"),
@@ -91,22 +66,11 @@ RULES: tuple[tuple[str, tuple[str, Check], str], ...] = (
     ("explain.target", one_of("label", "teacher_pred"), "label"),
     ("explain.quality.baseline", one_of("zero", "mean"), "zero"),
     ("explain.quality.steps", POSITIVE_INT, "32"),
-    ("explain.quality.subsets", ("a whole number >= 2", lambda v: _whole(v) and v >= 2), "64"),
+    ("explain.quality.subsets", AT_LEAST_TWO, "64"),
     ("explain.quality.subset_fraction", UNIT_POSITIVE, "0.1"),
-    ("explain.quality.sanity", ("true or false", lambda v: isinstance(v, bool)), "true"),
-    ("explain.levels", ("true or false", lambda v: isinstance(v, bool)), "true"),
-    ("explain.quality.cascading", ("true or false", lambda v: isinstance(v, bool)), "false"),
-    ("explainer.seed", ANY_INT, "0"),
-    ("explainer.nsamples", POSITIVE_INT, "200"),
-    ("explainer.batch_size", POSITIVE_INT, "100"),
-    ("explainer.n_steps", POSITIVE_INT, "32"),
-    ("explainer.internal_batch_size", POSITIVE_INT, "1024"),
-    ("explainer.baseline", one_of("zero", "mean"), "zero"),
-    ("explainer.window", POSITIVE_INT, "2"),
-    ("explainer.stride", POSITIVE_INT, "1"),
-    ("explainer.perturbations_per_eval", POSITIVE_INT, "64"),
-    ("explainer.kmeans", POSITIVE_INT, "10"),
-    ("explainer.max_evals", POSITIVE_INT, "500"),
+    ("explain.quality.sanity", BOOLEAN, "true"),
+    ("explain.levels", BOOLEAN, "true"),
+    ("explain.quality.cascading", BOOLEAN, "false"),
 )
 
 
@@ -129,6 +93,21 @@ def _matches(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
     return found
 
 
+def owned_options(cfg: DictConfig) -> None:
+    """The selected loss terms' and the explainer's options, against the bounds each declares."""
+    if isinstance(cfg.get("loss"), DictConfig):
+        from distillctl.losses import term_bounds
+
+        for name, options in cfg.loss.items():
+            if isinstance(options, DictConfig):
+                check_options(f"loss.{name}", dict(options), term_bounds(str(name)))
+    if isinstance(cfg.get("explainer"), DictConfig) and cfg.explainer.get("name"):
+        from distillctl.explain import explainer_bounds
+
+        bounds = explainer_bounds(str(cfg.explainer.name))
+        check_options("explainer", dict(cfg.explainer), bounds)
+
+
 def _lookup(cfg: DictConfig, key: str) -> tuple[bool, Any]:
     node: Any = cfg
     for part in key.split("."):
@@ -141,12 +120,10 @@ def _lookup(cfg: DictConfig, key: str) -> tuple[bool, Any]:
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that breaks its rule."""
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    for pattern, (what, check), example in RULES:
+    for pattern, bound, example in RULES:
         for key, value in _matches(resolved, pattern):
-            if not check(value):
-                raise ConfigError(
-                    f"{key}={value!r} is not valid: it must be {what}", f"set {key}={example}"
-                )
+            check(key, value, bound.eg(example))
+    owned_options(resolved)
     for role in ("teacher", "student"):
         present, spec = _lookup(resolved, role)
         if present and isinstance(spec, DictConfig) and spec.get("arch") in EXTERNAL:

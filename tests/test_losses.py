@@ -16,7 +16,12 @@ from distillctl.models import create_model
 
 IMAGE = (1, 8, 8)
 SIGNAL = (1, 40)
-METHODS = sorted(p.stem for p in (config_dir() / "loss").glob("*.yaml"))
+# one file per term (kd.yaml holds `kd:`); other files are presets of several (kd_cifar.yaml)
+METHODS = sorted(
+    p.stem
+    for p in (config_dir() / "loss").glob("*.yaml")
+    if list(OmegaConf.load(p).keys()) == [p.stem]
+)
 RELATIONAL = ["at", "sp", "pkt", "rkd", "nst", "cc"]
 LABELS = torch.arange(200) % 10  # the training split's labels, for bind
 

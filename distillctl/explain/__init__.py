@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from distillctl.bounds import ANY_INT, Bound
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry
 
@@ -31,6 +32,7 @@ COMPLETE: dict[str, Reference] = {}
 # what an explainer chose for a model, to name in the report: details(model, input_shape, cfg)
 Details = Callable[[nn.Module, tuple[int, ...], Any], dict[str, str]]
 DETAILS: dict[str, Details] = {}
+BOUNDS: dict[str, dict[str, Bound]] = {}
 
 
 def from_background(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
@@ -49,12 +51,15 @@ def register(
     stochastic: bool = False,
     complete: Reference | None = None,
     details: Details | None = None,
+    **bounds: Bound,
 ):
     """Register an explainer under `name`; `signed(cfg)` says whether its maps are signed,
     `stochastic` whether they depend on random draws (seeded from `explainer.seed`),
-    `complete` the reference its maps sum from, if they should."""
+    `complete` the reference its maps sum from, if they should; `bounds` those of its options
+    (checked before any run folder exists)."""
 
     def wrap(attribute: Attribute) -> Attribute:
+        BOUNDS[name] = {**({"seed": ANY_INT.eg(0)} if stochastic else {}), **bounds}
         SIGNED[name] = signed
         if stochastic:
             STOCHASTIC.add(name)
@@ -65,6 +70,11 @@ def register(
         return EXPLAINERS.register(name)(attribute)
 
     return wrap
+
+
+def explainer_bounds(name: str) -> dict[str, Bound]:
+    get_explainer(name)
+    return BOUNDS.get(name, {})
 
 
 def explainer_details(cfg: Any, model: nn.Module, input_shape: tuple[int, ...]) -> dict:

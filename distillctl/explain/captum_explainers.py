@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distillctl.bounds import POSITIVE_INT, one_of
 from distillctl.errors import ConfigError, RunError
 from distillctl.explain import baseline, from_background, from_baseline, register
 from distillctl.explain.randomness import draw_seed, seeded
@@ -47,7 +48,17 @@ def chunked(
     return torch.cat(parts)
 
 
-@register("captum_ig", complete=from_baseline)
+BASELINE = one_of("zero", "mean").eg("zero")
+
+
+@register(
+    "captum_ig",
+    complete=from_baseline,
+    n_steps=POSITIVE_INT.eg(32),
+    internal_batch_size=POSITIVE_INT.eg(1024),
+    baseline=BASELINE,
+    batch_size=POSITIVE_INT.eg(100),
+)
 def integrated_gradients(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     from captum.attr import IntegratedGradients
 
@@ -66,7 +77,7 @@ def integrated_gradients(model: nn.Module, inputs, targets, background, cfg) -> 
     return chunked(explain, inputs, targets, int(cfg.batch_size))
 
 
-@register("captum_saliency", signed=lambda cfg: not bool(cfg.abs))
+@register("captum_saliency", signed=lambda cfg: not bool(cfg.abs), batch_size=POSITIVE_INT.eg(100))
 def saliency(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     from captum.attr import Saliency
 
@@ -79,7 +90,9 @@ def saliency(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor
     )
 
 
-@register("captum_deeplift", complete=from_baseline)
+@register(
+    "captum_deeplift", complete=from_baseline, baseline=BASELINE, batch_size=POSITIVE_INT.eg(100)
+)
 def deeplift(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     from captum.attr import DeepLift
 
@@ -101,7 +114,13 @@ def deeplift(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor
         ) from None
 
 
-@register("captum_gradientshap", stochastic=True, complete=from_background)
+@register(
+    "captum_gradientshap",
+    stochastic=True,
+    complete=from_background,
+    nsamples=POSITIVE_INT.eg(200),
+    batch_size=POSITIVE_INT.eg(100),
+)
 def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Expected gradients (SHAP's GradientExplainer), in captum: background points as
     baselines, nsamples random points per input; chunks keep batch_size model inputs.
@@ -122,7 +141,13 @@ def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.T
     )
 
 
-@register("captum_occlusion")
+@register(
+    "captum_occlusion",
+    window=POSITIVE_INT.eg(2),
+    stride=POSITIVE_INT.eg(1),
+    perturbations_per_eval=POSITIVE_INT.eg(64),
+    batch_size=POSITIVE_INT.eg(100),
+)
 def occlusion(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Occlude a sliding window (all channels at once) with zeros; the drop in the target
     logit is the window's attribution."""
@@ -187,7 +212,12 @@ def gradcam_details(model: nn.Module, input_shape: tuple[int, ...], cfg) -> dict
     return {"layer": name, "map size": "x".join(map(str, shape[1:]))}
 
 
-@register("captum_gradcam", signed=lambda cfg: False, details=gradcam_details)
+@register(
+    "captum_gradcam",
+    signed=lambda cfg: False,
+    details=gradcam_details,
+    batch_size=POSITIVE_INT.eg(100),
+)
 def gradcam(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Grad-CAM at the layer `explainer.layer` (a module name, or auto: see
     `gradcam_auto_layer`), upsampled to the input's size and spread over its channels."""

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from distillctl.bounds import POSITIVE_INT
 from distillctl.errors import RunError
 from distillctl.explain import from_background, per_target, register
 from distillctl.explain.randomness import draw_seed, seeded
@@ -30,7 +31,13 @@ def shap_layout(values, like: torch.Tensor, targets: torch.Tensor | None = None)
     return torch.as_tensor(picked, dtype=like.dtype, device=like.device).reshape(like.shape)
 
 
-@register("shap_gradient", stochastic=True, complete=from_background)
+@register(
+    "shap_gradient",
+    stochastic=True,
+    complete=from_background,
+    nsamples=POSITIVE_INT.eg(200),
+    batch_size=POSITIVE_INT.eg(100),
+)
 def shap_gradient(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:
@@ -80,7 +87,7 @@ def numpy_model(model: nn.Module, like: torch.Tensor):
     return predict
 
 
-@register("shap_kernel", stochastic=True)
+@register("shap_kernel", stochastic=True, nsamples=POSITIVE_INT.eg(200), kmeans=POSITIVE_INT.eg(10))
 def shap_kernel(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:
@@ -113,7 +120,12 @@ def one_row_at_a_time(explain, inputs: torch.Tensor, targets: torch.Tensor, seed
     return torch.cat(parts)
 
 
-@register("shap_permutation", stochastic=True)
+@register(
+    "shap_permutation",
+    stochastic=True,
+    max_evals=POSITIVE_INT.eg(500),
+    batch_size=POSITIVE_INT.eg(100),
+)
 def shap_permutation(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:

@@ -19,13 +19,29 @@ from typing import Any
 import torch
 from torch import nn
 
+from distillctl.bounds import NON_NEGATIVE, Bound
 from distillctl.errors import ConfigError
 from distillctl.models import plain
 from distillctl.registry import Registry, checked_options
 from distillctl.taps import FeatureTaps, output_shapes
 
 TERMS: Registry[type[Term]] = Registry("loss")
-register = TERMS.register
+
+
+def register(name: str, **bounds: Bound):
+    """Register a Term class as `name`, with the bounds of its options (checked before any run
+    folder exists, by validate.py); every term's `weight` is a number >= 0."""
+
+    def wrap(cls: type[Term]) -> type[Term]:
+        cls.bounds = {"weight": NON_NEGATIVE.eg(1), **bounds}
+        return TERMS.register(name)(cls)
+
+    return wrap
+
+
+def term_bounds(name: str) -> dict[str, Bound]:
+    _load_builtin()
+    return TERMS.get_or_fail(name).bounds
 
 
 @dataclass
@@ -69,6 +85,7 @@ class Term(nn.Module):
     needs_index = False
     needs_graph = False
     key = "loss"
+    bounds: dict[str, Bound] = {}
 
     def bind(self, student: nn.Module, teacher: nn.Module) -> None:
         """Resolve layer names against the two models (feature terms)."""

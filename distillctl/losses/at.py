@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from distillctl.bounds import POSITIVE
 from distillctl.losses import register
 from distillctl.losses.features import FeatureTerm, match_spatial
 
@@ -26,7 +27,7 @@ def attention_distance(
     return (attention_map(student, p) - attention_map(teacher, p)).pow(2).mean()
 
 
-@register("at")
+@register("at", p=POSITIVE.eg(2))
 class AttentionTransfer(FeatureTerm):
     auto_layers = "all"  # RepDistiller: every stage, feat[1:-1], summed
 

@@ -19,6 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from distillctl.bounds import NON_NEGATIVE
 from distillctl.losses import register
 from distillctl.losses.features import FeatureTerm, flat
 
@@ -30,7 +31,7 @@ def correlation(features: torch.Tensor, gamma: float, order: int) -> torch.Tenso
     return math.exp(-2 * gamma) * series
 
 
-@register("cc")
+@register("cc", gamma=NON_NEGATIVE.eg(1))
 class CorrelationCongruence(FeatureTerm):
     auto_layers = "embedding"  # RepDistiller: the pooled vector before the classifier, feat[-1]
 

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from distillctl.bounds import HALF_OPEN_UNIT
 from distillctl.losses import Step, Term, register
 
 UNLABELLED = -1
@@ -25,7 +26,7 @@ def masked_cross_entropy(
     return (per_sample * labelled).sum() / labelled.sum().clamp_min(1)
 
 
-@register("ce")
+@register("ce", label_smoothing=HALF_OPEN_UNIT.eg(0.1))
 class CrossEntropy(Term):
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()

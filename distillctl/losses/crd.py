@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distillctl.bounds import POSITIVE, POSITIVE_INT, UNIT
 from distillctl.errors import ConfigError
 from distillctl.losses import Shapes, Step, register
 from distillctl.losses.features import FeatureTerm
@@ -57,7 +58,13 @@ def other_class_negatives(labels: torch.Tensor, index: torch.Tensor, k: int) -> 
     return scores.masked_fill(same, -1.0).topk(k, dim=1).indices
 
 
-@register("crd")
+@register(
+    "crd",
+    feat_dim=POSITIVE_INT.eg(128),
+    negatives=POSITIVE_INT.eg(1024),
+    temperature=POSITIVE.eg(0.07),
+    momentum=UNIT.eg(0.5),
+)
 class ContrastiveRepresentation(FeatureTerm):
     auto_layers = "embedding"  # RepDistiller: the pooled vector before the classifier, feat[-1]
     needs_index = True

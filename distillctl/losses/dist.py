@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from distillctl.bounds import NON_NEGATIVE, POSITIVE
 from distillctl.losses import Step, Term, register
 
 
@@ -19,7 +20,7 @@ def pearson(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor
     return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1) + eps)
 
 
-@register("dist")
+@register("dist", beta=NON_NEGATIVE.eg(1), gamma=NON_NEGATIVE.eg(1), temperature=POSITIVE.eg(1))
 class DIST(Term):
     def __init__(self, beta: float = 2.0, gamma: float = 2.0, temperature: float = 4.0):
         super().__init__()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from distillctl.bounds import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE
 from distillctl.losses import Step, Term, register
 from distillctl.losses.ce import UNLABELLED
 
@@ -46,7 +47,13 @@ def dkd_parts(
     return tckd, nckd * t * t
 
 
-@register("dkd")
+@register(
+    "dkd",
+    alpha=NON_NEGATIVE.eg(1),
+    beta=NON_NEGATIVE.eg(8),
+    temperature=POSITIVE.eg(4),
+    warmup=NON_NEGATIVE_INT.eg(20),
+)
 class DecoupledKD(Term):
     def __init__(
         self, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0, warmup: int = 5

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from distillctl.bounds import POSITIVE
 from distillctl.losses import Step, Term, register
 
 
@@ -26,7 +27,7 @@ def soft_kl(
     return kl if per_sample else kl.mean()
 
 
-@register("kd")
+@register("kd", temperature=POSITIVE.eg(4))
 class SoftTargetKL(Term):
     def __init__(self, temperature: float = 4.0):
         super().__init__()

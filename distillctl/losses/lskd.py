@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from distillctl.bounds import POSITIVE
 from distillctl.losses import Step, Term, register
 from distillctl.losses.kd import soft_kl
 
@@ -19,7 +20,7 @@ def standardise(logits: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     return (logits - mean) / (std + eps)
 
 
-@register("lskd")
+@register("lskd", temperature=POSITIVE.eg(2))
 class StandardisedKD(Term):
     def __init__(self, temperature: float = 2.0):
         super().__init__()

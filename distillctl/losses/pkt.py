@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from distillctl.bounds import POSITIVE
 from distillctl.losses import register
 from distillctl.losses.features import FeatureTerm, flat
 
@@ -20,7 +21,7 @@ def conditional_probabilities(features: torch.Tensor, eps: float) -> torch.Tenso
     return similarity / similarity.sum(1, keepdim=True)
 
 
-@register("pkt")
+@register("pkt", eps=POSITIVE.eg("1e-7"))
 class ProbabilisticTransfer(FeatureTerm):
     auto_layers = "embedding"  # RepDistiller: the pooled vector before the classifier, feat[-1]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from distillctl.bounds import NON_NEGATIVE
 from distillctl.losses import register
 from distillctl.losses.features import FeatureTerm, flat
 
@@ -28,7 +29,7 @@ def angles(e: torch.Tensor) -> torch.Tensor:
     return torch.bmm(differences, differences.transpose(1, 2)).flatten()
 
 
-@register("rkd")
+@register("rkd", distance_weight=NON_NEGATIVE.eg(25), angle_weight=NON_NEGATIVE.eg(50))
 class RelationalKD(FeatureTerm):
     auto_layers = "embedding"  # RepDistiller: the pooled vector before the classifier, feat[-1]
 

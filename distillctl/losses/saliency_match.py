@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from distillctl.bounds import POSITIVE
 from distillctl.losses import Step, Term, register
 from distillctl.losses.at import attention_distance
 from distillctl.losses.gradmaps import input_gradient
@@ -20,7 +21,7 @@ def with_channel_axis(grads: torch.Tensor) -> torch.Tensor:
     return grads[:, None] if grads.dim() == 2 else grads
 
 
-@register("saliency_match")
+@register("saliency_match", p=POSITIVE.eg(2))
 class SaliencyMatch(Term):
     needs_graph = True
 

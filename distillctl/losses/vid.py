@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distillctl.bounds import POSITIVE
 from distillctl.errors import ConfigError
 from distillctl.losses import register
 from distillctl.losses.features import FeatureTerm, match_spatial
@@ -40,7 +41,7 @@ def vid_regressor(in_channels: int, out_channels: int, rank: int) -> nn.Sequenti
     return nn.Sequential(*layers[:-1])
 
 
-@register("vid")
+@register("vid", eps=POSITIVE.eg("1e-5"))
 class VariationalInformation(FeatureTerm):
     auto_layers = "all"  # RepDistiller: every stage, feat[1:-1], one regressor each
 

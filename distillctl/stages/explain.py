@@ -8,85 +8,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from distillctl import runs
 from distillctl.console import say
-from distillctl.runs import RunRecord, is_rank_zero
+from distillctl.report.build import explain_and_report
+from distillctl.runs import RunRecord
 from distillctl.stages.resolve import resolve_distill_run
-
-
-def explained_configs(models: list, cfg: DictConfig) -> list[tuple[str, str]]:
-    """(label, YAML) of what the report is about: the explain settings, then the composed
-    config of each explained model's own run (its `.hydra/config.yaml`), where it has one."""
-    settings = OmegaConf.create(
-        {"seed": cfg.seed, "explainer": cfg.explainer, "explain": cfg.explain}
-    )
-    out = [("explain settings", OmegaConf.to_yaml(settings))]
-    for model in models:
-        path = model.run_dir / ".hydra" / "config.yaml" if model.run_dir else None
-        if path is not None and path.exists():
-            out.append((f"{model.name}: {model.run_dir}", path.read_text()))
-        else:
-            out.append((model.name, "(no run folder: its config is not known)\n"))
-    return out
-
-
-def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, title: str) -> dict:
-    """Explain `models` (teacher first), draw the pictures, write report.html, print the table.
-
-    Runs on rank 0 only: the other processes of a multi-process run have nothing to add.
-    """
-    if not is_rank_zero():
-        return {}
-    from distillctl.explain.pipeline import explain_models
-    from distillctl.report.figures import draw
-    from distillctl.report.html import write_report
-    from distillctl.report.tables import model_rows, print_summary
-    from distillctl.report.verdict import plain_summary
-
-    say(
-        f"explaining {', '.join(m.name for m in models)} with {cfg.explainer.name} "
-        f"on {min(int(cfg.explain.num_inputs), len(splits.y_test))} test inputs"
-    )
-    explained = explain_models(models, splits, cfg, out_dir)
-    metrics = explained["metrics"]
-    figures = draw(
-        splits.kind,
-        explained,
-        out_dir / "attributions",
-        int(cfg.explain.num_figures),
-        feature_names=splits.feature_names,
-    )
-    rows = model_rows(
-        [(m.name, m.run_dir) for m in models], metrics["agreement"], metrics["normalised"]
-    )
-    facts = {
-        "data": str(cfg.data.name),
-        "explainer": cfg.explainer.name,
-        **{
-            f"{cfg.explainer.name} for {name}": ", ".join(f"{k} {v}" for k, v in chosen.items())
-            for name, chosen in metrics.get("explainer_details", {}).items()
-        },
-        "run folder": str(out_dir.resolve()),
-    }
-    report = write_report(
-        out_dir / "report.html",
-        title=title,
-        summary=facts,
-        rows=rows,
-        explain=metrics,
-        figures=figures,
-        configs=explained_configs(models, cfg),
-    )
-    print_summary(rows, report, title)
-    for line in plain_summary(metrics):
-        say(line)
-    return {
-        "report": str(report.resolve()),
-        "explainer": str(cfg.explainer.name),
-        "agreement": {
-            name: {m: s["mean"] for m, s in stats.items()}
-            for name, stats in metrics["agreement"].items()
-        },
-        "models": rows,
-    }
 
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:

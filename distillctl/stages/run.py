@@ -40,9 +40,9 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained
     from distillctl.losses import recipe_name
+    from distillctl.report.build import explain_and_report
     from distillctl.stages import BY_NAME
     from distillctl.stages.common import execute as execute_stage
-    from distillctl.stages.explain import explain_and_report
 
     folders = {
         "teacher": run_dir / "teacher",
