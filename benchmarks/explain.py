@@ -25,7 +25,7 @@ from _report import emit  # benchmarks/ is the script's folder, first on sys.pat
 from omegaconf import OmegaConf
 from torch import nn
 
-from distillctl.config_groups import config_dir
+from distillctl.configuration.groups import config_dir
 from distillctl.explain import EXPLAINERS, get_explainer
 from distillctl.models import create_model
 

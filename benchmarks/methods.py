@@ -26,8 +26,8 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from distillctl.cli import register_resolvers
-from distillctl.config_groups import config_dir
+from distillctl.configuration.groups import config_dir
+from distillctl.configuration.overrides import register_resolvers
 from distillctl.report.seeds import paired
 from distillctl.stages import BY_NAME
 from distillctl.stages.common import execute
@@ -95,9 +95,9 @@ def stage(name: str, overrides: list[str], run_dir: Path, seed: int) -> tuple[di
 def attribution_agreement(runs: dict[str, dict], cfg, out: Path) -> dict[str, dict]:
     """Spearman of each student's shap_gradient maps with the teacher's, on the same inputs,
     and the measure's chance (highest of the three levels) and ceiling for this teacher."""
-    from distillctl.checkpoints import load_model
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained, explain_models
+    from distillctl.runfolder.checkpoints import load_model
 
     models = [
         Explained(name, load_model(r["checkpoint_path"], "teacher" if i == 0 else "student")[0])
@@ -116,7 +116,7 @@ def attribution_agreement(runs: dict[str, dict], cfg, out: Path) -> dict[str, di
 def explain_again(data: str, report: dict, root: Path) -> None:
     """Recompute the attribution figures of a finished benchmark from its run folders under
     `root` (the temporary folder a run printed), for when only the explain code changed."""
-    from distillctl.runs import load
+    from distillctl.runfolder.record import load
 
     for seed, rows in zip(report["seeds"], report["rows"]):
         folder = root / f"{data}-seed{seed}"

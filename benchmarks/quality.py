@@ -22,8 +22,8 @@ from pathlib import Path
 from _report import emit  # benchmarks/ is the script's folder, first on sys.path
 from hydra import compose, initialize_config_dir
 
-from distillctl.cli import register_resolvers
-from distillctl.config_groups import config_dir
+from distillctl.configuration.groups import config_dir
+from distillctl.configuration.overrides import register_resolvers
 from distillctl.report.seeds import paired
 from distillctl.stages import BY_NAME
 from distillctl.stages.common import execute

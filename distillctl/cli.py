@@ -12,12 +12,12 @@ import importlib
 import os
 import signal
 import sys
-from pathlib import Path
 
 from distillctl import stages
-from distillctl.config_groups import USER_GROUPS, config_dir, defaults, describe, groups
+from distillctl.configuration.groups import USER_GROUPS, config_dir, defaults, describe, groups
+from distillctl.configuration.overrides import check_command_line, register_resolvers
 from distillctl.errors import ConfigError, DistillctlError, exit_with
-from distillctl.rundirs import RESUMABLE, find_resumable
+from distillctl.runfolder.naming import RESUMABLE
 from distillctl.signals import Stopped
 
 # Lightning's DDP launcher re-runs `sys.argv` for ranks > 0, which by then holds only Hydra's
@@ -81,152 +81,6 @@ def list_groups(args: list[str]) -> None:
             mark = "*" if choice == default or choice in (default or []) else ""
             table.add_row(group, choice, mark, describe(group, choice))
     Console(width=160).print(table)
-
-
-# Hydra's flags that take a value (the next token, or --flag=value); --info takes one optionally
-VALUE_FLAGS = {
-    "--cfg",
-    "-c",
-    "--package",
-    "-p",
-    "--config-path",
-    "-cp",
-    "--config-name",
-    "-cn",
-    "--config-dir",
-    "-cd",
-    "--experimental-rerun",
-}
-INFO_CHOICES = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
-
-
-def flags_first(args: list[str]) -> list[str]:
-    """Hydra's parser wants all overrides in one run; users mix them with flags
-    (`a=1 -m b=1,2`). Put the flags (with their values) first, then every override."""
-    flags, overrides, i = [], [], 0
-    while i < len(args):
-        token = args[i]
-        if token.startswith("-"):
-            flags.append(token)
-            takes = token in VALUE_FLAGS or (
-                token in ("--info", "-i") and i + 1 < len(args) and args[i + 1] in INFO_CHOICES
-            )
-            if takes and i + 1 < len(args):
-                flags.append(args[i + 1])
-                i += 1
-        else:
-            overrides.append(token)
-        i += 1
-    return [*flags, *overrides]
-
-
-def check_choices(overrides, available: dict[str, list[str]]) -> None:
-    """An unknown group choice gets the valid ones, before anything is composed."""
-    for override in overrides:
-        group = override.key_or_group
-        if group not in available or override.is_delete():
-            continue
-        values = (
-            list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
-        )
-        # a group takes one choice (data=mnist1d) or, for loss, several (loss=[ce,kd,at])
-        chosen = [v for value in values for v in (value if isinstance(value, list) else [value])]
-        for value in chosen:
-            if isinstance(value, str) and value not in available[group]:
-                raise ConfigError(
-                    f"unknown {group} '{value}'",
-                    f"choose one of: {', '.join(available[group])}   (distillctl list {group})",
-                )
-
-
-def parse_overrides(overrides: list[str]) -> list:
-    """Hydra's override objects, or one ConfigError for a line its grammar cannot read."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
-
-    try:
-        return OverridesParser.create().parse_overrides(overrides)
-    except OverrideParseException as exc:
-        raise ConfigError(
-            f"cannot parse the override: {exc}", "write overrides as KEY=VALUE (Hydra grammar)"
-        ) from None
-
-
-def compose_checked(words: str, overrides: list[str]):
-    """The composed, validated config for a command that starts no run (`list layers`,
-    `compare`): the same checks as a stage's command line, before anything is done."""
-    from distillctl.precheck import precheck
-
-    parsed = parse_overrides(overrides)
-    check_choices(parsed, groups())
-    register_resolvers()
-    return precheck("train_teacher", words, parsed, None)
-
-
-def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
-    """Every config mistake on the command line becomes one ConfigError (exit 2) before Hydra
-    makes a run folder: an unknown group choice (with the valid ones), then anything that does
-    not compose or validate (see precheck.py). Returns the arguments for Hydra, with the run
-    folder reserved (or the run to resume) named in them."""
-    from hydra._internal.utils import get_args_parser
-
-    from distillctl.precheck import check_folder, precheck
-    from distillctl.rundirs import reserve
-
-    args = flags_first(args)
-    parsed, _ = get_args_parser().parse_known_args(args)
-    if os.environ.get("LOCAL_RANK", "0") != "0":
-        return args  # a DDP rank re-running argv: rank 0 checked it and named the folder
-    extra = (Path(parsed.config_dir),) if parsed.config_dir else ()
-    overrides = parse_overrides(parsed.overrides)
-    check_choices(overrides, groups(extra))
-    if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or parsed.shell_completion:
-        return args  # Hydra's own help, info and --cfg print; nothing runs
-    register_resolvers()
-    resume = next((o for o in overrides if o.key_or_group == "resume" and o.value()), None)
-    if resume is not None:
-        return resume_args(stage, args, overrides, resume, parsed)
-    cfg = precheck(stage.name, " ".join(stage.words), overrides, parsed.config_dir)
-    named = [o for o in overrides if o.key_or_group in ("hydra.run.dir", "hydra.sweep.dir")]
-    for override in named:  # the user named the folder: it must be one that can be made
-        check_folder(str(override.value()), override.key_or_group)
-    if named:
-        return args
-    run_dir = reserve(str(cfg.paths.output_root), stage.name, cfg.tag, bool(parsed.multirun))
-    key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
-    return [*args, f'{key}="{run_dir}"']
-
-
-def resume_args(stage: stages.Stage, args: list[str], overrides, resume, parsed) -> list[str]:
-    """Continue a run in its own folder with its own saved config."""
-    from distillctl.precheck import precheck
-
-    others = [o.input_line for o in overrides if o.key_or_group != "resume"]
-    if others or parsed.multirun:
-        raise ConfigError(
-            f"resume continues a run with its own config, so it takes no other overrides "
-            f"(got: {' '.join(others) or '-m'})",
-            f"run `distillctl {' '.join(stage.words)} resume={resume.value()}` alone",
-        )
-    cfg = precheck(stage.name, " ".join(stage.words), [], parsed.config_dir)
-    run_dir = find_resumable(str(resume.value()), str(cfg.paths.output_root), stage.name)
-    return [
-        "-cp",
-        str(run_dir / ".hydra"),
-        "-cn",
-        "config",
-        f'hydra.run.dir="{run_dir}"',
-        "hydra.output_subdir=null",
-        f"hydra.job.name={stage.name}",
-        f'resume="{run_dir}"',
-    ]
-
-
-def register_resolvers() -> None:
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("dc_suffix"):
-        OmegaConf.register_new_resolver("dc_suffix", lambda tag: f"-{tag}" if tag else "")
 
 
 def launch(stage: stages.Stage, args: list[str]) -> None:

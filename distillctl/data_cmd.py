@@ -11,7 +11,7 @@ def data_info(overrides: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from distillctl.cli import compose_checked
+    from distillctl.configuration.overrides import compose_checked
     from distillctl.data import build_splits, info
 
     cfg = compose_checked("data info", overrides)

@@ -23,7 +23,7 @@ def list_layers(overrides: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from distillctl.cli import compose_checked
+    from distillctl.configuration.overrides import compose_checked
     from distillctl.data import build_splits
     from distillctl.models import create_model
     from distillctl.taps import output_shapes

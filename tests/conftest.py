@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from distillctl.cli import register_resolvers
-from distillctl.config_groups import config_dir
+from distillctl.configuration.groups import config_dir
+from distillctl.configuration.overrides import register_resolvers
 
 # 1 epoch of 2 batches, small explanations: every stage end to end in about a second.
 TINY = [

@@ -8,7 +8,7 @@ import sys
 
 from omegaconf import OmegaConf
 
-from distillctl.runs import load
+from distillctl.runfolder.record import load
 from tests.conftest import TINY, cli
 
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from distillctl.config_groups import groups
-from distillctl.validate import validate
+from distillctl.configuration.groups import groups
+from distillctl.configuration.validate import validate
 from tests import fake_vision
 from tests.conftest import compose_cfg, run_stage
 

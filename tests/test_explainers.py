@@ -7,7 +7,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from distillctl.config_groups import config_dir
+from distillctl.configuration.groups import config_dir
 from distillctl.errors import ConfigError
 from distillctl.explain import EXPLAINERS, get_explainer
 from distillctl.explain.faithfulness import (

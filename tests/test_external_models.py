@@ -65,7 +65,7 @@ def test_a_users_class_is_a_teacher_and_distils_into_a_student(tmp_path, user_pa
 
 
 def test_a_target_that_does_not_import_is_a_config_error_before_any_run(tmp_path, user_package):
-    from distillctl.cli import compose_checked
+    from distillctl.configuration.overrides import compose_checked
 
     with pytest.raises(ConfigError, match="does not import: No module named 'nosuch'"):
         compose_checked("train teacher", ["teacher=custom", "teacher._target_=nosuch.Net"])
@@ -95,7 +95,7 @@ def test_timm_and_torchvision_models_fit_the_datas_channels_and_classes(tmp_path
 
 
 def test_unknown_names_and_unavailable_weights_are_named(tmp_path):
-    from distillctl.cli import compose_checked
+    from distillctl.configuration.overrides import compose_checked
 
     with pytest.raises(ConfigError, match="timm has no model 'resnet1000' \\(closest: .*resnet101"):
         compose_checked("train teacher", ["teacher=timm", "teacher.name=resnet1000"])

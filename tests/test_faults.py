@@ -13,7 +13,7 @@ import torch
 
 from distillctl.errors import RunError
 from distillctl.losses import Term
-from distillctl.runs import load
+from distillctl.runfolder.record import load
 from tests.conftest import background, compose_cfg, run_stage
 
 FULL = ["trainer.enable_progress_bar=false"]
@@ -35,11 +35,11 @@ class NanAfter(Term):
 def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkpoint(
     tmp_path, teacher_run
 ):
-    from distillctl.checkpoints import load_model
     from distillctl.data import build
     from distillctl.lit import Distiller
     from distillctl.losses import Recipe, WeightedTerm
     from distillctl.models import create_model
+    from distillctl.runfolder.checkpoints import load_model
     from distillctl.training import fit_and_test
 
     cfg = compose_cfg(
@@ -210,7 +210,7 @@ def test_resume_latest_and_its_misuse(tmp_path):
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
-    import distillctl.rundirs as rundirs
+    import distillctl.runfolder.naming as rundirs
 
     class Frozen(datetime):
         @classmethod

@@ -7,7 +7,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from distillctl.config_groups import config_dir
+from distillctl.configuration.groups import config_dir
 from distillctl.errors import ConfigError
 from distillctl.losses import Step, build_recipe, build_term, recipe_name
 from distillctl.losses.dkd import dkd_parts

@@ -56,7 +56,7 @@ def test_an_optimiser_gets_its_own_options_and_a_wrong_one_is_named():
 
 
 def test_the_optim_group_is_validated_before_any_run(tmp_path):
-    from distillctl.validate import validate
+    from distillctl.configuration.validate import validate
 
     with pytest.raises(ConfigError, match="optim.scheduler='step' is not valid"):
         validate(compose_cfg("train_teacher", ["optim.scheduler=step"], tmp_path))

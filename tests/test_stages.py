@@ -12,7 +12,7 @@ import torch
 
 from distillctl.errors import ConfigError, RunError
 from distillctl.explain.faithfulness import QUALITY
-from distillctl.runs import load
+from distillctl.runfolder.record import load
 from tests.conftest import compose_cfg, run_stage
 
 CONTRACT = (
@@ -45,7 +45,7 @@ def test_train_teacher_writes_the_run_folder_contract(teacher_run):
 def test_checkpoints_load_with_weights_only(teacher_run):
     ckpt = torch.load(teacher_run / "checkpoints/best.ckpt", weights_only=True)
     assert ckpt["distillctl"]["model"]["arch"] == "cnn"
-    from distillctl.checkpoints import load_model
+    from distillctl.runfolder.checkpoints import load_model
 
     model, meta = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
     assert meta["num_classes"] == 10 and not model.training
@@ -87,7 +87,7 @@ def test_distill_logs_each_loss_term(tmp_path, teacher_run):
 def test_feature_terms_train_aux_modules_saved_in_the_checkpoint_not_the_student(
     tmp_path, teacher_run
 ):
-    from distillctl.checkpoints import load_model
+    from distillctl.runfolder.checkpoints import load_model
 
     run_dir, result = run_stage(
         "distill_student",
@@ -157,11 +157,11 @@ def test_failure_marks_run_json_and_keeps_the_config(tmp_path):
 
 
 def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, tmp_path):
-    from distillctl.checkpoints import load_model
     from distillctl.data import build
     from distillctl.lit import Distiller
     from distillctl.losses import build_recipe
     from distillctl.models import create_model
+    from distillctl.runfolder.checkpoints import load_model
     from distillctl.training import fit_and_test
 
     cfg = compose_cfg("distill_student", ["trainer.limit_train_batches=3"], tmp_path)

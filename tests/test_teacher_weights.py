@@ -83,7 +83,7 @@ def test_teacher_ckpt_none_refuses_a_network_without_pretrained_weights(tmp_path
 
 
 def test_the_old_teacher_ckpt_key_says_where_it_moved(tmp_path):
-    from distillctl.cli import compose_checked
+    from distillctl.configuration.overrides import compose_checked
 
     with pytest.raises(ConfigError, match="'teacher.ckpt' is now 'teacher_ckpt'") as err:
         compose_checked("distill student", [f"teacher.ckpt={tmp_path}"])

@@ -36,7 +36,7 @@ PUBLISHED = {
 def _build(arch: str, classes: int = 100, shape=(3, 32, 32)) -> nn.Module:
     from omegaconf import OmegaConf
 
-    from distillctl.config_groups import config_dir
+    from distillctl.configuration.groups import config_dir
 
     spec = OmegaConf.to_container(OmegaConf.load(config_dir() / "teacher" / f"{arch}.yaml"))
     spec["num_classes"] = classes

@@ -18,8 +18,6 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from distillctl.guards import stream_seed
-
 # a prime stride between the draws of consecutive inputs (or chunks of inputs)
 _STRIDE = 1_000_033
 
@@ -27,6 +25,8 @@ _STRIDE = 1_000_033
 def draw_seed(seed: int, index: int = 0) -> int:
     """The seed for explaining the input (or chunk) starting at `index`, for explain seed
     `seed`: the `explain` stream of the seed, offset per index."""
+    from distillctl.guards import stream_seed  # lazily: guards brings Lightning in
+
     return (stream_seed(seed, "explain") + _STRIDE * int(index)) % (2**31)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from distillctl.console import say
-from distillctl.runs import is_rank_zero
+from distillctl.runfolder.record import is_rank_zero
 
 
 def explained_configs(models: list, cfg: DictConfig) -> list[tuple[str, str]]:

@@ -21,10 +21,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from distillctl import runs
 from distillctl.errors import ConfigError
 from distillctl.io import atomic_write_csv, read_json
 from distillctl.report.seeds import ENDED, configuration, group_by_configuration
+from distillctl.runfolder import record as runs
 
 RUN_COLUMNS = (
     ("run", "run"),
@@ -350,8 +350,8 @@ def print_table(summary: list[dict[str, Any]]) -> None:
 
 def compare_command(args: list[str]) -> dict[str, Path]:
     """`distillctl compare [RUN ...] [paths.output_root=...]`."""
-    from distillctl.cli import compose_checked
-    from distillctl.rundirs import reserve
+    from distillctl.configuration.overrides import compose_checked
+    from distillctl.runfolder.naming import reserve
 
     folders = [a for a in args if "=" not in a]
     cfg = compose_checked("compare", [a for a in args if "=" in a])

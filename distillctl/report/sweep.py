@@ -16,7 +16,7 @@ class SeedGroups(Callback):
         from distillctl.console import say
         from distillctl.errors import DistillctlError
         from distillctl.report.compare import collect, compare
-        from distillctl.runs import is_rank_zero
+        from distillctl.runfolder.record import is_rank_zero
 
         if not is_rank_zero():
             return

@@ -11,8 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from distillctl import data as data_registry
 from distillctl.errors import ConfigError, DistillctlError, exit_with
 from distillctl.guards import seed_all, seed_stream
-from distillctl.io import atomic_write_json, atomic_write_text
-from distillctl.runs import RunRecord, is_rank_zero
+from distillctl.io import atomic_write_text
+from distillctl.runfolder.record import RunRecord, is_rank_zero
 from distillctl.signals import Stopped
 from distillctl.stages import Stage
 
@@ -39,7 +39,7 @@ def execute(
     stage: Stage, cfg: DictConfig, run_dir: Path, parents: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Run one stage in `run_dir`; run.json says running, then done, failed or interrupted."""
-    from distillctl.validate import validate
+    from distillctl.configuration.validate import validate
 
     validate(cfg)
     run_dir = Path(run_dir)
@@ -111,38 +111,3 @@ def build_model(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_cl
         )
     seed_stream(int(cfg.seed), role)
     return create_model(cfg[role], input_shape, role=role)
-
-
-def model_meta(
-    cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int, stage: str
-) -> dict[str, Any]:
-    """What a checkpoint records to rebuild its model and to check it against data later."""
-    from distillctl.models import NON_BUILD_KEYS, plain
-
-    spec = {k: v for k, v in plain(cfg[role]).items() if k not in NON_BUILD_KEYS or k == "arch"}
-    return {
-        "role": role,
-        "stage": stage,
-        "model": spec,
-        "input_shape": list(input_shape),
-        "num_classes": int(num_classes),
-        "data": data_registry.identity(cfg.data),
-    }
-
-
-def write_results(run_dir: Path, model, meta: dict[str, Any], results: dict[str, Any]) -> dict:
-    """metrics.json and model_card.json of a training run; returns a short summary."""
-    from distillctl.models.card import model_card
-
-    card = model_card(model, tuple(meta["input_shape"]), meta["model"]["arch"])
-    card["test_acc"] = results["test"].get("test/acc")
-    if is_rank_zero():
-        atomic_write_json(run_dir / "metrics.json", {"role": meta["role"], **results})
-        atomic_write_json(run_dir / "model_card.json", card)
-    return {
-        "test_acc": card["test_acc"],
-        "val_acc_best": results["val_acc_best"],
-        "parameters": card["parameters"],
-        "checkpoint": results["checkpoint"],
-        "checkpoint_path": results["checkpoint_path"],
-    }

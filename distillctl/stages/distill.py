@@ -10,10 +10,11 @@ from omegaconf import DictConfig
 from distillctl.console import say
 from distillctl.errors import ConfigError, RunError
 from distillctl.guards import seed_stream
-from distillctl.runs import RunRecord
-from distillctl.stages.common import build_model, model_meta, resume_checkpoint, write_results
-from distillctl.stages.resolve import architecture, describe_arch, resolve_teacher
-from distillctl.weights import NONE, load_teacher
+from distillctl.runfolder.record import RunRecord
+from distillctl.runfolder.resolve import architecture, describe_arch, resolve_teacher
+from distillctl.runfolder.results import model_meta, write_results
+from distillctl.runfolder.weights import NONE, load_teacher
+from distillctl.stages.common import build_model, resume_checkpoint
 
 
 def check_teacher_fits(

@@ -6,18 +6,18 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from distillctl import runs
 from distillctl.console import say
 from distillctl.report.build import explain_and_report
-from distillctl.runs import RunRecord
-from distillctl.stages.resolve import resolve_distill_run
+from distillctl.runfolder import record as runs
+from distillctl.runfolder.record import RunRecord
+from distillctl.runfolder.resolve import resolve_distill_run
 
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
-    from distillctl.checkpoints import load_model
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained
-    from distillctl.weights import load_teacher
+    from distillctl.runfolder.checkpoints import load_model
+    from distillctl.runfolder.weights import load_teacher
 
     distill_dir = resolve_distill_run(str(cfg.explain.run), cfg.paths.output_root)
     say(f"explaining distill run {distill_dir}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
-from distillctl.runs import RunRecord
+from distillctl.runfolder.record import RunRecord
 
 
 def _sub_config(cfg: DictConfig, stage: str, **keys) -> DictConfig:
@@ -36,11 +36,11 @@ def top1_agreement(model, reference, inputs, batch: int = 1024) -> float:
 
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
-    from distillctl.checkpoints import load_model
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained
     from distillctl.losses import recipe_name
     from distillctl.report.build import explain_and_report
+    from distillctl.runfolder.checkpoints import load_model
     from distillctl.stages import BY_NAME
     from distillctl.stages.common import execute as execute_stage
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from distillctl.console import say
-from distillctl.runs import RunRecord
-from distillctl.stages.common import build_model, model_meta, resume_checkpoint, write_results
+from distillctl.runfolder.record import RunRecord
+from distillctl.runfolder.results import model_meta, write_results
+from distillctl.stages.common import build_model, resume_checkpoint
 
 
 def stage_optim(cfg: DictConfig, role: str) -> DictConfig:

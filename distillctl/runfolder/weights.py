@@ -65,7 +65,7 @@ def closest_architecture(
     """The shipped teacher config whose network the state_dict fits best, as `teacher=<name>`."""
     from omegaconf import OmegaConf
 
-    from distillctl.config_groups import config_dir
+    from distillctl.configuration.groups import config_dir
     from distillctl.models import create_model
 
     best, best_score = None, 0.0
@@ -124,8 +124,8 @@ def load_teacher(
     identity: dict[str, Any],
 ) -> tuple[nn.Module, dict[str, Any]]:
     """(teacher in eval mode, its meta) from a resolved teacher_ckpt value."""
-    from distillctl.checkpoints import _from_checkpoint, is_distillctl, read_file
     from distillctl.models import create_model, plain
+    from distillctl.runfolder.checkpoints import _from_checkpoint, is_distillctl, read_file
 
     spec = {k: v for k, v in plain(model_cfg).items()}
     meta = {

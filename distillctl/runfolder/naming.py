@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from distillctl import runs
 from distillctl.errors import ConfigError
+from distillctl.runfolder import record as runs
 
 RESUMABLE = ("train_teacher", "train_student", "distill_student")
 

@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from distillctl.config_groups import config_dir
+from distillctl.configuration.groups import config_dir
 from distillctl.errors import ConfigError
 
 
@@ -130,7 +130,7 @@ def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None)
     """Compose every variant of the command line and validate it; returns the first config."""
     from hydra import compose, initialize_config_dir
 
-    from distillctl.validate import validate
+    from distillctl.configuration.validate import validate
 
     extra = (
         [f"hydra.searchpath=[file://{Path(config_dir_arg).absolute()}]"] if config_dir_arg else []

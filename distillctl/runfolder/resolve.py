@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distillctl import runs
 from distillctl.errors import RunError
+from distillctl.runfolder import record as runs
 
 
 def _describe_data(identity: dict[str, Any] | None) -> str:
