@@ -166,14 +166,27 @@ CASES = [
         2,
         "the config cannot be composed",
     ),
-    # failures at run time
-    ("no teacher yet", [*TD, "paths.output_root={tmp}/empty"], 1, "no finished teacher run"),
+    # files the config names, checked before any run folder exists
     (
         "missing checkpoint",
         [*TD, "teacher_ckpt={tmp}/missing.ckpt"],
-        1,
-        "teacher checkpoint not found",
+        2,
+        "missing.ckpt does not exist",
     ),
+    (
+        "missing data root",
+        ["train", "teacher", "data=image_folder", "data.root={tmp}/no"],
+        2,
+        "data.root=",
+    ),
+    (
+        "csv without a target",
+        ["train", "teacher", "data=csv", "data.path={teacher}/run.json"],
+        2,
+        "needs data.target",
+    ),
+    # failures at run time
+    ("no teacher yet", [*TD, "paths.output_root={tmp}/empty"], 1, "no finished teacher run"),
     ("truncated checkpoint", [*TD, "teacher_ckpt={truncated}"], 1, "truncated or not a checkpoint"),
     ("not a checkpoint", [*TD, "teacher_ckpt={notckpt}"], 1, "truncated or not a checkpoint"),
     (

@@ -135,7 +135,7 @@ def test_a_teacher_from_other_splits_of_the_same_data_is_refused(tmp_path, teach
 
 
 def test_missing_and_corrupt_teacher_checkpoints_are_named(tmp_path):
-    with pytest.raises(RunError, match="teacher checkpoint not found"):
+    with pytest.raises(ConfigError, match="teacher_ckpt=.*nope.ckpt does not exist"):
         run_stage("distill_student", tmp_path, f"teacher_ckpt={tmp_path / 'nope.ckpt'}")
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"\x00garbage")

@@ -77,6 +77,11 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
 # architectures from outside (a user's class, timm, torchvision): their names are checked here,
 # before any run folder exists
 EXTERNAL = ("custom", "timm", "torchvision")
+# data sources that read the user's files: the key naming them, and what it should be
+PATH_KEYS = {
+    "image_folder": ("root", "a folder of class folders, or a .tar/.tar.gz of one"),
+    "csv": ("path", "a .csv file"),
+}
 
 
 def _matches(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
@@ -91,6 +96,34 @@ def _matches(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
                 step.append((f"{prefix}.{key}" if prefix else str(key), node[key]))
         found = step
     return found
+
+
+def _missing(key: str, value: Any, what: str, how: str) -> ConfigError:
+    return ConfigError(f"{key}={value} does not exist", f"point {key} at {what}; {how}")
+
+
+def paths_exist(cfg: DictConfig) -> None:
+    """Files the config names must be there: checked here, before any run folder exists."""
+    from pathlib import Path
+
+    data = cfg.get("data")
+    if isinstance(data, DictConfig) and data.get("name") in PATH_KEYS:
+        key, what = PATH_KEYS[data.name]
+        value = data.get(key)
+        if not value:
+            raise ConfigError(f"data={data.name} needs data.{key}", f"pass data.{key}=<{what}>")
+        if not Path(str(value)).expanduser().exists():
+            raise _missing(f"data.{key}", value, what, "relative paths start at the current folder")
+        if data.name == "csv" and not data.get("target"):
+            raise ConfigError("data=csv needs data.target", "pass data.target=<label column>")
+    spec = cfg.get("teacher_ckpt")
+    if spec not in (None, "latest", "none") and not Path(str(spec)).expanduser().exists():
+        raise _missing(
+            "teacher_ckpt",
+            spec,
+            "a teacher run folder, a .ckpt or a state_dict file",
+            "or use teacher_ckpt=latest (train one with `distillctl train teacher`)",
+        )
 
 
 def owned_options(cfg: DictConfig) -> None:
@@ -123,6 +156,7 @@ def validate(cfg: DictConfig) -> None:
     for pattern, bound, example in RULES:
         for key, value in _matches(resolved, pattern):
             check(key, value, bound.eg(example))
+    paths_exist(resolved)
     owned_options(resolved)
     for role in ("teacher", "student"):
         present, spec = _lookup(resolved, role)
