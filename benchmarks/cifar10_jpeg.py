@@ -84,7 +84,8 @@ def main() -> None:
         f"# experiment=cifar10_jpeg throughput ({args.machine})",
         "",
         f"`python benchmarks/cifar10_jpeg.py --short {args.short} --long {args.long} "
-        f"--subset {args.subset}`: one epoch of {args.short} and of {args.long} training batches "
+        f"--subset {args.subset} {' '.join(extra)}`".replace(" `", "`")
+        + f": one epoch of {args.short} and of {args.long} training batches "
         f"of {batch} 32x32 photographs (crop + flip on the device), validation and test included "
         "in the wall times; images/s = extra images / extra seconds.",
         "",

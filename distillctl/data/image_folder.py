@@ -224,15 +224,22 @@ def image_folder(cfg, data_dir: str) -> Splits:
         )
         say(f"image_folder: skipped {len(skipped)} file(s) that are not readable images: {shown}")
     seed = int(cfg.split_seed)
+
+    def given(split: str):
+        """A split the folder gives, in a fixed random order (files are read class by class, so
+        `trainer.limit_test_batches` would otherwise see the first classes only)."""
+        order = np.random.default_rng(seed).permutation(len(arrays[f"y_{split}"]))
+        return arrays[f"x_{split}"][order], arrays[f"y_{split}"][order]
+
     if present:
-        train = (arrays["x_train"], arrays["y_train"])
-        test = (arrays["x_test"], arrays["y_test"]) if "test" in present else None
+        train = given("train")
+        test = given("test") if "test" in present else None
     else:
         train, test = (arrays["x_all"], arrays["y_all"]), None
     if test is None:
         train, test = carve(*train, cfg.test_fraction, seed, "test")
     if "val" in present:
-        val = (arrays["x_val"], arrays["y_val"])
+        val = given("val")
     else:
         train, val = carve(*train, cfg.val_fraction, seed, "val")
     x_tr, y_tr = subset(*train, cfg.get("subset"), seed)
