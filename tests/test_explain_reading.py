@@ -192,3 +192,16 @@ def test_the_report_draws_mistakes_and_disagreements_and_says_why():
     per_class = agreement_per_class(per_input, labels)
     assert per_class["distilled"][2] == {"mean": 0.1, "n": 1}
     assert per_class["distilled"][5]["n"] == 0
+
+
+def test_report_images_undo_the_normalisation_for_display():
+    import numpy as np
+
+    from distillctl.report.figures import viewable
+
+    pixels = np.random.default_rng(0).random((3, 4, 4))
+    mean, std = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
+    normalised = (pixels - np.reshape(mean, (3, 1, 1))) / np.reshape(std, (3, 1, 1))
+    shown = viewable(normalised, (mean, std))
+    assert shown.shape == (4, 4, 3) and np.allclose(shown, pixels.transpose(1, 2, 0))
+    assert viewable(pixels[:1]).shape == (4, 4)  # grey stays one plane, untouched

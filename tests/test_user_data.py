@@ -172,6 +172,12 @@ def test_a_teacher_trains_on_a_csv_with_classes_counted_from_the_table(tmp_path)
     assert record["data_report"]["imputed"] == {"alcohol": 7}
     assert record["model"]["num_classes"] == 3
     assert result["test_acc"] > 0.5  # wine is easy; three epochs learn something
+    # distil and explain it: explain rebuilds the table from the run's data identity alone
+    table = [f"data.path={path}", "data.target=cultivar", "teacher=mlp", "student=mlp"]
+    distilled, _ = run_stage("distill_student", tmp_path, "data=csv", *table)
+    explained, _ = run_stage("explain", tmp_path, f"explain.run={distilled}")
+    assert (explained / "attributions" / "feature_importance.png").exists()
+    assert json.loads((explained / "run.json").read_text())["data"]["target"] == "cultivar"
 
 
 def test_synthetic_data_has_the_asked_shape_and_classes(tmp_path):

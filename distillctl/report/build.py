@@ -55,6 +55,8 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         out_dir / "attributions",
         int(cfg.explain.num_figures),
         feature_names=splits.feature_names,
+        normalise=splits.normalise,
+        class_names=splits.class_names,
     )
     rows = model_rows(
         [(m.name, m.run_dir) for m in models], metrics["agreement"], metrics["normalised"]

@@ -50,9 +50,27 @@ def prediction_text(predictions: dict, name: str, i: int) -> str:
     return f"predicts {classes[i]} (p={probabilities[i]:.2f})"
 
 
+def viewable(image: np.ndarray, normalise=None) -> np.ndarray:
+    """An input as a person sees it: normalisation undone (pixels back in [0, 1]), channels
+    last for colour; grey images stay one 2-D plane."""
+    image = np.asarray(image, np.float64)
+    if normalise is not None:
+        mean, std = (np.asarray(v, np.float64).reshape(-1, 1, 1) for v in normalise)
+        image = np.clip(image * std + mean, 0.0, 1.0)
+    return image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+
+
 @register("image")
 def image_maps(
-    inputs, maps, labels, targets, out_dir: Path, chosen: list[int], predictions=None, **_
+    inputs,
+    maps,
+    labels,
+    targets,
+    out_dir: Path,
+    chosen: list[int],
+    predictions=None,
+    normalise=None,
+    **_,
 ) -> list[Path]:
     """Per chosen input: the image, then each model's map on one shared symmetric scale (red:
     for the explained class, blue: against), with the model's prediction and probability."""
@@ -61,8 +79,7 @@ def image_maps(
     predictions = predictions or {}
     for i in chosen:
         fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.4 * (len(names) + 1), 2.6))
-        image = inputs[i]
-        axes[0].imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray")
+        axes[0].imshow(viewable(inputs[i], normalise), cmap="gray")
         axes[0].set_title(f"input (label {labels[i]})\nexplained: class {targets[i]}", fontsize=8)
         vmax = row_scale(maps, i)
         for ax, name in zip(axes[1:], names):
@@ -73,10 +90,10 @@ def image_maps(
             ax.set_xticks([])
             ax.set_yticks([])
         paths.append(save(fig, out_dir / f"input_{i:03d}.png"))
-    return [*paths, image_grid(inputs, maps, labels, out_dir)]
+    return [*paths, image_grid(inputs, maps, labels, out_dir, normalise=normalise)]
 
 
-def image_grid(inputs, maps, labels, out_dir: Path, columns: int = 12) -> Path:
+def image_grid(inputs, maps, labels, out_dir: Path, columns: int = 12, normalise=None) -> Path:
     """A grid: the first `columns` inputs across, the input then each model's map down."""
     n = min(columns, len(inputs))
     names = list(maps)
@@ -84,10 +101,7 @@ def image_grid(inputs, maps, labels, out_dir: Path, columns: int = 12) -> Path:
         len(names) + 1, n, figsize=(1.1 * n + 1.4, 1.15 * (len(names) + 1)), squeeze=False
     )
     for j in range(n):
-        image = inputs[j]
-        axes[0, j].imshow(
-            image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0), cmap="gray"
-        )
+        axes[0, j].imshow(viewable(inputs[j], normalise), cmap="gray")
         axes[0, j].set_title(str(labels[j]), fontsize=8)
         vmax = row_scale(maps, j)  # one scale per input, shared by the models
         for row, name in enumerate(names, start=1):
@@ -198,25 +212,42 @@ def per_class_chart(per_class: dict[str, dict], out_dir: Path) -> Path:
 
 
 def draw(
-    kind: str, explained: dict, out_dir: Path, count: int, feature_names=()
+    kind: str,
+    explained: dict,
+    out_dir: Path,
+    count: int,
+    feature_names=(),
+    normalise=None,
+    class_names=(),
 ) -> list[tuple[Path, str]]:
     """Every picture of an explain run as (path, caption): the chosen inputs (each says why
-    it was chosen, report/selection.py), the agreement histogram and the per-class chart."""
+    it was chosen, report/selection.py), the agreement histogram and the per-class chart.
+    Images are shown with their normalisation undone; labels by class name where known."""
     from distillctl.report.selection import choose_inputs
 
+    def named(classes):
+        names = [class_names[int(c)] if int(c) < len(class_names) else c for c in classes]
+        return np.asarray(names, dtype=object)
+
+    predictions = {
+        name: (named(classes), probabilities)
+        for name, (classes, probabilities) in explained.get("predictions", {}).items()
+    }
+    labels = named(explained["labels"])
     per_input = explained["metrics"]["per_input"]
-    chosen = choose_inputs(per_input, explained.get("predictions", {}), explained["labels"], count)
+    chosen = choose_inputs(per_input, predictions, labels, count)
     reasons = {f"input_{i:03d}.png": f"test input {i}: {why}" for i, why in chosen}
     drawer = DRAWERS.get_or_fail(kind)
     paths = drawer(
         explained["inputs"],
         explained["maps"],
-        explained["labels"],
-        explained["targets"],
+        labels,
+        named(explained["targets"]),
         out_dir,
         [i for i, _ in chosen],
         feature_names=feature_names,
-        predictions=explained.get("predictions", {}),
+        predictions=predictions,
+        normalise=normalise,
     )
     pictures = [(path, reasons.get(path.name, "")) for path in paths]
     if per_input:

@@ -66,13 +66,14 @@ def closest_architecture(
     from omegaconf import OmegaConf
 
     from distillctl.configuration.groups import config_dir
+    from distillctl.configuration.validate import EXTERNAL
     from distillctl.models import create_model
 
     best, best_score = None, 0.0
     for path in sorted((config_dir() / "teacher").glob("*.yaml")):
         spec = OmegaConf.to_container(OmegaConf.load(path))
-        if not isinstance(spec, dict) or "arch" not in spec:
-            continue
+        if not isinstance(spec, dict) or spec.get("arch") in (None, *EXTERNAL):
+            continue  # a user's class, timm and torchvision have no one shape to compare
         spec["num_classes"] = num_classes
         try:
             score = _fits(create_model(spec, input_shape), state)
@@ -80,7 +81,9 @@ def closest_architecture(
             continue
         if score > best_score:
             best, best_score = path.stem, score
-    return None if best is None else f"teacher={best} ({best_score:.0%} of the tensors fit)"
+    if best is None or best_score < 0.5:  # naming a network that barely fits would mislead
+        return None
+    return f"teacher={best} ({best_score:.0%} of the tensors fit)"
 
 
 def _listed(keys: list[str], limit: int = 5) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from distillctl.console import say
 from distillctl.report.build import explain_and_report
@@ -39,7 +40,10 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         Explained("teacher", teacher, Path(teacher_run) if teacher_run else None),
         Explained("student", student, distill_dir),
     ]
-    with_data = OmegaConf.merge(cfg, {"data": student_meta["data"]})
+    # the run's own data (its identity rebuilds it), whatever data group this command composed
+    with_data = copy.deepcopy(cfg)
+    with open_dict(with_data):
+        with_data.data = data_cfg
     return explain_and_report(
         models, splits, with_data, run_dir, f"distillctl explain: {data_cfg.name}"
     )
