@@ -19,6 +19,18 @@ def conv_bn(
     return nn.Sequential(*layers)
 
 
+def three_stages(model: nn.Module, block, widths, n: int, c_in: int, prefix: str) -> int:
+    """The CIFAR ResNet/WRN body: `<prefix>1..3` of `n` blocks each at strides 1, 2, 2 (the
+    first block of a stage changes width and stride). Returns the output width."""
+    for i, (width, stride) in enumerate(zip(widths, (1, 2, 2)), start=1):
+        blocks = []
+        for b in range(n):
+            blocks.append(block(c_in, width, stride if b == 0 else 1))
+            c_in = width
+        setattr(model, f"{prefix}{i}", nn.Sequential(*blocks))
+    return c_in
+
+
 class Head(nn.Sequential):
     """Global average pool -> flatten (the embedding, named `flatten`) -> linear classifier."""
 

@@ -11,7 +11,7 @@ from functools import partial
 from torch import nn
 
 from distillctl.models import expect_rank, register
-from distillctl.models.blocks import Head, conv_bn, kaiming_init
+from distillctl.models.blocks import Head, conv_bn, kaiming_init, three_stages
 from distillctl.models.stages import declare
 
 
@@ -39,13 +39,7 @@ class CifarResNet(nn.Module):
             raise ValueError(f"depth {depth} is not 6n+2")
         n = (depth - 2) // 6
         self.stem = conv_bn(in_chans, widths[0])
-        c_in = widths[0]
-        for i, (width, stride) in enumerate(zip(widths[1:], (1, 2, 2)), start=1):
-            blocks = []
-            for b in range(n):
-                blocks.append(BasicBlock(c_in, width, stride if b == 0 else 1))
-                c_in = width
-            setattr(self, f"layer{i}", nn.Sequential(*blocks))
+        c_in = three_stages(self, BasicBlock, widths[1:], n, widths[0], "layer")
         self.head = Head(c_in, num_classes)
         kaiming_init(self)
 

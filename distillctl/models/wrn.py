@@ -10,7 +10,7 @@ from functools import partial
 from torch import nn
 
 from distillctl.models import expect_rank, register
-from distillctl.models.blocks import Head, kaiming_init
+from distillctl.models.blocks import Head, kaiming_init, three_stages
 from distillctl.models.stages import declare
 
 
@@ -40,13 +40,7 @@ class WideResNet(nn.Module):
         n = (depth - 4) // 6
         widths = (16, 16 * k, 32 * k, 64 * k)
         self.stem = nn.Conv2d(in_chans, widths[0], 3, 1, 1, bias=False)
-        c_in = widths[0]
-        for i, (width, stride) in enumerate(zip(widths[1:], (1, 2, 2)), start=1):
-            blocks = []
-            for b in range(n):
-                blocks.append(PreActBlock(c_in, width, stride if b == 0 else 1))
-                c_in = width
-            setattr(self, f"block{i}", nn.Sequential(*blocks))
+        c_in = three_stages(self, PreActBlock, widths[1:], n, widths[0], "block")
         self.post = nn.Sequential(nn.BatchNorm2d(c_in), nn.ReLU())
         self.head = Head(c_in, num_classes)
         kaiming_init(self)
