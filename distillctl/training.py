@@ -57,7 +57,11 @@ class EpochCSV(_CSVLog):
     def new_rows(self, trainer: pl.Trainer) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
         row["lr"] = self.epoch_lr
-        row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items())})
+        metrics = dict(trainer.callback_metrics)
+        reader = getattr(trainer.lightning_module, "means", None)
+        if reader is not None:  # the epoch's training means, not logged until after this hook
+            metrics.update(reader("train", pop=False))
+        row.update({k: float(v) for k, v in sorted(metrics.items())})
         return [row]
 
 
