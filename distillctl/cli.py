@@ -103,6 +103,10 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
         task
     )
     main_fn()
+    from distillctl.stages.common import SWEEP_FAILURES
+
+    if SWEEP_FAILURES:  # the sweep went on past them; its exit code still says they failed
+        sys.exit(max(exc.exit_code for _, exc in SWEEP_FAILURES))
 
 
 # Commands that start no run: their words -> "module:function" taking the remaining arguments.

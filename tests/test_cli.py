@@ -1,7 +1,9 @@
+
 """The real command line, in subprocesses: routing, Hydra features, errors without tracebacks."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -112,6 +114,19 @@ def test_train_then_a_two_job_sweep_of_distillation(tmp_path):
         assert load(run_dir)["status"] == "done"
         temps.add(OmegaConf.load(run_dir / ".hydra/config.yaml").loss.kd.temperature)
     assert temps == {2.0, 4.0}
+
+
+def test_a_failed_sweep_job_is_marked_and_the_sweep_goes_on(tmp_path):
+    """Job 0 cannot build a cnn for a table; job 1 still trains, the summary lists both, and
+    the exit code says a job failed."""
+    out = cli("train", "teacher", "-m", "data=breast_cancer,digits", *TINY, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "needs image (C, H, W) inputs" in out.stderr and "Traceback" not in out.stderr
+    (jobs_csv,) = (tmp_path / "outputs/train_teacher").rglob("jobs.csv")
+    rows = list(csv.DictReader(jobs_csv.open()))
+    assert [(r["job"], r["status"]) for r in rows] == [("0", "failed"), ("1", "done")]
+    assert "needs image" in rows[0]["reason"] and "data=digits" in rows[1]["overrides"]
+    assert load(jobs_csv.parent / "1")["results"]["test_acc"] is not None
 
 
 def test_a_run_time_error_exits_1_marks_the_run_failed_and_prints_no_traceback(tmp_path):

@@ -9,23 +9,33 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from distillctl import data as data_registry
-from distillctl.errors import ConfigError, DistillctlError, exit_with
+from distillctl.errors import ConfigError, DistillctlError, exit_with, report_error
 from distillctl.guards import seed_all, seed_stream
 from distillctl.io import atomic_write_text
 from distillctl.runfolder.record import RunRecord, is_rank_zero
 from distillctl.signals import Stopped
 from distillctl.stages import Stage
 
+# the jobs of this process's `-m` sweep that failed with a user error: (run folder, error)
+SWEEP_FAILURES: list[tuple[str, DistillctlError]] = []
+
 
 def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | None:
-    """The body of the @hydra.main task: a user error ends the process with its exit code."""
+    """The body of the @hydra.main task: a user error ends the process with its exit code; in a
+    `-m` sweep it ends only its job (marked failed in its run.json) and the sweep goes on."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         return execute(stage, cfg, run_dir)
     except DistillctlError as exc:
-        exit_with(exc)
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            exit_with(exc)
+        report_error(exc)
+        SWEEP_FAILURES.append((str(run_dir), exc))
+        return None
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
