@@ -103,10 +103,11 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
         task
     )
     main_fn()
-    from distillctl.stages.common import SWEEP_FAILURES
-
-    if SWEEP_FAILURES:  # the sweep went on past them; its exit code still says they failed
-        sys.exit(max(exc.exit_code for _, exc in SWEEP_FAILURES))
+    # only where a task ran (not after --cfg or --help, which must stay light)
+    common = sys.modules.get("distillctl.stages.common")
+    failures = getattr(common, "SWEEP_FAILURES", [])
+    if failures:  # the sweep went on past them; its exit code still says they failed
+        sys.exit(max(exc.exit_code for _, exc in failures))
 
 
 # Commands that start no run: their words -> "module:function" taking the remaining arguments.

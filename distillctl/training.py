@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,21 @@ class StepCSV(_CSVLog):
         return rows
 
 
+# benchmarks/startup.py sets this to a file: the wall-clock time of the first training step is
+# written there, so start-up (process start to first step) can be measured from outside
+FIRST_STEP_ENV = "DISTILLCTL_FIRST_STEP_FILE"
+
+
+class FirstStepProbe(Callback):
+    def __init__(self, path: Path):
+        self.path, self.done = path, False
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if not self.done:
+            self.path.write_text(repr(time.time()))
+            self.done = True
+
+
 def _quiet_lightning() -> None:
     for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -143,6 +160,8 @@ def build_trainer(
         interrupt,
         ReseedEachEpoch(int(cfg.seed)),
     ]
+    if os.environ.get(FIRST_STEP_ENV):
+        callbacks.append(FirstStepProbe(Path(os.environ[FIRST_STEP_ENV])))
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     if kwargs.pop("detect_nan", True):
         callbacks.append(NanGuard())

@@ -1,4 +1,3 @@
-
 """The real command line, in subprocesses: routing, Hydra features, errors without tracebacks."""
 
 from __future__ import annotations
@@ -23,6 +22,20 @@ def test_help_lists_the_commands_without_importing_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     for words in ("run", "train teacher", "train student", "distill student", "explain", "list"):
         assert f"  {words} " in out.stdout
+
+
+def test_cfg_job_and_list_do_not_import_torch(tmp_path):
+    """They start no run, so they stay light (benchmarks/startup.py times them)."""
+    for argv in (["train", "teacher", "--cfg", "job"], ["list"]):
+        code = (
+            "import sys; from distillctl.cli import main; "
+            f"main({argv!r}); "
+            "assert 'torch' not in sys.modules, 'torch imported'; print('checked')"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert out.returncode == 0 and out.stdout.endswith("checked\n"), out.stderr[-1500:]
 
 
 def test_list_shows_groups_and_choices(tmp_path):
