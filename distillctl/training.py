@@ -147,7 +147,7 @@ def checkpoint_callbacks(run_dir: Path) -> tuple[ModelCheckpoint, ModelCheckpoin
 
 
 def build_trainer(
-    cfg: Any, run_dir: Path
+    cfg: Any, run_dir: Path, speed_options: dict[str, Any] | None = None
 ) -> tuple[pl.Trainer, tuple[ModelCheckpoint, ModelCheckpoint], NoteStop]:
     _quiet_lightning()
     best, last = checkpoint_callbacks(run_dir)
@@ -163,6 +163,9 @@ def build_trainer(
     if os.environ.get(FIRST_STEP_ENV):
         callbacks.append(FirstStepProbe(Path(os.environ[FIRST_STEP_ENV])))
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    from distillctl import speed
+
+    (speed_options if speed_options is not None else {}).update(speed.take(kwargs))
     if kwargs.pop("detect_nan", True):
         callbacks.append(NanGuard())
     if kwargs.get("enable_progress_bar", True):
@@ -191,7 +194,11 @@ def fit_and_test(
 ) -> dict[str, Any]:
     """Train (from `resume_from`, a last.ckpt, when given) with the best checkpoint chosen on
     validation; test that checkpoint once."""
-    trainer, (best, last), interrupt = build_trainer(cfg, run_dir)
+    from distillctl import speed
+
+    options: dict[str, Any] = {}
+    trainer, (best, last), interrupt = build_trainer(cfg, run_dir, options)
+    speed.apply(module, options, on_gpu=trainer.strategy.root_device.type == "cuda")
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         which = cfg.eval_checkpoint

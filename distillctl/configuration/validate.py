@@ -34,6 +34,13 @@ AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and 
 RULES: tuple[tuple[str, Bound, str], ...] = (
     ("seed", ANY_INT, "0"),
     ("trainer.max_epochs", POSITIVE_INT, "30"),
+    ("trainer.channels_last", BOOLEAN, "true"),
+    ("trainer.compile", BOOLEAN, "true"),
+    (
+        "trainer.compile_mode",
+        one_of("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+        "default",
+    ),
     ("data.batch_size", POSITIVE_INT, "64"),
     ("data.val_fraction", OPEN_UNIT, "0.1"),
     ("data.test_fraction", OPEN_UNIT, "0.2"),
