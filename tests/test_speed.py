@@ -22,9 +22,7 @@ def test_compiled_channels_last_networks_keep_plain_checkpoints(tmp_path, teache
         "trainer.compile_backend=eager",  # the compile path without a C++ toolchain's wait
         "trainer.channels_last=true",
     ]
-    run_dir, result = run_stage(
-        "distill_student", tmp_path, f"teacher_ckpt={teacher_run}", *fast
-    )
+    run_dir, result = run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}", *fast)
     assert load(run_dir)["status"] == "done"
     student, _ = load_model(result["checkpoint_path"], "student")  # keys without _orig_mod.
     assert student(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
