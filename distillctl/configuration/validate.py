@@ -66,6 +66,11 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
     ),
     ("eval_checkpoint", one_of("best", "last"), "best"),
     ("teacher_checkpoint", one_of("best", "last"), "best"),
+    (
+        "teacher_cache",
+        Bound("auto, true or false", lambda v: str(v).lower() in ("auto", "true", "false")),
+        "auto",
+    ),
     ("explain.num_inputs", POSITIVE_INT, "64"),
     ("explain.background", POSITIVE_INT, "100"),
     ("explain.num_figures", NON_NEGATIVE_INT, "6"),

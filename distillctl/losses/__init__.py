@@ -21,6 +21,7 @@ from torch import nn
 
 from distillctl.bounds import NON_NEGATIVE, Bound
 from distillctl.errors import ConfigError
+from distillctl.losses.teacher_cache import LOGITS
 from distillctl.models import plain
 from distillctl.registry import Registry, checked_options
 from distillctl.taps import FeatureTaps, output_shapes
@@ -168,6 +169,7 @@ class Recipe(nn.Module):
         self.needs_index = any(t.needs_index for t in self.terms)
         self.needs_graph = any(t.needs_graph for t in self.terms)
         self._taps: tuple[FeatureTaps | None, FeatureTaps | None] = (None, None)
+        self.teacher_cache = None  # a losses.teacher_cache.TeacherCache, set by the stage
 
     def describe(self) -> str:
         return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
@@ -216,8 +218,19 @@ class Recipe(nn.Module):
         )
         if self.needs_graph:
             x = x.detach().requires_grad_(True)
-        with torch.set_grad_enabled(self.needs_graph), t_taps as t_feats:
-            teacher_logits = teacher(x)
+
+        def teacher_pass() -> dict[str, torch.Tensor]:
+            with torch.set_grad_enabled(self.needs_graph), t_taps as feats:
+                logits = teacher(x)
+            return {LOGITS: logits, **feats}
+
+        cache = self.teacher_cache
+        if cache is not None and index is not None:
+            outputs = cache.lookup(index, teacher_pass)
+        else:
+            outputs = teacher_pass()
+        teacher_logits = outputs.pop(LOGITS)
+        t_feats = outputs
         with s_taps as s_feats:
             student_logits = student(x)
         step = Step(

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from distillctl.console import say
 from distillctl.errors import ConfigError, RunError
 from distillctl.guards import seed_stream
+from distillctl.losses.teacher_cache import TeacherCache, decide
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.resolve import architecture, describe_arch, resolve_teacher
 from distillctl.runfolder.results import model_meta, write_results
@@ -118,6 +119,14 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     meta["loss"] = recipe_name(cfg.loss)
     if recipe.needs_index:
         request_indices(data, meta["loss"])
+    use_cache, why = decide(
+        str(cfg.get("teacher_cache", "auto")), data.augment is not None, recipe.needs_graph
+    )
+    if use_cache:
+        request_indices(data, meta["loss"])
+        budget = float(cfg.data.get("memory_budget_mb", 2048)) * 2**20
+        recipe.teacher_cache = TeacherCache(info.sizes["train"], budget)
+    say(f"teacher-output cache {why}")
     seed_stream(int(cfg.seed), "recipe")  # auxiliary modules never move the student's stream
     recipe.bind(student, teacher, info.input_shape, train_labels=data.train_labels())
     say(
