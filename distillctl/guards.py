@@ -60,25 +60,54 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 class NanGuard(Callback):
     """Stop at the first step whose loss is NaN or Inf, naming the loss term and the step.
 
-    It raises before the epoch ends, so no checkpoint of the broken weights is written and the
-    last good `last.ckpt` stays. One host sync per step; `trainer.detect_nan=false` removes it.
+    Each step only records, on the device, whether its loss and terms are finite; the records
+    are read (one host sync) every `every` steps, and always before validation and at the end of
+    an epoch, so no checkpoint of broken weights is ever written and the last good `last.ckpt`
+    stays. every=1 (the default) checks each step; on a GPU a larger `trainer.nan_check_every`
+    saves a sync per step, and the message still names the first bad step.
+    `trainer.detect_nan=false` removes the guard.
     """
+
+    def __init__(self, every: int = 1):
+        self.every = max(int(every), 1)
+        self.pending: list[tuple[int, int, int, torch.Tensor, dict[str, torch.Tensor]]] = []
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is None or bool(torch.isfinite(loss).all()):
+        if loss is None:
             return
         terms = getattr(pl_module, "last_terms", {}) or {"loss": loss}
-        bad = [name for name, value in terms.items() if not bool(torch.isfinite(value).all())]
+        finite = {name: torch.isfinite(v.detach()).all() for name, v in terms.items()}
+        self.pending.append(
+            (trainer.global_step, trainer.current_epoch, batch_idx, loss.detach(), finite)
+        )
+        if len(self.pending) >= self.every:
+            self.check()
+
+    def check(self) -> None:
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        ok = torch.stack([torch.isfinite(p[3]).all() for p in pending])
+        if bool(ok.all()):  # the one host sync
+            return
+        step, epoch, batch_idx, loss, finite = pending[int((~ok).nonzero()[0])]
+        bad = [name for name, flag in finite.items() if not bool(flag)]
         raise RunError(
             f"the loss became {'NaN' if torch.isnan(loss).any() else 'infinite'} at step "
-            f"{trainer.global_step} (epoch {trainer.current_epoch}, batch {batch_idx}) in "
-            f"term(s): {', '.join(bad) or 'loss'}; the last good checkpoint is kept",
+            f"{step} (epoch {epoch}, batch {batch_idx}) in term(s): {', '.join(bad) or 'loss'}; "
+            "the last good checkpoint is kept",
             "lower optim.lr, or check the data for NaN values; resume=<run dir> continues "
             "from the last checkpoint",
         )
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.check()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.check()
 
 
 class NoteStop(Callback):

@@ -166,8 +166,9 @@ def build_trainer(
     from distillctl import speed
 
     (speed_options if speed_options is not None else {}).update(speed.take(kwargs))
+    every = kwargs.pop("nan_check_every", 1)
     if kwargs.pop("detect_nan", True):
-        callbacks.append(NanGuard())
+        callbacks.append(NanGuard(every))
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar(leave=False))
     trainer = pl.Trainer(

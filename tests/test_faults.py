@@ -32,8 +32,11 @@ class NanAfter(Term):
         return value * float("nan") if self.calls >= self.n else value
 
 
+# every=4: the NaN step (5) is read at step 7 of 3-batch epochs, past the epoch's end, where
+# the guard must read before validation so no checkpoint of the broken weights is written
+@pytest.mark.parametrize("every", [1, 4])
 def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkpoint(
-    tmp_path, teacher_run
+    tmp_path, teacher_run, every
 ):
     from distillctl.data import build
     from distillctl.lit import Distiller
@@ -43,7 +46,13 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
     from distillctl.training import fit_and_test
 
     cfg = compose_cfg(
-        "distill_student", ["trainer.limit_train_batches=3", "trainer.max_epochs=3"], tmp_path
+        "distill_student",
+        [
+            "trainer.limit_train_batches=3",
+            "trainer.max_epochs=3",
+            f"trainer.nan_check_every={every}",
+        ],
+        tmp_path,
     )
     teacher, _ = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
     data, _ = build(cfg)

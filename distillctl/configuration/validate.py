@@ -35,6 +35,7 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
     ("seed", ANY_INT, "0"),
     ("trainer.max_epochs", POSITIVE_INT, "30"),
     ("trainer.channels_last", BOOLEAN, "true"),
+    ("trainer.nan_check_every", POSITIVE_INT, "50"),
     ("trainer.compile", BOOLEAN, "true"),
     (
         "trainer.compile_mode",
