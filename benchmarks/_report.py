@@ -12,3 +12,15 @@ def emit(lines: list[str], out: Path | None) -> str:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
     return text
+
+
+def compose_config(stage: str, overrides: list[str]):
+    """The composed config of `stage` with `overrides`, as the CLI composes it."""
+    from hydra import compose, initialize_config_dir
+
+    from distillctl.configuration.groups import config_dir
+    from distillctl.configuration.overrides import register_resolvers
+
+    register_resolvers()
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        return compose(stage, overrides=list(overrides))

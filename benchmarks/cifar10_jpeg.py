@@ -16,29 +16,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from _report import emit  # benchmarks/ is the script's folder, first on sys.path
-from hydra import compose, initialize_config_dir
+from _report import compose_config, emit  # benchmarks/ is the script's folder, on sys.path
 
-from distillctl.configuration.groups import config_dir
-from distillctl.configuration.overrides import register_resolvers
 from distillctl.data import build_splits
 from distillctl.stages import BY_NAME
 from distillctl.stages.common import execute
 
 
 def run(stage: str, root: Path, name: str, overrides: list[str]) -> tuple[float, dict]:
-    register_resolvers()
-    with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            stage,
-            overrides=[
-                "experiment=cifar10_jpeg",
-                f"paths.output_root={root}",
-                "trainer.enable_progress_bar=false",
-                "trainer.max_epochs=1",
-                *overrides,
-            ],
-        )
+    cfg = compose_config(
+        stage,
+        [
+            "experiment=cifar10_jpeg",
+            f"paths.output_root={root}",
+            "trainer.enable_progress_bar=false",
+            "trainer.max_epochs=1",
+            *overrides,
+        ],
+    )
     start = time.perf_counter()
     result = execute(BY_NAME[stage], cfg, root / name)
     return time.perf_counter() - start, result
@@ -57,9 +52,7 @@ def main() -> None:
     common = [f"paths.data_dir={args.data_dir}", f"data.subset={args.subset}", *extra]
     batch = 64
     start = time.perf_counter()  # extract and decode once, outside the timed runs
-    register_resolvers()
-    with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        cfg = compose("train_teacher", overrides=["experiment=cifar10_jpeg", *common])
+    cfg = compose_config("train_teacher", ["experiment=cifar10_jpeg", *common])
     splits = build_splits(cfg.data, cfg.paths.data_dir)
     prepare = time.perf_counter() - start
     rows, results = [], {}

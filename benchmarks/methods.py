@@ -24,10 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
+from _report import compose_config  # benchmarks/ is the script's folder, first on sys.path
 
-from distillctl.configuration.groups import config_dir
-from distillctl.configuration.overrides import register_resolvers
 from distillctl.report.seeds import paired
 from distillctl.stages import BY_NAME
 from distillctl.stages.common import execute
@@ -73,18 +71,16 @@ METHODS = {
 
 
 def composed(name: str, overrides: list[str], run_dir: Path, seed: int):
-    register_resolvers()
-    with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        return compose(
-            name,
-            overrides=[
-                *overrides,
-                f"seed={seed}",
-                f"explainer={EXPLAINER}",
-                f"paths.output_root={run_dir.parent}",
-                "trainer.enable_progress_bar=false",
-            ],
-        )
+    return compose_config(
+        name,
+        [
+            *overrides,
+            f"seed={seed}",
+            f"explainer={EXPLAINER}",
+            f"paths.output_root={run_dir.parent}",
+            "trainer.enable_progress_bar=false",
+        ],
+    )
 
 
 def stage(name: str, overrides: list[str], run_dir: Path, seed: int) -> tuple[dict, object]:

@@ -23,11 +23,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _report import emit  # benchmarks/ is the script's folder, first on sys.path
-from hydra import compose, initialize_config_dir
+from _report import compose_config, emit  # benchmarks/ is the script's folder, on sys.path
 
-from distillctl.configuration.groups import config_dir
-from distillctl.configuration.overrides import register_resolvers
 from distillctl.data import build
 from distillctl.guards import seed_stream
 from distillctl.models import create_model
@@ -36,18 +33,16 @@ STAGES = ("train_teacher", "train_student", "distill_student")
 
 
 def config(stage: str, root: Path, epochs: int, extra: list[str]):
-    register_resolvers()
-    with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        return compose(
-            stage,
-            overrides=[
-                f"paths.output_root={root}",
-                f"paths.data_dir={root / 'data'}",
-                f"trainer.max_epochs={epochs}",
-                "trainer.enable_progress_bar=false",
-                *extra,
-            ],
-        )
+    return compose_config(
+        stage,
+        [
+            f"paths.output_root={root}",
+            f"paths.data_dir={root / 'data'}",
+            f"trainer.max_epochs={epochs}",
+            "trainer.enable_progress_bar=false",
+            *extra,
+        ],
+    )
 
 
 def hand_stage(stage: str, cfg, teacher, out: Path) -> tuple[float, torch.nn.Module]:
