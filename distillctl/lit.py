@@ -80,7 +80,7 @@ class _Trainable(pl.LightningModule):
         # them callback metrics for everyone else
         means = self.means("train")
         if means:
-            self.log_dict(means)
+            self.log_dict(means, sync_dist=True)  # a no-op in one process
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -105,7 +105,7 @@ class _Trainable(pl.LightningModule):
         if not means:  # no batch ran (limit_*_batches=0)
             metrics.reset()
             return
-        self.log_dict({**metrics.compute(), **means})
+        self.log_dict({**metrics.compute(), **means}, sync_dist=True)
         metrics.reset()
 
     def validation_step(self, batch, batch_idx):

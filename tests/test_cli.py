@@ -164,15 +164,8 @@ def test_distillctl_run_end_to_end(tmp_path):
 def test_two_process_ddp_training_writes_one_run_folder_once(tmp_path):
     # Lightning's launcher re-runs the command for rank 1; it must land in the same stage and
     # the same run folder, and only rank 0 may write run.json, metrics and the model card.
-    out = cli(
-        "train",
-        "teacher",
-        *TINY,
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "trainer.strategy=ddp",
-        cwd=tmp_path,
-    )
+    ddp = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
+    out = cli("train", "teacher", *TINY, *ddp, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     runs = list((tmp_path / "outputs/train_teacher").rglob("run.json"))
     assert len(runs) == 1
@@ -182,6 +175,16 @@ def test_two_process_ddp_training_writes_one_run_folder_once(tmp_path):
     assert (run_dir / "checkpoints/best.ckpt").exists()
     assert json.loads((run_dir / "metrics.json").read_text())["test"]["test/acc"] >= 0.0
     assert (run_dir / "train_ddp_process_1.log").exists()  # rank 1 really ran, in this folder
+    # distillation from it, also two processes: one folder, both ranks, the teacher found
+    out = cli("distill", "student", *TINY, *ddp, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (distilled,) = [p.parent for p in (tmp_path / "outputs/distill_student").rglob("run.json")]
+    assert load(distilled)["status"] == "done" and load(distilled)["parents"]["teacher"]
+    assert (distilled / "train_ddp_process_1.log").exists()
+    assert "sync_dist=True" not in out.stderr  # evaluation is unsharded: nothing to warn about
+    # CRD's banks are per process: refused before any run folder
+    crd = cli("distill", "student", *TINY, *ddp, "loss=[ce,crd]", cwd=tmp_path)
+    assert crd.returncode == 2 and "would not be synchronised" in crd.stderr
 
 
 def test_a_stage_help_is_hydras_help_with_the_config_groups(tmp_path):

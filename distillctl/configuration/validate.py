@@ -139,6 +139,27 @@ def paths_exist(cfg: DictConfig) -> None:
         )
 
 
+def banks_under_ddp(cfg: DictConfig) -> None:
+    """CRD keeps per-sample memory banks in each process; they are not synchronised across
+    processes, so a multi-process run would train against partial, diverging banks."""
+    loss, trainer = cfg.get("loss"), cfg.get("trainer")
+    if not isinstance(loss, DictConfig) or "crd" not in loss or not isinstance(trainer, DictConfig):
+        return
+    devices = trainer.get("devices", 1)
+    many = (
+        (isinstance(devices, int) and devices > 1)
+        or (isinstance(devices, (list, tuple)) and len(devices) > 1)
+        or str(devices) == "-1"
+        or int(trainer.get("num_nodes", 1) or 1) > 1
+    )
+    if many:
+        raise ConfigError(
+            f"loss=crd keeps its memory banks in each process, and with trainer.devices={devices}"
+            f" (num_nodes={trainer.get('num_nodes', 1)}) they would not be synchronised",
+            "distil with crd on one device (trainer.devices=1), or drop crd from the loss",
+        )
+
+
 def owned_options(cfg: DictConfig) -> None:
     """The selected loss terms' and the explainer's options, against the bounds each declares."""
     if isinstance(cfg.get("loss"), DictConfig):
@@ -171,6 +192,7 @@ def validate(cfg: DictConfig) -> None:
             check(key, value, bound.eg(example))
     paths_exist(resolved)
     owned_options(resolved)
+    banks_under_ddp(resolved)
     for role in ("teacher", "student"):
         present, spec = _lookup(resolved, role)
         if present and isinstance(spec, DictConfig) and spec.get("arch") in EXTERNAL:
