@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 import pytorch_lightning as pl
 import torch
 
+from distillctl.data.pixels import Pixels
 from distillctl.data.splits import Splits
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -36,31 +37,6 @@ def epoch_order(n: int, shuffle: bool, seed: int, epoch: int, rank: int, world: 
 def augment_generator(seed: int, epoch: int, rank: int, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
     return gen.manual_seed((seed * 100_003 + int(epoch)) * 1_009 + rank + 1)
-
-
-class Pixels:
-    """uint8 images become model inputs on the device: scaled to [0, 1] before augmentation
-    (so padding fills black, as torchvision's RandomCrop does), normalised after it."""
-
-    def __init__(self, normalise: tuple[list[float], list[float]] | None):
-        self.normalise = normalise
-        self._stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def scale(self, x: torch.Tensor) -> torch.Tensor:
-        return x.float().div_(255.0) if x.dtype == torch.uint8 else x
-
-    def standardise(self, x: torch.Tensor) -> torch.Tensor:
-        if self.normalise is None:
-            return x
-        key = str(x.device)
-        if key not in self._stats:
-            shape = (1, -1, *[1] * (x.dim() - 2))
-            mean, std = (
-                torch.tensor(v, dtype=x.dtype, device=x.device).view(shape) for v in self.normalise
-            )
-            self._stats[key] = (mean, std)
-        mean, std = self._stats[key]
-        return (x - mean) / std
 
 
 class Served:

@@ -33,16 +33,14 @@ class Splits:
         return tuple(int(d) for d in self.x_train.shape[1:])
 
     def inputs(self, split: str, index=slice(None)) -> np.ndarray:
-        """Model inputs (float32) of a split's samples `index`: pixels scaled and normalised."""
-        x = getattr(self, f"x_{split}")[index]
-        if x.dtype == np.uint8:
-            x = x.astype(np.float32) / 255.0
-        if self.normalise is not None:
-            mean, std = (
-                np.asarray(v, np.float32).reshape(-1, *[1] * (x.ndim - 2)) for v in self.normalise
-            )
-            x = (x - mean) / std
-        return np.ascontiguousarray(x, dtype=np.float32)
+        """Model inputs (float32) of a split's samples `index`: pixels scaled and normalised
+        exactly as the training batches are (data/pixels.py)."""
+        import torch
+
+        from distillctl.data.pixels import Pixels
+
+        x = torch.from_numpy(np.ascontiguousarray(getattr(self, f"x_{split}")[index]))
+        return Pixels(self.normalise).inputs(x).to(torch.float32).numpy()
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
