@@ -47,7 +47,7 @@ def teacher_accuracy(teacher, data, cfg: DictConfig) -> dict[str, float]:
 
     device = device_for(cfg)
     return {
-        f"{split}_acc": accuracy_on(teacher, data.batches(split, device))
+        f"{split}_acc": accuracy_on(teacher, data.batches(split, device), device)
         for split in ("val", "test")
     }
 
