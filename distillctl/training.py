@@ -147,7 +147,7 @@ def checkpoint_callbacks(run_dir: Path) -> tuple[ModelCheckpoint, ModelCheckpoin
 
 
 def build_trainer(
-    cfg: Any, run_dir: Path, speed_options: dict[str, Any] | None = None
+    cfg: Any, run_dir: Path
 ) -> tuple[pl.Trainer, tuple[ModelCheckpoint, ModelCheckpoint], NoteStop]:
     _quiet_lightning()
     best, last = checkpoint_callbacks(run_dir)
@@ -165,7 +165,7 @@ def build_trainer(
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     from distillctl import speed
 
-    (speed_options if speed_options is not None else {}).update(speed.take(kwargs))
+    speed.take(kwargs)  # applied to the networks by fit_and_test, not Trainer arguments
     every = kwargs.pop("nan_check_every", 1)
     if kwargs.pop("detect_nan", True):
         callbacks.append(NanGuard(every))
@@ -197,8 +197,8 @@ def fit_and_test(
     validation; test that checkpoint once."""
     from distillctl import speed
 
-    options: dict[str, Any] = {}
-    trainer, (best, last), interrupt = build_trainer(cfg, run_dir, options)
+    trainer, (best, last), interrupt = build_trainer(cfg, run_dir)
+    options = {key: cfg.trainer.get(key) for key in speed.KEYS}
     speed.apply(module, options, on_gpu=trainer.strategy.root_device.type == "cuda")
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
