@@ -171,11 +171,13 @@ def build_trainer(
         callbacks.append(NanGuard(every))
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar(leave=False))
+    from distillctl import loggers
+
     trainer = pl.Trainer(
         **kwargs,
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
-        logger=False,
+        logger=loggers.build(cfg, run_dir),
         default_root_dir=str(run_dir),
         enable_model_summary=False,
     )

@@ -7,7 +7,16 @@ from functools import lru_cache
 from pathlib import Path
 
 # Groups a user chooses from on the command line (`data=mnist1d`); hydra/ and paths/ are plumbing.
-USER_GROUPS = ("data", "teacher", "student", "loss", "explainer", "trainer", "experiment")
+USER_GROUPS = (
+    "data",
+    "teacher",
+    "student",
+    "loss",
+    "explainer",
+    "trainer",
+    "logger",
+    "experiment",
+)
 
 
 @lru_cache(maxsize=1)

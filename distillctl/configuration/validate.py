@@ -193,6 +193,9 @@ def validate(cfg: DictConfig) -> None:
     paths_exist(resolved)
     owned_options(resolved)
     banks_under_ddp(resolved)
+    from distillctl import loggers
+
+    loggers.check(resolved)
     for role in ("teacher", "student"):
         present, spec = _lookup(resolved, role)
         if present and isinstance(spec, DictConfig) and spec.get("arch") in EXTERNAL:
