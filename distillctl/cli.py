@@ -103,11 +103,11 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
         task
     )
     main_fn()
-    # only where a task ran (not after --cfg or --help, which must stay light)
-    common = sys.modules.get("distillctl.stages.common")
-    failures = getattr(common, "SWEEP_FAILURES", [])
-    if failures:  # the sweep went on past them; its exit code still says they failed
-        sys.exit(max(exc.exit_code for _, exc in failures))
+    # a sweep went on past its failed jobs (in this process or a launcher's); its exit code
+    # still says they failed. Only where a sweep ran: --cfg and --help must stay light.
+    sweep = sys.modules.get("distillctl.report.sweep")
+    if getattr(sweep, "EXIT_CODE", 0):
+        sys.exit(sweep.EXIT_CODE)
 
 
 # Commands that start no run: their words -> "module:function" taking the remaining arguments.

@@ -115,11 +115,16 @@ def test_a_ddp_rank_re_running_argv_lands_in_the_same_stage(tmp_path):
     assert "stage: distill_student" in out.stdout and "temperature: 3" in out.stdout
 
 
-def test_train_then_a_two_job_sweep_of_distillation(tmp_path):
+def test_train_then_a_two_job_sweep_of_distillation_on_submitit_local(tmp_path):
+    """Hydra's submitit launcher runs each job in its own process (as on Slurm)."""
     first = cli("train", "teacher", *TINY, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    sweep = cli("distill", "student", "-m", "loss.kd.temperature=2,4", *TINY, cwd=tmp_path)
+    launcher = ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"]
+    sweep = cli(
+        "distill", "student", "-m", "loss.kd.temperature=2,4", *TINY, *launcher, cwd=tmp_path
+    )
     assert sweep.returncode == 0, sweep.stderr
+    assert list((tmp_path / "outputs/distill_student").rglob("*_result.pkl"))  # submitit's
     runs = sorted(p.parent for p in (tmp_path / "outputs/distill_student").rglob("run.json"))
     assert len(runs) == 2
     temps = set()
@@ -131,8 +136,9 @@ def test_train_then_a_two_job_sweep_of_distillation(tmp_path):
 
 def test_a_failed_sweep_job_is_marked_and_the_sweep_goes_on(tmp_path):
     """Job 0 cannot build a cnn for a table; job 1 still trains, the summary lists both, and
-    the exit code says a job failed."""
-    out = cli("train", "teacher", "-m", "data=breast_cancer,digits", *TINY, cwd=tmp_path)
+    the exit code says a job failed, though each job ran in a joblib worker process."""
+    joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    out = cli("train", "teacher", "-m", "data=breast_cancer,digits", *TINY, *joblib, cwd=tmp_path)
     assert out.returncode == 2, out.stderr
     assert "needs image (C, H, W) inputs" in out.stderr and "Traceback" not in out.stderr
     (jobs_csv,) = (tmp_path / "outputs/train_teacher").rglob("jobs.csv")
@@ -140,6 +146,28 @@ def test_a_failed_sweep_job_is_marked_and_the_sweep_goes_on(tmp_path):
     assert [(r["job"], r["status"]) for r in rows] == [("0", "failed"), ("1", "done")]
     assert "needs image" in rows[0]["reason"] and "data=digits" in rows[1]["overrides"]
     assert load(jobs_csv.parent / "1")["results"]["test_acc"] is not None
+    assert load(jobs_csv.parent / "0")["exit_code"] == 2  # what the sweep's exit code reads
+
+
+def test_an_optuna_search_maximises_validation_accuracy_and_writes_the_best_config(tmp_path):
+    first = cli("train", "teacher", *TINY, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = cli(
+        "distill", "student", "hparams_search=optuna", "hydra.sweeper.n_trials=2",
+        "trainer.limit_train_batches=4", *TINY[2:], cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    (result,) = (tmp_path / "outputs/distill_student").rglob("optimization_results.yaml")
+    sweep_dir = result.parent
+    study = OmegaConf.load(result)
+    trials = [load(sweep_dir / str(job)) for job in (0, 1)]
+    assert all(t["status"] == "done" for t in trials)
+    # what each trial returned to the sweeper: its distilled student's best validation accuracy
+    val = [t["results"]["val_acc_best"] for t in trials]
+    assert study.best_value == max(val)
+    best = OmegaConf.load(sweep_dir / "best_config.yaml")
+    assert best.loss.kd.temperature == study.best_params["loss.kd.temperature"]
+    assert best.optim.lr == study.best_params["optim.lr"] and best.objective == "val_acc"
 
 
 def test_a_run_time_error_exits_1_marks_the_run_failed_and_prints_no_traceback(tmp_path):

@@ -16,6 +16,7 @@ USER_GROUPS = (
     "trainer",
     "logger",
     "experiment",
+    "hparams_search",
 )
 
 

@@ -11,6 +11,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 
+# the exit code of the sweep that just ended: the largest of its failed jobs' (from their
+# run.json, so jobs run by joblib, submitit or Slurm count too); cli.launch exits with it
+EXIT_CODE = 0
+
+
 class SeedGroups(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from distillctl.console import say
@@ -20,8 +25,13 @@ class SeedGroups(Callback):
 
         if not is_rank_zero():
             return
+        global EXIT_CODE
+
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        jobs_table(sweep_dir)
+        rows = jobs(sweep_dir)
+        jobs_table(sweep_dir, rows)
+        EXIT_CODE = max([r["exit_code"] for r in rows if r["status"] != "done"], default=0)
+        best_job(sweep_dir, config)
         try:
             rows = collect([], sweep_dir, stages=SWEPT)
         except DistillctlError:  # no run of the sweep finished: each job said why
@@ -50,19 +60,20 @@ def jobs(sweep_dir: Path) -> list[dict[str, str]]:
                 "reason": str(info.get("reason") or "").splitlines()[0]
                 if info.get("reason")
                 else "",
+                # a job with no run.json never started: a failure all the same
+                "exit_code": int(info.get("exit_code", 0 if info.get("status") == "done" else 1)),
             }
         )
     return out
 
 
-def jobs_table(sweep_dir: Path) -> None:
+def jobs_table(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
     """Print the sweep's jobs, done or failed with the reason, and write jobs.csv beside them."""
     import csv
 
     from rich.console import Console
     from rich.table import Table
 
-    rows = jobs(sweep_dir)
     if not rows:
         return
     table = Table(title=f"sweep {sweep_dir}: {len(rows)} jobs")
@@ -79,3 +90,35 @@ def jobs_table(sweep_dir: Path) -> None:
 
 # the stages whose runs a sweep summary reads (each row: a model and its test accuracy)
 SWEPT = ("distill_student", "run", "train_teacher", "train_student")
+
+
+def best_job(sweep_dir: Path, config: DictConfig) -> None:
+    """A search's best job (the greatest `objective` among finished jobs): its full config is
+    copied to <sweep>/best_config.yaml, so the winner can be re-run or trained longer."""
+    import shutil
+
+    from distillctl.console import say
+    from distillctl.objective import value
+    from distillctl.runfolder.record import load
+
+    name = config.get("objective")
+    if not name:
+        return
+    scored = []
+    for folder in (p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+        info = load(folder) or {}
+        if info.get("status") == "done":
+            score = value(info.get("results") or {}, str(name))
+            if score is not None:
+                scored.append((score, -int(folder.name), folder))
+    if not scored:
+        say(f"sweep {sweep_dir}: no finished job to take a best {name} from")
+        return
+    score, _, folder = max(scored)
+    shutil.copyfile(folder / ".hydra" / "config.yaml", sweep_dir / "best_config.yaml")
+    overrides = (folder / ".hydra" / "overrides.yaml").read_text(encoding="utf-8")
+    (sweep_dir / "best_overrides.yaml").write_text(overrides, encoding="utf-8")
+    say(
+        f"best {name} {score:.4f}: job {folder.name} ({folder}); its config is "
+        f"{sweep_dir / 'best_config.yaml'}"
+    )

@@ -13,29 +13,38 @@ from distillctl.errors import ConfigError, DistillctlError, exit_with, report_er
 from distillctl.guards import seed_all, seed_stream
 from distillctl.io import atomic_write_text
 from distillctl.runfolder.record import RunRecord, is_rank_zero
+from distillctl.runfolder.record import load as load_record
 from distillctl.signals import Stopped
 from distillctl.stages import Stage
 
-# the jobs of this process's `-m` sweep that failed with a user error: (run folder, error)
-SWEEP_FAILURES: list[tuple[str, DistillctlError]] = []
 
-
-def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | None:
+def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | float | None:
     """The body of the @hydra.main task: a user error ends the process with its exit code; in a
-    `-m` sweep it ends only its job (marked failed in its run.json) and the sweep goes on."""
+    `-m` sweep it ends only its job (marked failed in its run.json, with the exit code the
+    sweep ends with: distillctl/report/sweep.py) and the sweep goes on.
+
+    With `objective` set (hparams_search=optuna), the task returns that figure of the finished
+    run for Hydra's sweeper to maximise (None for a failed job: a failed trial)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        return execute(stage, cfg, run_dir)
+        results = execute(stage, cfg, run_dir)
     except DistillctlError as exc:
         if hydra_cfg.mode != RunMode.MULTIRUN:
             exit_with(exc)
         report_error(exc)
-        SWEEP_FAILURES.append((str(run_dir), exc))
+        if load_record(run_dir) is None and is_rank_zero():  # it failed before its run began
+            record = RunRecord.start(run_dir, stage.name, int(cfg.get("seed", 0)), None)
+            record.finish("failed", reason=str(exc), exit_code=exc.exit_code)
         return None
+    if cfg.get("objective"):
+        from distillctl.objective import value
+
+        return value(results, str(cfg.objective))
+    return results
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
@@ -77,10 +86,10 @@ def execute(
         record.finish("interrupted", reason=stopped.reason)
         raise stopped from None
     except DistillctlError as exc:
-        record.finish("failed", reason=str(exc))
+        record.finish("failed", reason=str(exc), exit_code=exc.exit_code)
         raise
     except BaseException as exc:
-        record.finish("failed", reason=f"{type(exc).__name__}: {exc}")
+        record.finish("failed", reason=f"{type(exc).__name__}: {exc}", exit_code=1)
         raise
     record.finish("done", results=results)
     return results
