@@ -9,8 +9,8 @@ from typing import Any
 OBJECTIVES: dict[str, Callable[[dict[str, Any]], Any]] = {
     # the best validation accuracy of the model the stage trains; for `run`, the distilled
     # student's. Never a test figure: the test split is measured once, after the search.
-    "val_acc": lambda results: results.get("stages", {}).get("distilled", results).get(
-        "val_acc_best"
+    "val_acc": lambda results: (
+        results.get("stages", {}).get("distilled", results).get("val_acc_best")
     ),
 }
 

@@ -10,7 +10,6 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-
 # the exit code of the sweep that just ended: the largest of its failed jobs' (from their
 # run.json, so jobs run by joblib, submitit or Slurm count too); cli.launch exits with it
 EXIT_CODE = 0
