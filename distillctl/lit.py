@@ -64,23 +64,33 @@ class _Trainable(pl.LightningModule):
             self._counts[key] = self._counts.get(key, 0) + n
 
     def means(self, prefix: str, pop: bool = True) -> dict[str, torch.Tensor]:
-        """The sample-weighted means accumulated under `prefix` (since they were last popped)."""
-        keys = [k for k in self._sums if k.startswith(f"{prefix}/")]
-        out = {k: self._sums[k] / max(self._counts[k], 1) for k in keys}
+        """The sample-weighted means accumulated under `prefix` (since they were last popped),
+        over every DDP rank's samples: sums and counts are all-reduced, so every rank must call
+        it (EpochCSV does, on each rank, before rank 0 writes)."""
+        keys = sorted(k for k in self._sums if k.startswith(f"{prefix}/"))
+        if not keys:
+            return {}
+        sums = torch.stack([self._sums[k].float().reshape(()) for k in keys])
+        counts = torch.tensor([float(self._counts[k]) for k in keys], device=sums.device)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            both = torch.cat([sums, counts])
+            torch.distributed.all_reduce(both)  # one collective for every value
+            sums, counts = both[: len(keys)], both[len(keys) :]
         if pop:
             for k in keys:
                 del self._sums[k], self._counts[k]
-        return out
+        return dict(zip(keys, sums / counts.clamp_min(1)))
 
     def on_train_epoch_start(self) -> None:
         self.means("train")  # a fresh epoch: drop what an interrupted one left
 
     def on_train_epoch_end(self) -> None:
         # metrics.csv read these already (its callback runs before this hook); the log makes
-        # them callback metrics for everyone else
+        # them callback metrics for everyone else. Already reduced over the ranks: sync_dist
+        # averages equal values (and keeps Lightning from warning that epoch values are local)
         means = self.means("train")
         if means:
-            self.log_dict(means, sync_dist=True)  # a no-op in one process
+            self.log_dict(means, sync_dist=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -105,7 +115,7 @@ class _Trainable(pl.LightningModule):
         if not means:  # no batch ran (limit_*_batches=0)
             metrics.reset()
             return
-        self.log_dict({**metrics.compute(), **means}, sync_dist=True)
+        self.log_dict({**metrics.compute(), **means}, sync_dist=True)  # equal on every rank
         metrics.reset()
 
     def validation_step(self, batch, batch_idx):

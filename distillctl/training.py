@@ -41,10 +41,12 @@ class _CSVLog(Callback):
         raise NotImplementedError
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if trainer.sanity_checking:
             return
-        self.rows.extend(self.new_rows(trainer))
-        atomic_write_csv(self.path, self.rows)
+        rows = self.new_rows(trainer)  # on every rank: the epoch's means are all-reduced
+        if trainer.is_global_zero:
+            self.rows.extend(rows)
+            atomic_write_csv(self.path, self.rows)
 
 
 class EpochCSV(_CSVLog):
@@ -69,7 +71,8 @@ class EpochCSV(_CSVLog):
 
 class StepCSV(_CSVLog):
     """steps.csv: one row per training step with the total loss and each loss term. Values stay
-    on the device during the epoch and are read once at its end (no per-step host sync)."""
+    on the device during the epoch and are read once at its end (no per-step host sync). Under
+    DDP a row is rank 0's share of the step (metrics.csv's epoch means cover every rank)."""
 
     pending: list[tuple[int, int, dict[str, torch.Tensor]]]
 
@@ -220,6 +223,7 @@ def fit_and_test(
         "checkpoint": which,
         "checkpoint_path": str(Path(path).resolve()),
         "epochs_trained": trainer.current_epoch,
+        "processes": trainer.world_size,  # DDP: how many ranks trained it
         "val_acc_best": None
         if best_score is None or math.isnan(float(best_score))
         else float(best_score),

@@ -7,10 +7,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 from omegaconf import OmegaConf
 
 from distillctl.runfolder.record import load
-from tests.conftest import TINY, cli
+from tests.conftest import TINY, cli, run_stage
 
 
 def test_help_lists_the_commands_without_importing_torch():
@@ -189,30 +190,64 @@ def test_distillctl_run_end_to_end(tmp_path):
     assert f"report: {run_dir.resolve()}/report.html" in out.stdout.replace("\n", "")
 
 
-def test_two_process_ddp_training_writes_one_run_folder_once(tmp_path):
-    # Lightning's launcher re-runs the command for rank 1; it must land in the same stage and
-    # the same run folder, and only rank 0 may write run.json, metrics and the model card.
-    ddp = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
-    out = cli("train", "teacher", *TINY, *ddp, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    runs = list((tmp_path / "outputs/train_teacher").rglob("run.json"))
-    assert len(runs) == 1
-    run_dir = runs[0].parent
-    info = load(run_dir)
-    assert info["status"] == "done" and info["stage"] == "train_teacher"
-    assert (run_dir / "checkpoints/best.ckpt").exists()
-    assert json.loads((run_dir / "metrics.json").read_text())["test"]["test/acc"] >= 0.0
-    assert (run_dir / "train_ddp_process_1.log").exists()  # rank 1 really ran, in this folder
-    # distillation from it, also two processes: one folder, both ranks, the teacher found
-    out = cli("distill", "student", *TINY, *ddp, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    (distilled,) = [p.parent for p in (tmp_path / "outputs/distill_student").rglob("run.json")]
-    assert load(distilled)["status"] == "done" and load(distilled)["parents"]["teacher"]
-    assert (distilled / "train_ddp_process_1.log").exists()
-    assert "sync_dist=True" not in out.stderr  # evaluation is unsharded: nothing to warn about
+DDP = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
+
+
+def _epochs(run_dir) -> list[dict[str, float]]:
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(handle)]
+
+
+def test_two_process_ddp_matches_one_process_and_writes_one_run_folder(tmp_path):
+    """`train teacher` and `distill student` on 2 CPU processes (gloo), 32 samples each per
+    step, against one process at 64: each rank takes every other sample of the same epoch
+    order (data/module.py), so the two ranks' batches together are the one process's batch
+    and the averaged gradient is the same. Only float rounding may differ, and only if rank 1
+    really trained its half do the figures match. Lightning re-runs the command for rank 1; it
+    must land in the same stage and run folder, and only rank 0 writes files."""
+    small = ["teacher=mlp", "student=mlp", "trainer.max_epochs=2", "trainer.limit_train_batches=4"]
+    one_teacher, _ = run_stage("train_teacher", tmp_path / "one", *small, "data.batch_size=64")
+    one_student, _ = run_stage(
+        "distill_student", tmp_path / "one", *small, "data.batch_size=64",
+        f"teacher_ckpt={one_teacher}",
+    )  # fmt: skip
+    for stage in ("train teacher", "distill student"):
+        out = cli(*stage.split(), *TINY, *small, "data.batch_size=32", *DDP, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-3000:]
+    two = {}
+    for stage in ("train_teacher", "distill_student"):
+        (run_json,) = (tmp_path / "outputs" / stage).rglob("run.json")  # one folder per run
+        two[stage] = run_json.parent
+        info = load(two[stage])
+        assert info["status"] == "done"
+        assert json.loads((two[stage] / "metrics.json").read_text())["processes"] == 2
+        assert (two[stage] / "train_ddp_process_1.log").exists()  # rank 1 ran, in this folder
+    teacher_used = load(two["distill_student"])["parents"]["teacher"]
+    assert teacher_used == str(two["train_teacher"].resolve())
+    for single, double in (
+        (one_teacher, two["train_teacher"]),
+        (one_student, two["distill_student"]),
+    ):
+        a, b = _epochs(single), _epochs(double)
+        assert len(a) == len(b) == 2
+        for row_a, row_b in zip(a, b):
+            for key in ("train/loss", "val/loss", "val/acc"):
+                assert row_b[key] == pytest.approx(row_a[key], abs=1e-4), (double, key)
     # CRD's banks are per process: refused before any run folder
-    crd = cli("distill", "student", *TINY, *ddp, "loss=[ce,crd]", cwd=tmp_path)
+    crd = cli("distill", "student", *TINY, *DDP, "loss=[ce,crd]", cwd=tmp_path)
     assert crd.returncode == 2 and "would not be synchronised" in crd.stderr
+
+
+def test_the_whole_pipeline_under_ddp_trains_on_both_ranks_and_reports_once(tmp_path):
+    out = cli("run", *TINY, *DDP, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "sync_dist=True" not in out.stderr  # evaluation is unsharded: nothing to warn about
+    (run_dir,) = [p.parent for p in (tmp_path / "outputs/run").rglob("report.html")]
+    assert (run_dir / "train_ddp_process_1.log").exists()
+    for role in ("teacher", "scratch", "distilled"):
+        assert load(run_dir / role)["status"] == "done"
+        assert json.loads((run_dir / role / "metrics.json").read_text())["processes"] == 2
+    assert load(run_dir)["status"] == "done"
 
 
 def test_a_stage_help_is_hydras_help_with_the_config_groups(tmp_path):

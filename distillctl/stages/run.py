@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
-from distillctl.runfolder.record import RunRecord
+from distillctl.runfolder.record import RunRecord, is_rank_zero
 
 
 def _sub_config(cfg: DictConfig, stage: str, **keys) -> DictConfig:
@@ -59,6 +59,8 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         results[role] = execute_stage(
             BY_NAME[stage], _sub_config(cfg, stage, **extra), folders[role]
         )
+    if not is_rank_zero():  # a DDP rank's part ends with the trainings; rank 0 explains
+        return {"stages": results}
     models = [
         Explained(name, load_model(results[role]["checkpoint_path"], role_kind)[0], folders[role])
         for name, role, role_kind in (
