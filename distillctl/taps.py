@@ -96,6 +96,7 @@ class FeatureTaps:
 
     def __init__(self, model: nn.Module, names: list[str]):
         self.outputs: dict[str, torch.Tensor] = {}
+        self.names = list(dict.fromkeys(names))
         self._armed = False
         self._handles = [
             model.get_submodule(name).register_forward_hook(self._hook(name))

@@ -72,6 +72,7 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
         Bound("auto, true or false", lambda v: str(v).lower() in ("auto", "true", "false")),
         "auto",
     ),
+    ("teacher_cache_store", one_of("auto", "memory", "disk"), "auto"),
     ("explain.num_inputs", POSITIVE_INT, "64"),
     ("explain.background", POSITIVE_INT, "100"),
     ("explain.num_figures", NON_NEGATIVE_INT, "6"),

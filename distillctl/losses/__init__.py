@@ -174,6 +174,12 @@ class Recipe(nn.Module):
     def describe(self) -> str:
         return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
 
+    def teacher_layers(self) -> list[str]:
+        """The teacher layers whose outputs the terms read (after bind): part of what a
+        teacher-output cache holds."""
+        taps = self._taps[1]
+        return list(taps.names) if taps is not None else []
+
     def bind(
         self,
         student: nn.Module,

@@ -3,59 +3,90 @@ training set, computed once per sample and reused every epoch.
 
 Valid only where the teacher sees exactly the same input every epoch (no random augmentation)
 and nothing differentiates through it (no `needs_graph` term); `decide` says whether, and why
-not. The cache lives on the training device, filled during the first epoch by sample index
-(the data module's `with_index`); once every sample is in, a batch is one gather, with no
-teacher forward and no host sync.
+not. The cache is filled during the first epoch by sample index (the data module's
+`with_index`); once every sample is in, a batch is one gather, with no teacher forward. It
+lives on the training device (no host sync) when it fits data.memory_budget_mb, else in
+memory-mapped files on disk, kept for later runs with the same teacher and data
+(losses/teacher_store.py).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+
+from distillctl.losses.teacher_store import DeviceStore, DiskStore
 
 LOGITS = "__logits__"
 
 
 class TeacherCache:
-    def __init__(self, size: int, budget_bytes: float):
+    """`store`: memory (device tensors within the budget, else off), disk (memory-mapped
+    files in `entry`), auto (memory when it fits, else disk). A finished disk `entry` left by
+    an earlier run with the same key is read from the start: no teacher pass at all."""
+
+    def __init__(
+        self, size: int, budget_bytes: float, store: str = "memory", entry: Path | None = None
+    ):
         self.size = int(size)
         self.budget = float(budget_bytes)
-        self.store: dict[str, torch.Tensor] | None = None
+        self.kind = store
+        self.entry = entry
+        self.store: DeviceStore | DiskStore | None = None
         self.filled: list[bool] = [False] * self.size
         self.missing = self.size
         self.disabled = ""  # why the cache gave up (too large), else ""
+        self.reused: Path | None = None  # the disk entry this run found finished
+        found = DiskStore.open(entry) if entry is not None else None
+        if found is not None and found.size == self.size:
+            self.store, self.reused = found, entry
+            self.filled, self.missing = [True] * self.size, 0
 
     @property
     def complete(self) -> bool:
         return self.missing == 0
 
+    def _fits(self, per_sample: int) -> bool:
+        return per_sample * self.size <= self.budget
+
     def _allocate(self, outputs: dict[str, torch.Tensor]) -> bool:
         per_sample = sum(v[0].numel() * v.element_size() for v in outputs.values())
-        if per_sample * self.size > self.budget:
-            self.disabled = (
-                f"{per_sample * self.size / 2**20:,.0f} MB of teacher outputs exceed "
-                f"data.memory_budget_mb ({self.budget / 2**20:,.0f} MB)"
-            )
+        if self.kind == "memory" or (self.kind == "auto" and self._fits(per_sample)):
+            if not self._fits(per_sample):
+                self.disabled = (
+                    f"{per_sample * self.size / 2**20:,.0f} MB of teacher outputs exceed "
+                    f"data.memory_budget_mb ({self.budget / 2**20:,.0f} MB); "
+                    "teacher_cache_store=disk keeps them on disk"
+                )
+                return False
+            self.store = DeviceStore(outputs, self.size)
+            return True
+        if self.entry is None:
+            self.disabled = "no cache folder for a disk store (paths.cache_dir)"
             return False
-        self.store = {
-            k: torch.empty((self.size, *v.shape[1:]), dtype=v.dtype, device=v.device)
-            for k, v in outputs.items()
-        }
+        self.store = DiskStore.create(self.entry, outputs, self.size)
         return True
 
     def lookup(self, index: torch.Tensor, compute) -> dict[str, torch.Tensor]:
         """The teacher's outputs for the samples `index`: from the cache once it holds them all,
         else computed by `compute()` (and stored)."""
         if self.complete and self.store is not None:
-            return {k: v[index] for k, v in self.store.items()}
+            if isinstance(self.store, DiskStore) and self.kind != "disk":
+                per_sample = sum(a[0].nbytes for a in self.store.arrays.values())
+                if self._fits(per_sample):  # a reused entry that fits: one gather per batch
+                    self.store = self.store.to_device(index.device)
+            return self.store.get(index)
         outputs = compute()
         if self.disabled or (self.store is None and not self._allocate(outputs)):
             return outputs
-        for k, v in outputs.items():
-            self.store[k][index] = v.detach()
-        for i in index.tolist():  # host bookkeeping, first epoch only
+        self.store.put(index, outputs)
+        for i in index.tolist():  # host bookkeeping, until every sample is in
             if not self.filled[i]:
                 self.filled[i] = True
                 self.missing -= 1
+        if self.complete and isinstance(self.store, DiskStore):
+            self.store.finish()  # in place for later runs with the same teacher and data
         return outputs
 
 

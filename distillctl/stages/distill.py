@@ -52,6 +52,31 @@ def teacher_accuracy(teacher, data, cfg: DictConfig) -> dict[str, float]:
     }
 
 
+def teacher_cache(cfg: DictConfig, teacher, recipe, size: int) -> TeacherCache:
+    """The cache for this teacher on this data: its disk entry (used when the outputs exceed
+    data.memory_budget_mb, or with teacher_cache_store=disk) is keyed by the teacher's weights,
+    the data config, the tapped layers and the numerics."""
+    from omegaconf import OmegaConf
+
+    from distillctl.losses.teacher_store import cache_key
+
+    store = str(cfg.get("teacher_cache_store", "auto"))
+    entry = None
+    if store != "memory":
+        key = cache_key(
+            teacher,
+            OmegaConf.to_container(cfg.data, resolve=True),
+            {
+                "layers": recipe.teacher_layers(),
+                "precision": str(cfg.trainer.precision),
+                "channels_last": bool(cfg.trainer.get("channels_last", False)),
+            },
+        )
+        entry = Path(cfg.paths.cache_dir) / "teacher_outputs" / key
+    budget = float(cfg.data.get("memory_budget_mb", 2048)) * 2**20
+    return TeacherCache(size, budget, store, entry)
+
+
 def request_indices(data: Any, loss: str) -> None:
     """Terms with a memory bank (crd) need each training sample's position in its split."""
     if not getattr(data, "provides_index", False):
@@ -119,16 +144,18 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     meta["loss"] = recipe_name(cfg.loss)
     if recipe.needs_index:
         request_indices(data, meta["loss"])
+    seed_stream(int(cfg.seed), "recipe")  # auxiliary modules never move the student's stream
+    recipe.bind(student, teacher, info.input_shape, train_labels=data.train_labels())
     use_cache, why = decide(
         str(cfg.get("teacher_cache", "auto")), data.augment is not None, recipe.needs_graph
     )
     if use_cache:
         request_indices(data, meta["loss"])
-        budget = float(cfg.data.get("memory_budget_mb", 2048)) * 2**20
-        recipe.teacher_cache = TeacherCache(info.sizes["train"], budget)
+        recipe.teacher_cache = teacher_cache(cfg, teacher, recipe, info.sizes["train"])
+        if recipe.teacher_cache.reused is not None:
+            why += f"; reusing {recipe.teacher_cache.reused} (same teacher weights and data)"
+        record.update(teacher_cache=str(recipe.teacher_cache.entry or "memory"))
     say(f"teacher-output cache {why}")
-    seed_stream(int(cfg.seed), "recipe")  # auxiliary modules never move the student's stream
-    recipe.bind(student, teacher, info.input_shape, train_labels=data.train_labels())
     say(
         f"distilling the student ({cfg.student.arch}) from the teacher "
         f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()} -> {run_dir}"
