@@ -3,13 +3,23 @@ same work, in one process run, medians over repetitions.
 
 Job `digits` (the demo's pipeline, CPU): teacher cnn, scratch cnn student and distilled cnn
 student (ce + kd), AdamW 3e-3, cosine, batch 64, validation every epoch, the best checkpoint
-kept on disk. (a) the hand loop: tensors batched by index as distillctl does, the same models
-and seeds, a val pass per epoch, torch.save of the best state. (b) distillctl: the stage code
-the CLI runs (`stages.common.execute`), progress bar off. Both times cover training and
-validation (`fit`); the stage's other work (data, model card, test) is timed apart.
+kept on disk. Job `cifar_kd`: resnet32x4 -> resnet8x4 distillation on CIFAR-shaped synthetic
+data (uint8 pixels normalised on the device, 100 classes), SGD 0.05 with momentum, 0.1 CE +
+0.9 KD, batch 256, with the teacher recomputed every step and with the teacher-output cache
+(its teacher: a seeded, untrained resnet32x4 saved as a state_dict: speed does not depend on
+what the weights know).
 
-    python benchmarks/throughput.py --epochs 60 --repeats 3 \
+(a) the hand loop: tensors batched by index as distillctl does, the same models, seeds,
+optimiser and schedule, a val pass per epoch, torch.save of the best state, and the teacher's
+logits kept per sample after the first epoch wherever distillctl's cache is on. (b)
+distillctl: the stage code the CLI runs (`stages.common.execute`), progress bar off. Both
+times cover training and validation (`fit`); the stage's other work (data, model card, test)
+is timed apart.
+
+    python benchmarks/throughput.py --epochs 60 --repeats 3 teacher_cache=false \
         --out benchmarks/results/throughput_cpu.md
+    python benchmarks/throughput.py --job cifar_kd --epochs 2 --repeats 2 \
+        data.num_samples=512 data.num_test=128 --out benchmarks/results/throughput_cifar_kd_cpu.md
 """
 
 from __future__ import annotations
@@ -30,6 +40,61 @@ from distillctl.guards import seed_stream
 from distillctl.models import create_model
 
 STAGES = ("train_teacher", "train_student", "distill_student")
+
+
+class Job:
+    """What a job trains: its stages, its config, and the settings it compares."""
+
+    def __init__(self, stages, overrides, settings, describe):
+        self.stages, self.overrides, self.settings, self.describe = (
+            stages, overrides, settings, describe,
+        )  # fmt: skip
+
+
+JOBS = {
+    "digits": Job(
+        STAGES,
+        [],
+        {"as configured": []},
+        "the demo's digits pipeline, {n} training samples, batch 64",
+    ),
+    "cifar_kd": Job(
+        ("distill_student",),
+        [
+            "data=synthetic",
+            "teacher=resnet32x4",
+            "student=resnet8x4",
+            "optim=sgd",
+            "loss=kd_cifar",
+            "data.batch_size=256",
+            "trainer.limit_val_batches=null",
+        ],
+        {"teacher recomputed": ["teacher_cache=false"], "teacher cache": ["teacher_cache=true"]},
+        "resnet32x4 -> resnet8x4 KD on CIFAR-shaped synthetic data, {n} training samples, "
+        "batch 256, SGD",
+    ),  # fmt: skip
+}
+
+# the hand loop's optimiser and schedule, by the config's names
+OPTIMISERS = {
+    "adamw": lambda o, params: torch.optim.AdamW(
+        params, lr=float(o.lr), weight_decay=float(o.weight_decay)
+    ),
+    "sgd": lambda o, params: torch.optim.SGD(
+        params,
+        lr=float(o.lr),
+        momentum=float(o.momentum),
+        weight_decay=float(o.weight_decay),
+        nesterov=bool(o.nesterov),
+    ),  # fmt: skip
+}
+SCHEDULES = {
+    "cosine": lambda o, opt, epochs: torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs),
+    "multistep": lambda o, opt, epochs: torch.optim.lr_scheduler.MultiStepLR(
+        opt, list(o.milestones), float(o.gamma)
+    ),
+    "none": lambda o, opt, epochs: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0),
+}
 
 
 def config(stage: str, root: Path, epochs: int, extra: list[str]):
@@ -53,23 +118,32 @@ def hand_stage(stage: str, cfg, teacher, out: Path) -> tuple[float, torch.nn.Mod
     role = "teacher" if stage == "train_teacher" else "student"
     seed_stream(int(cfg.seed), role)
     model = create_model(cfg[role], info.input_shape)
-    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg.optim.lr))
+    opt = OPTIMISERS[cfg.optim.name](cfg.optim, model.parameters())
     epochs = int(cfg.trainer.max_epochs)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    schedule = SCHEDULES[cfg.optim.scheduler](cfg.optim, opt, epochs)
+    ce_weight = float(cfg.loss.ce.weight)
     kd_weight, temperature = float(cfg.loss.kd.weight), float(cfg.loss.kd.temperature)
     batch, best = int(cfg.data.batch_size), -1.0
+    # the teacher's logits per sample, kept after the first epoch where distillctl keeps them
+    keep = str(cfg.teacher_cache).lower() != "false" and data.augment is None
+    kept = torch.empty(len(y_tr), info.num_classes) if teacher is not None and keep else None
     start = time.perf_counter()
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(y_tr), generator=torch.Generator().manual_seed(epoch))
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
-            x, y = x_tr[idx], y_tr[idx]
+            x, y = data.pixels.inputs(x_tr[idx]), y_tr[idx]
             logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            loss = ce_weight * F.cross_entropy(logits, y)
             if teacher is not None:
-                with torch.no_grad():
-                    t_logits = teacher(x)
+                if kept is not None and epoch > 0:
+                    t_logits = kept[idx]
+                else:
+                    with torch.no_grad():
+                        t_logits = teacher(x)
+                    if kept is not None:
+                        kept[idx] = t_logits
                 kl = F.kl_div(
                     F.log_softmax(logits / temperature, -1),
                     F.log_softmax(t_logits / temperature, -1),
@@ -84,7 +158,12 @@ def hand_stage(stage: str, cfg, teacher, out: Path) -> tuple[float, torch.nn.Mod
         model.eval()
         with torch.no_grad():
             acc = sum(
-                int((model(x_val[i : i + batch]).argmax(-1) == y_val[i : i + batch]).sum())
+                int(
+                    (
+                        model(data.pixels.inputs(x_val[i : i + batch])).argmax(-1)
+                        == y_val[i : i + batch]
+                    ).sum()
+                )
                 for i in range(0, len(y_val), batch)
             ) / len(y_val)
         if acc > best:
@@ -110,15 +189,30 @@ def timed_fit(monkeypatched: dict):
     return original
 
 
-def distillctl_stages(root: Path, epochs: int, extra: list[str]) -> tuple[list[float], list[float]]:
+def given_teacher(job: Job, root: Path, epochs: int, extra: list[str]):
+    """For a job without a teacher stage: a seeded teacher saved as a state_dict file, passed
+    to distillctl as teacher_ckpt=<file>; returns (the model, its override) or (None, [])."""
+    if "train_teacher" in job.stages:
+        return None, []
+    cfg = config("distill_student", root, epochs, extra)
+    _, info = build(cfg)
+    seed_stream(int(cfg.seed), "teacher")
+    teacher = create_model(cfg.teacher, info.input_shape)
+    path = root / "teacher_weights.pt"
+    torch.save(teacher.state_dict(), path)
+    return teacher.eval().requires_grad_(False), [f"teacher_ckpt={path}"]
+
+
+def distillctl_stages(job: Job, root: Path, epochs: int, extra: list[str]):
     from distillctl.stages import BY_NAME
     from distillctl.stages.common import execute
 
+    extra = [*extra, *given_teacher(job, root, epochs, extra)[1]]
     seen: dict = {}
     original = timed_fit(seen)
     totals = []
     try:
-        for stage in STAGES:
+        for stage in job.stages:
             start = time.perf_counter()
             execute(BY_NAME[stage], config(stage, root, epochs, extra), root / stage)
             totals.append(time.perf_counter() - start)
@@ -129,9 +223,10 @@ def distillctl_stages(root: Path, epochs: int, extra: list[str]) -> tuple[list[f
     return seen["fits"], totals
 
 
-def hand_stages(root: Path, epochs: int, extra: list[str]) -> list[float]:
-    times, teacher = [], None
-    for stage in STAGES:
+def hand_stages(job: Job, root: Path, epochs: int, extra: list[str]) -> list[float]:
+    times = []
+    teacher, _ = given_teacher(job, root, epochs, extra)
+    for stage in job.stages:
         cfg = config(stage, root, epochs, extra)
         seconds, model = hand_stage(
             stage, cfg, teacher if stage == "distill_student" else None, root
@@ -142,48 +237,66 @@ def hand_stages(root: Path, epochs: int, extra: list[str]) -> list[float]:
     return times
 
 
+def measure(job: Job, repeats: int, epochs: int, extra: list[str]):
+    """Per stage: medians of (hand loop fit s, distillctl fit s, distillctl whole stage s)."""
+    hand, lit, whole = [], [], []
+    for rep in range(repeats):
+        # alternate which side runs first: the first pays the process's warm-up
+        for side in ("hand", "lit") if rep % 2 == 0 else ("lit", "hand"):
+            with tempfile.TemporaryDirectory() as tmp:
+                if side == "hand":
+                    hand.append(hand_stages(job, Path(tmp), epochs, extra))
+                    continue
+                fits, totals = distillctl_stages(job, Path(tmp), epochs, extra)
+                lit.append(fits)
+                whole.append(totals)
+    med = statistics.median
+    stages = [(med(r[k] for r in hand), med(r[k] for r in lit), med(r[k] for r in whole))
+              for k in range(len(job.stages))]  # fmt: skip
+    return stages, med(sum(r) for r in hand), med(sum(r) for r in lit)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--job", choices=sorted(JOBS), default="digits")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--machine", default="2 CPU cores")
     args, extra = parser.parse_known_args()
-    hand, lit, whole = [], [], []
-    for _ in range(args.repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            hand.append(hand_stages(Path(tmp), args.epochs, extra))
-        with tempfile.TemporaryDirectory() as tmp:
-            fits, totals = distillctl_stages(Path(tmp), args.epochs, extra)
-            lit.append(fits)
-            whole.append(totals)
+    job = JOBS[args.job]
+    extra = [*job.overrides, *extra]
     n_train = len(
         build(config("train_teacher", Path(tempfile.mkdtemp()), 1, extra))[0].splits.y_train
     )
     rows = []
-    for k, stage in enumerate(STAGES):
-        a = statistics.median(r[k] for r in hand)
-        b = statistics.median(r[k] for r in lit)
-        w = statistics.median(r[k] for r in whole)
-        rate_a, rate_b = n_train * args.epochs / a, n_train * args.epochs / b
-        cells = [f"{rate_a:,.0f}", f"{rate_b:,.0f}", f"{a / b:.2f}", f"{a:.1f}", f"{b:.1f}"]
-        rows.append(f"| {stage} | {' | '.join(cells)} | {w:.1f} |")
-    a_all = statistics.median(sum(r) for r in hand)
-    b_all = statistics.median(sum(r) for r in lit)
+    for setting, overrides in job.settings.items():
+        stages, a_all, b_all = measure(job, args.repeats, args.epochs, [*extra, *overrides])
+        for stage, (a, b, w) in zip(job.stages, stages):
+            rate_a, rate_b = n_train * args.epochs / a, n_train * args.epochs / b
+            cells = [f"{rate_a:,.0f}", f"{rate_b:,.0f}", f"{a / b:.2f}", f"{a:.1f}", f"{b:.1f}"]
+            rows.append(f"| {setting} | {stage} | {' | '.join(cells)} | {w:.1f} |")
+        if len(job.stages) > 1:
+            rows.append(
+                f"| {setting} | all | | | {a_all / b_all:.2f} | {a_all:.1f} | {b_all:.1f} | |"
+            )
+    shown = [o for o in extra if o not in job.overrides]
     lines = [
         f"# Training throughput, distillctl vs a hand-written loop ({args.machine})",
         "",
-        f"`python benchmarks/throughput.py --epochs {args.epochs} --repeats {args.repeats}"
-        + (f" {' '.join(extra)}" if extra else "")
-        + "`: the demo's digits pipeline, "
-        f"{n_train} training samples, batch 64, {args.epochs} epochs per stage, validation every "
-        f"epoch, best checkpoint kept; medians of {args.repeats} repetitions in one process.",
+        f"`python benchmarks/throughput.py --job {args.job} --epochs {args.epochs} "
+        f"--repeats {args.repeats}"
+        + (f" {' '.join(shown)}" if shown else "")
+        + "`: "
+        + job.describe.format(n=n_train)
+        + f", {args.epochs} epochs per stage, validation every epoch, best checkpoint kept; "
+        f"medians of {args.repeats} repetitions in one process, "
+        "the side that runs first alternating.",
         "",
-        "| stage | hand loop samples/s (a) | distillctl samples/s (b) | b/a | a: fit s | "
-        "b: fit s | b: whole stage s |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | stage | hand loop samples/s (a) | distillctl samples/s (b) | b/a | "
+        "a: fit s | b: fit s | b: whole stage s |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
-        f"| all three | | | {a_all / b_all:.2f} | {a_all:.1f} | {b_all:.1f} | |",
         "",
         "fit = training + validation; the whole stage adds reading the data, building the "
         "models, the test pass, the model card and run.json.",

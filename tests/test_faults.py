@@ -14,7 +14,7 @@ import torch
 from distillctl.errors import RunError
 from distillctl.losses import Term
 from distillctl.runfolder.record import load
-from tests.conftest import background, compose_cfg, run_stage
+from tests.conftest import background, cli, compose_cfg, run_stage
 
 FULL = ["trainer.enable_progress_bar=false"]
 
@@ -258,3 +258,25 @@ def test_run_json_records_what_it_takes_to_trace_a_number(teacher_run):
         assert info["versions"][package]
     assert "git_sha" in info and info["seed"] == 0 and "parents" in info
     assert info["model"]["arch"] == "cnn"
+
+
+def test_a_requeued_slurm_job_continues_the_run_it_began(tmp_path):
+    """Slurm pre-empts with SIGTERM and starts the same command again with the same
+    SLURM_JOB_ID and SLURM_RESTART_COUNT=1: that start resumes the interrupted run in its own
+    folder (no new one), from its last finished epoch, to the end."""
+    args = ["train", "teacher", "trainer.max_epochs=6", *FULL]
+    job = {"SLURM_JOB_ID": "4242"}
+    with background(*args, cwd=tmp_path, env=job) as proc:
+        run_dir = _wait_for_epochs(tmp_path / "outputs", 2, proc)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=120)
+    assert load(run_dir)["status"] == "interrupted" and load(run_dir)["slurm_job_id"] == "4242"
+    other = cli(*args, cwd=tmp_path, env={"SLURM_JOB_ID": "999", "SLURM_RESTART_COUNT": "1"})
+    assert other.returncode == 0, other.stderr[-2000:]  # another job's restart: a new run
+    again = cli(*args, cwd=tmp_path, env={**job, "SLURM_RESTART_COUNT": "1"})
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resuming {run_dir}" in again.stdout.replace("\n", "")
+    info = load(run_dir)
+    assert info["status"] == "done" and len(info["resumed_at"]) == 1
+    assert _epochs_in_csv(run_dir) == list(range(6))
+    assert len(list((tmp_path / "outputs/train_teacher").rglob("run.json"))) == 2

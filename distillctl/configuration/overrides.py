@@ -13,7 +13,7 @@ from pathlib import Path
 from distillctl import stages
 from distillctl.configuration.groups import groups
 from distillctl.errors import ConfigError
-from distillctl.runfolder.naming import find_resumable
+from distillctl.runfolder.naming import find_resumable, requeued_run
 
 # Hydra's flags that take a value (the next token, or --flag=value); --info takes one optionally
 VALUE_FLAGS = {
@@ -119,6 +119,9 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     if resume is not None:
         return resume_args(stage, args, overrides, resume, parsed)
     cfg = precheck(stage.name, " ".join(stage.words), overrides, parsed.config_dir)
+    requeued = None if parsed.multirun else requeued_run(str(cfg.paths.output_root), stage.name)
+    if requeued is not None:  # the same command, started again by Slurm: continue its run
+        return resume_in(stage, requeued)
     named = [o for o in overrides if o.key_or_group in ("hydra.run.dir", "hydra.sweep.dir")]
     for override in named:  # the user named the folder: it must be one that can be made
         check_folder(str(override.value()), override.key_or_group)
@@ -141,7 +144,13 @@ def resume_args(stage: stages.Stage, args: list[str], overrides, resume, parsed)
             f"run `distillctl {' '.join(stage.words)} resume={resume.value()}` alone",
         )
     cfg = precheck(stage.name, " ".join(stage.words), [], parsed.config_dir)
-    run_dir = find_resumable(str(resume.value()), str(cfg.paths.output_root), stage.name)
+    return resume_in(
+        stage, find_resumable(str(resume.value()), str(cfg.paths.output_root), stage.name)
+    )
+
+
+def resume_in(stage: stages.Stage, run_dir: Path) -> list[str]:
+    """Hydra's arguments that continue the run in `run_dir` with its own saved config."""
     return [
         "-cp",
         str(run_dir / ".hydra"),

@@ -7,6 +7,7 @@ and hands it to Hydra as hydra.run.dir (hydra.sweep.dir for -m).
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -78,3 +79,18 @@ def find_resumable(spec: str, output_root: str, stage: str) -> Path:
     if info.get("status") == "done":
         raise ConfigError(f"{path} already finished", "nothing to resume; start a new run")
     return path.resolve()
+
+
+def requeued_run(output_root: str, stage: str) -> Path | None:
+    """Under Slurm, a requeued job (SLURM_RESTART_COUNT > 0: pre-empted, or requeued by
+    Lightning's SIGUSR1 handler) continues the run its first start began: the newest unfinished
+    run of `stage` whose run.json holds this SLURM_JOB_ID. None anywhere else."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job or int(os.environ.get("SLURM_RESTART_COUNT") or 0) < 1 or stage not in RESUMABLE:
+        return None
+    candidates = [
+        (info.get("started_at") or "", run_dir)
+        for run_dir, info in runs.runs_of(output_root, stage)
+        if info.get("status") != "done" and info.get("slurm_job_id") == job
+    ]
+    return max(candidates)[1].resolve() if candidates else None

@@ -99,6 +99,8 @@ class RunRecord:
                 "parents": dict(parents or {}),
                 "versions": versions(),
                 "git_sha": git_sha(),
+                # a requeued Slurm job finds its run by this (runfolder/naming.requeued_run)
+                "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             },
         )
         record.save()
