@@ -13,7 +13,7 @@ from pathlib import Path
 from distillctl import stages
 from distillctl.configuration.groups import groups
 from distillctl.errors import ConfigError
-from distillctl.runfolder.naming import find_resumable, requeued_run
+from distillctl.runfolder.naming import find_resumable, requeued_run, slurm_tasks_folder
 
 # Hydra's flags that take a value (the next token, or --flag=value); --info takes one optionally
 VALUE_FLAGS = {
@@ -127,7 +127,12 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
         check_folder(str(override.value()), override.key_or_group)
     if named:
         return args
-    run_dir = reserve(str(cfg.paths.output_root), stage.name, cfg.tag, bool(parsed.multirun))
+    tasks = (
+        None if parsed.multirun else slurm_tasks_folder(cfg.paths.output_root, stage.name, cfg.tag)
+    )
+    run_dir = tasks or reserve(
+        str(cfg.paths.output_root), stage.name, cfg.tag, bool(parsed.multirun)
+    )
     key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
     return [*args, f'{key}="{run_dir}"']
 

@@ -94,3 +94,22 @@ def requeued_run(output_root: str, stage: str) -> Path | None:
         if info.get("status") != "done" and info.get("slurm_job_id") == job
     ]
     return max(candidates)[1].resolve() if candidates else None
+
+
+def slurm_tasks_folder(output_root: str, stage: str, tag: str | None) -> Path | None:
+    """Under `srun` with several tasks (DDP over GPUs or nodes on Slurm) every task runs the
+    whole command, and all must land in one folder: it is named after the job
+    (<root>/<stage>/slurm-<SLURM_JOB_ID>[-tag]), not the second each task started. None outside
+    such a job."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job or int(os.environ.get("SLURM_NTASKS") or 1) < 2:
+        return None
+    folder = Path(output_root) / stage / (f"slurm-{job}" + (f"-{tag}" if tag else ""))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot make the run folder {folder}: {exc.strerror or exc}",
+            "set paths.output_root to a folder every task can write",
+        ) from None
+    return folder.resolve()

@@ -31,12 +31,11 @@ TRACKED_PACKAGES = (
 def is_rank_zero() -> bool:
     """False in the extra processes of a multi-process (DDP) run: only rank 0 writes files.
 
-    Lightning's launcher sets LOCAL_RANK / NODE_RANK in the processes it starts, and torchrun or
-    SLURM set RANK; the process a user started has none of them, or zeros.
+    Lightning's launcher sets LOCAL_RANK / NODE_RANK in the processes it starts, torchrun sets
+    RANK, and srun SLURM_PROCID; the process a user started has none of them, or zeros.
     """
-    return all(
-        int(os.environ.get(name, "0") or 0) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK")
-    )
+    names = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    return all(int(os.environ.get(name, "0") or 0) == 0 for name in names)
 
 
 def now() -> str:
