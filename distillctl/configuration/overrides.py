@@ -112,6 +112,11 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     extra = (Path(parsed.config_dir),) if parsed.config_dir else ()
     overrides = parse_overrides(parsed.overrides)
     check_choices(overrides, groups(extra))
+    if parsed.multirun and (parsed.cfg or parsed.info):
+        raise ConfigError(
+            "--cfg and --info print one config; they do not combine with -m",
+            "drop -m to print the config (sweep values show as they are written)",
+        )
     if parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or parsed.shell_completion:
         return args  # Hydra's own help, info and --cfg print; nothing runs
     register_resolvers()
