@@ -13,6 +13,7 @@ import torch
 
 from distillctl.errors import RunError
 from distillctl.losses import Term
+from distillctl.runfolder.naming import requeued_run
 from distillctl.runfolder.record import load
 from tests.conftest import background, cli, compose_cfg, run_stage
 
@@ -271,12 +272,16 @@ def test_a_requeued_slurm_job_continues_the_run_it_began(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=120)
     assert load(run_dir)["status"] == "interrupted" and load(run_dir)["slurm_job_id"] == "4242"
-    other = cli(*args, cwd=tmp_path, env={"SLURM_JOB_ID": "999", "SLURM_RESTART_COUNT": "1"})
-    assert other.returncode == 0, other.stderr[-2000:]  # another job's restart: a new run
+    with pytest.MonkeyPatch.context() as env:  # another job's restart would start a new run
+        env.setenv("SLURM_JOB_ID", "999")
+        env.setenv("SLURM_RESTART_COUNT", "1")
+        assert requeued_run(str(tmp_path / "outputs"), "train_teacher") is None
+        env.setenv("SLURM_JOB_ID", "4242")
+        assert requeued_run(str(tmp_path / "outputs"), "train_teacher") == run_dir.resolve()
     again = cli(*args, cwd=tmp_path, env={**job, "SLURM_RESTART_COUNT": "1"})
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"resuming {run_dir}" in again.stdout.replace("\n", "")
     info = load(run_dir)
     assert info["status"] == "done" and len(info["resumed_at"]) == 1
     assert _epochs_in_csv(run_dir) == list(range(6))
-    assert len(list((tmp_path / "outputs/train_teacher").rglob("run.json"))) == 2
+    assert len(list((tmp_path / "outputs/train_teacher").rglob("run.json"))) == 1
