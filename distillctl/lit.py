@@ -55,6 +55,7 @@ class _Trainable(pl.LightningModule):
         # of Lightning's per-call logging bookkeeping (a third of a small model's step time)
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
+        self._totals: dict[str, torch.Tensor] = {}
 
     def accumulate(self, prefix: str, values: dict[str, torch.Tensor], n: int) -> None:
         for name, value in values.items():
@@ -63,23 +64,37 @@ class _Trainable(pl.LightningModule):
             self._sums[key] = self._sums[key] + total if key in self._sums else total
             self._counts[key] = self._counts.get(key, 0) + n
 
+    def count(self, prefix: str, values: dict[str, torch.Tensor]) -> None:
+        """Totals (not means) over the epoch, e.g. how many samples a loss term saw."""
+        for name, value in values.items():
+            key = f"{prefix}/{name}"
+            self._totals[key] = self._totals[key] + value if key in self._totals else value
+
     def means(self, prefix: str, pop: bool = True) -> dict[str, torch.Tensor]:
         """The sample-weighted means accumulated under `prefix` (since they were last popped),
         over every DDP rank's samples: sums and counts are all-reduced, so every rank must call
         it (EpochCSV does, on each rank, before rank 0 writes)."""
         keys = sorted(k for k in self._sums if k.startswith(f"{prefix}/"))
+        totals = sorted(k for k in self._totals if k.startswith(f"{prefix}/"))
         if not keys:
             return {}
         sums = torch.stack([self._sums[k].float().reshape(()) for k in keys])
         counts = torch.tensor([float(self._counts[k]) for k in keys], device=sums.device)
+        added = (
+            torch.stack([self._totals[k].float().reshape(()) for k in totals])
+            if totals
+            else sums[:0]
+        )
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            both = torch.cat([sums, counts])
-            torch.distributed.all_reduce(both)  # one collective for every value
-            sums, counts = both[: len(keys)], both[len(keys) :]
+            every = torch.cat([sums, counts, added])
+            torch.distributed.all_reduce(every)  # one collective for every value
+            sums, counts, added = every.split([len(keys), len(keys), len(totals)])
         if pop:
             for k in keys:
                 del self._sums[k], self._counts[k]
-        return dict(zip(keys, sums / counts.clamp_min(1)))
+            for k in totals:
+                del self._totals[k]
+        return {**dict(zip(keys, sums / counts.clamp_min(1))), **dict(zip(totals, added))}
 
     def on_train_epoch_start(self) -> None:
         self.means("train")  # a fresh epoch: drop what an interrupted one left
@@ -199,6 +214,8 @@ class Distiller(_Trainable):
         total, values = self.recipe(self.model, self.teacher, x, y, index, self.current_epoch)
         self.last_terms = values  # read by NanGuard (a broken term) and StepCSV (per step)
         self.accumulate("train", {"loss": total, **values}, len(y))
+        seen = self.recipe.samples_seen(y)  # label terms skip unlabelled samples: say how many
+        self.count("train", {f"samples_{name}": n for name, n in seen.items()})
         return total
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -73,6 +73,10 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
         "auto",
     ),
     ("teacher_cache_store", one_of("auto", "memory", "disk"), "auto"),
+    ("distill.transfer", one_of("none", "generated", "augment", "unlabeled"), "none"),
+    ("distill.transfer_samples", NON_NEGATIVE_INT, "100000"),
+    ("distill.mix", one_of("none", "mixup", "cutmix"), "none"),
+    ("distill.mix_alpha", POSITIVE, "1.0"),
     ("explain.num_inputs", POSITIVE_INT, "64"),
     ("explain.background", POSITIVE_INT, "100"),
     ("explain.num_figures", NON_NEGATIVE_INT, "6"),
@@ -161,6 +165,26 @@ def banks_under_ddp(cfg: DictConfig) -> None:
         )
 
 
+def transfer_fits(cfg: DictConfig) -> None:
+    """distill.* settings that only make sense together (distillctl/transfer.py)."""
+    distill = cfg.get("distill")
+    if not isinstance(distill, DictConfig):
+        return
+    transfer = distill.get("transfer", "none")
+    if distill.get("mix", "none") != "none" and transfer != "augment":
+        raise ConfigError(
+            f"distill.mix={distill.mix} mixes consistent views, but distill.transfer={transfer}",
+            "add distill.transfer=augment, or drop distill.mix",
+        )
+    loss = cfg.get("loss")
+    if transfer in ("generated", "unlabeled") and isinstance(loss, DictConfig) and "crd" in loss:
+        raise ConfigError(
+            f"loss=crd draws its negatives from other classes, and distill.transfer={transfer} "
+            "adds inputs without a class",
+            "distil with crd on the labelled split (distill.transfer=none), or drop crd",
+        )
+
+
 def owned_options(cfg: DictConfig) -> None:
     """The selected loss terms' and the explainer's options, against the bounds each declares."""
     if isinstance(cfg.get("loss"), DictConfig):
@@ -194,6 +218,7 @@ def validate(cfg: DictConfig) -> None:
     paths_exist(resolved)
     owned_options(resolved)
     banks_under_ddp(resolved)
+    transfer_fits(resolved)
     from distillctl import loggers
 
     loggers.check(resolved)

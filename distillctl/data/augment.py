@@ -57,6 +57,16 @@ def flip(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     return torch.where(mirrored[:, None, None, None], x.flip(-1), x)
 
 
+@register("scale")
+def scale(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
+    """Multiply each sample by a random factor in [1 - amount, 1 + amount] (a signal's
+    amplitude)."""
+    if amount <= 0:
+        return x
+    u = torch.rand(x.shape[0], generator=gen, device=gen.device).to(x)
+    return x * (1.0 + float(amount) * (2.0 * u - 1.0)).view(-1, *[1] * (x.dim() - 1))
+
+
 @register("noise")
 def noise(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     """Add Gaussian noise of standard deviation `amount`."""

@@ -22,7 +22,7 @@ import numpy as np
 from distillctl.console import say
 from distillctl.data import register
 from distillctl.data.splits import Splits, carve, subset
-from distillctl.errors import RunError
+from distillctl.errors import ConfigError, RunError
 from distillctl.io import atomic_write_bytes
 
 ARCHIVES = (".tar", ".tar.gz", ".tgz")
@@ -250,3 +250,36 @@ def image_folder(cfg, data_dir: str) -> Splits:
     splits.normalise = channel_stats(splits.x_train)
     splits.report = {"skipped_files": len(skipped), "skipped": skipped[:100]}
     return splits
+
+
+def read_unlabelled_images(folder: Path, splits) -> np.ndarray:
+    """Every image file under `folder` (any depth, no classes), decoded to the training images'
+    channels and size, for distill.transfer=unlabeled; unreadable files are skipped and named."""
+    if splits.kind != "image":
+        raise ConfigError(
+            f"distill.unlabeled_path={folder} is a folder of images but the data is {splits.kind}",
+            "pass a .npy or .pt file of inputs shaped like the training data",
+        )
+    channels, height, width = splits.x_train.shape[1:]
+    if height != width:
+        raise ConfigError(
+            f"the training images are {height}x{width}; unlabelled images are resized to squares",
+            "pass the unlabelled images as a .npy file of uint8 (N, C, H, W) pixels",
+        )
+    images, skipped = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            images.append(_decode(path, int(height), int(channels)))
+        except Exception as exc:  # PIL raises many kinds on a damaged file
+            skipped.append(f"{path.relative_to(folder)} ({type(exc).__name__})")
+    if skipped:
+        shown = "; ".join(skipped[:5])
+        say(f"unlabelled images: skipped {len(skipped)} unreadable file(s): {shown}")
+    if not images:
+        raise ConfigError(
+            f"distill.unlabeled_path={folder} has no readable images",
+            "put image files (jpg, png, ...) in it",
+        )
+    return np.stack(images)

@@ -26,6 +26,39 @@ def _generate(num_samples: int, train_split: float, seed: int) -> dict[str, np.n
     return {k: np.asarray(made[k]) for k in ("x", "y", "x_test", "y_test")}
 
 
+def generated(num_samples: int, train_split: float, seed: int, data_dir: str):
+    """make_dataset's arrays for these arguments, cached under data_dir (keyed by them)."""
+    key = {"num_samples": num_samples, "train_split": train_split, "seed": seed}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    cache = Path(data_dir) / f"mnist1d-{digest}.npz"
+    if cache.exists():
+        try:
+            with np.load(cache) as stored:
+                return {k: stored[k] for k in ("x", "y", "x_test", "y_test")}
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt, not trusted
+    arrays = _generate(**key)
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(cache, buffer.getvalue())
+    return arrays
+
+
+def transfer_inputs(cfg, n: int, seed: int, data_dir: str) -> np.ndarray:
+    """`n` fresh unlabelled signals for distill.transfer=generated, stored as the training
+    split stores them ((n, 1, 40)); drawn with `seed`, which must not be the data's own."""
+    if seed == int(cfg.generator_seed):
+        raise ConfigError(
+            f"distill.transfer_seed={seed} is data.generator_seed: the generator would draw the "
+            "test split's signals again",
+            f"choose another seed, e.g. distill.transfer_seed={seed + 1}",
+        )
+    made = generated(n, float(cfg.train_split), seed, data_dir)
+    return np.concatenate([made["x"], made["x_test"]])[:n, None, :].astype(np.float32)
+
+
 @register(
     "mnist1d",
     identity=("num_samples", "train_split", "generator_seed", "val_fraction", "split_seed"),
@@ -37,27 +70,9 @@ def mnist1d(cfg, data_dir: str) -> Splits:
             f"data.num_samples={cfg.num_samples} is too small for MNIST-1D",
             "use data.num_samples=100 or more (the paper uses 5000)",
         )
-    key = {
-        "num_samples": int(cfg.num_samples),
-        "train_split": float(cfg.train_split),
-        "seed": int(cfg.generator_seed),
-    }
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    cache = Path(data_dir) / f"mnist1d-{digest}.npz"
-    arrays = None
-    if cache.exists():
-        try:
-            with np.load(cache) as stored:
-                arrays = {k: stored[k] for k in ("x", "y", "x_test", "y_test")}
-        except (OSError, ValueError, KeyError):
-            arrays = None  # a damaged cache is rebuilt, not trusted
-    if arrays is None:
-        arrays = _generate(**key)
-        import io
-
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        atomic_write_bytes(cache, buffer.getvalue())
+    arrays = generated(
+        int(cfg.num_samples), float(cfg.train_split), int(cfg.generator_seed), data_dir
+    )
     return from_train_test(
         arrays["x"][:, None, :],
         arrays["y"],

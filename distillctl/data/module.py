@@ -53,6 +53,7 @@ class Served:
         augment: Augment | None = None,
         with_index: bool = False,
         pixels: Pixels | None = None,
+        mix: Callable | None = None,
     ):
         self.pixels = pixels or Pixels(None)
         self.batch_size = int(batch_size)
@@ -62,6 +63,7 @@ class Served:
         self.epoch_fn = epoch_fn
         self.augment = augment
         self.with_index = with_index
+        self.mix = mix  # distill.mix: (x, y, generator) -> (mixed x, y unlabelled)
 
     def order(self, n: int) -> torch.Tensor:
         return epoch_order(n, self.shuffle, self.seed, self.epoch_fn(), self.rank, self.world_size)
@@ -73,13 +75,15 @@ class Served:
     def finish(self, batches: Iterable, device: torch.device) -> Iterator:
         """Batches (x, y, idx) moved to `device`, augmented there, shaped as the trainer wants."""
         gen = None
-        if self.augment is not None:  # seeded per epoch and rank, on the data's device
+        if self.augment is not None or self.mix is not None:  # per epoch and rank, on the device
             gen = augment_generator(self.seed, self.epoch_fn(), self.rank, device)
         for x, y, idx in batches:
             x = self.pixels.scale(x.to(device, non_blocking=True))
-            x = x if gen is None else self.augment(x, gen)
-            x = self.pixels.standardise(x)
+            x = x if self.augment is None else self.augment(x, gen)
             y = y.to(device, non_blocking=True)
+            if self.mix is not None:  # after the views, before normalising (both are linear)
+                x, y = self.mix(x, y, gen)
+            x = self.pixels.standardise(x)
             yield (x, y, idx.to(device)) if self.with_index else (x, y)
 
 
@@ -164,6 +168,7 @@ class _Module(pl.LightningDataModule):
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.with_index = False
+        self.mix = None  # distill.mix, set by distillctl/transfer.py (training batches only)
         self.pixels = Pixels(splits.normalise)
 
     @property
@@ -200,6 +205,7 @@ class _Module(pl.LightningDataModule):
             augment,
             with_index,
             self.pixels,
+            self.mix if shuffle else None,
         )
 
     def _serve(self, split: str, served: Served, device: torch.device):

@@ -85,6 +85,8 @@ class Term(nn.Module):
 
     needs_index = False
     needs_graph = False
+    # reads true labels, so it applies to labelled samples only (label -1 marks the others)
+    needs_labels = False
     key = "loss"
     bounds: dict[str, Bound] = {}
 
@@ -173,6 +175,12 @@ class Recipe(nn.Module):
 
     def describe(self) -> str:
         return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
+
+    def samples_seen(self, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """How many samples of the batch each term applies to (label terms: the labelled)."""
+        labelled = (labels != -1).sum()
+        everyone = torch.full_like(labelled, len(labels))
+        return {n: labelled if t.needs_labels else everyone for n, t in zip(self.names, self.terms)}
 
     def teacher_layers(self) -> list[str]:
         """The teacher layers whose outputs the terms read (after bind): part of what a

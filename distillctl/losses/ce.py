@@ -28,6 +28,8 @@ def masked_cross_entropy(
 
 @register("ce", label_smoothing=HALF_OPEN_UNIT.eg(0.1))
 class CrossEntropy(Term):
+    needs_labels = True
+
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()
         self.label_smoothing = float(label_smoothing)

@@ -81,6 +81,9 @@ def student_row(run_dir: Path, method: str | None = None) -> dict[str, Any]:
         from distillctl.losses import recipe_name
 
         method = recipe_name(cfg.loss) if "loss" in cfg else "?"
+        from distillctl.transfer import label
+
+        method += label(info.get("transfer"))
     return {
         "run": str(run_dir),
         "seed": info.get("seed"),

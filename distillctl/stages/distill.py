@@ -70,6 +70,7 @@ def teacher_cache(cfg: DictConfig, teacher, recipe, size: int) -> TeacherCache:
                 "layers": recipe.teacher_layers(),
                 "precision": str(cfg.trainer.precision),
                 "channels_last": bool(cfg.trainer.get("channels_last", False)),
+                "transfer": OmegaConf.to_container(cfg.get("distill") or {}, resolve=True),
             },
         )
         entry = Path(cfg.paths.cache_dir) / "teacher_outputs" / key
@@ -91,13 +92,17 @@ def request_indices(data: Any, loss: str) -> None:
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
+    from distillctl import transfer as transfer_set
     from distillctl.lit import Distiller
     from distillctl.losses import build_recipe, recipe_name
     from distillctl.models import plain
     from distillctl.training import fit_and_test
+    from distillctl.transfer import label as transfer_label
 
     recipe = build_recipe(cfg.loss)
     data, info = data_registry.build(cfg)
+    transfer = transfer_set.apply(cfg, data, info)  # before anything reads the training split
+    record.update(transfer=transfer)
     identity = info.identity
     record.update(data_report=info.report)
     wanted = plain(cfg.teacher)
@@ -142,6 +147,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     meta["teacher_ckpt"] = source
     meta["teacher_model"] = teacher_meta["model"]
     meta["loss"] = recipe_name(cfg.loss)
+    meta["transfer"] = transfer
     if recipe.needs_index:
         request_indices(data, meta["loss"])
     seed_stream(int(cfg.seed), "recipe")  # auxiliary modules never move the student's stream
@@ -151,14 +157,16 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     )
     if use_cache:
         request_indices(data, meta["loss"])
-        recipe.teacher_cache = teacher_cache(cfg, teacher, recipe, info.sizes["train"])
+        size = len(data.train_labels())  # the training split with any transfer set
+        recipe.teacher_cache = teacher_cache(cfg, teacher, recipe, size)
         if recipe.teacher_cache.reused is not None:
             why += f"; reusing {recipe.teacher_cache.reused} (same teacher weights and data)"
         record.update(teacher_cache=str(recipe.teacher_cache.entry or "memory"))
     say(f"teacher-output cache {why}")
     say(
         f"distilling the student ({cfg.student.arch}) from the teacher "
-        f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()} -> {run_dir}"
+        f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()}"
+        f"{transfer_label(transfer)} on {len(data.train_labels())} training inputs -> {run_dir}"
     )
     module = Distiller(student, teacher, recipe, info.num_classes, cfg.optim, meta)
     results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
@@ -166,8 +174,10 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     summary["teacher_ckpt"] = meta["teacher_ckpt"]
     summary["teacher_eval"] = seen
     summary["teacher_agreement"] = results["test"].get("test/teacher_agreement")
+    summary["transfer"] = transfer
     say(
-        f"distilled student test accuracy {summary['test_acc']:.4f}, top-1 agreement with "
+        f"distilled student{transfer_label(transfer)} test accuracy "
+        f"{summary['test_acc']:.4f}, top-1 agreement with "
         f"the teacher {summary['teacher_agreement']:.4f}"
     )
     return summary

@@ -43,6 +43,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.runfolder.checkpoints import load_model
     from distillctl.stages import BY_NAME
     from distillctl.stages.common import execute as execute_stage
+    from distillctl.transfer import label as transfer_label
 
     folders = {
         "teacher": run_dir / "teacher",
@@ -80,6 +81,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         cfg,
         run_dir,
         f"distillctl run: {cfg.data.name}, {cfg.teacher.arch} teacher -> "
-        f"{cfg.student.arch} student, loss={recipe_name(cfg.loss)}",
+        f"{cfg.student.arch} student, loss={recipe_name(cfg.loss)}"
+        + transfer_label(results["distilled"].get("transfer")),
     )
     return {"stages": results, **report}
