@@ -77,6 +77,7 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
     ("distill.transfer_samples", NON_NEGATIVE_INT, "100000"),
     ("distill.mix", one_of("none", "mixup", "cutmix"), "none"),
     ("distill.mix_alpha", POSITIVE, "1.0"),
+    ("distill.max_epochs", OPTIONAL_POSITIVE_INT, "10"),
     ("explain.num_inputs", POSITIVE_INT, "64"),
     ("explain.background", POSITIVE_INT, "100"),
     ("explain.num_figures", NON_NEGATIVE_INT, "6"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from distillctl.console import say
 from distillctl.errors import ConfigError, RunError
@@ -100,6 +100,10 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.transfer import label as transfer_label
 
     recipe = build_recipe(cfg.loss)
+    epochs = (cfg.get("distill") or {}).get("max_epochs")
+    if epochs is not None:  # this stage's own number of passes (a large transfer set)
+        with open_dict(cfg):
+            cfg.trainer.max_epochs = int(epochs)
     data, info = data_registry.build(cfg)
     transfer = transfer_set.apply(cfg, data, info)  # before anything reads the training split
     record.update(transfer=transfer)
