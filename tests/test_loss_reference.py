@@ -104,6 +104,46 @@ def test_lskd_is_kd_on_z_scored_logits():
     assert got == pytest.approx(want, rel=1e-6)
 
 
+def test_consistency_mse_is_mean_teachers_softmax_mse():
+    """mean_i (1/K) sum_k (softmax(s_i/T)_k - softmax(t_i/T)_k)^2 (softmax_mse_loss / batch)."""
+    t = 2.0
+    want = sum(
+        sum((a - b) ** 2 for a, b in zip(softmax(s, t), softmax(te, t))) / len(s)
+        for s, te in zip(S.tolist(), T.tolist())
+    ) / len(S)
+    term = build_term("consistency", {"form": "mse", "temperature": t})
+    assert term(step()).item() == pytest.approx(want, rel=1e-12)
+
+
+def test_consistency_softplus_is_the_one_sided_logit_gap():
+    """mean_i (1/K) sum_k log(1 + exp(theta (s_ik - t_ik)))."""
+    theta = 0.5
+    want = sum(
+        sum(math.log(1 + math.exp(theta * (a - b))) for a, b in zip(s, te)) / len(s)
+        for s, te in zip(S.tolist(), T.tolist())
+    ) / len(S)
+    term = build_term("consistency", {"form": "softplus", "theta": theta})
+    assert term(step()).item() == pytest.approx(want, rel=1e-12)
+
+
+def test_pseudo_ce_is_smoothed_cross_entropy_on_the_teachers_top_class_above_a_confidence():
+    alpha, k = 0.2, 5
+    probs = [softmax(te) for te in T.tolist()]
+    floor = sorted(max(p) for p in probs)[2]  # keeps the 4 most confident of 6
+    kept = [i for i, p in enumerate(probs) if max(p) >= floor]
+    want = 0.0
+    for i in kept:
+        target = max(range(k), key=lambda c: probs[i][c])
+        log_p = [math.log(v) for v in softmax(S[i].tolist())]
+        q = [(1 - alpha) * (c == target) + alpha / k for c in range(k)]
+        want -= sum(qc * lp for qc, lp in zip(q, log_p))
+    want /= len(kept)
+    term = build_term("pseudo_ce", {"alpha": alpha, "min_confidence": floor})
+    unlabelled = torch.full((6,), -1)  # true labels play no part
+    assert term(step(labels=unlabelled)).item() == pytest.approx(want, rel=1e-9)
+    assert int(term.samples(unlabelled)) == len(kept) == 4
+
+
 FS, FT = fixed(4, 3, 2, 2, seed=3), fixed(4, 6, 2, 2, seed=4)  # student / teacher maps
 
 

@@ -100,6 +100,14 @@ class Term(nn.Module):
     def build(self, shapes: Shapes) -> None:
         """Create auxiliary modules from the tapped shapes; reject shapes it cannot use."""
 
+    def samples(self, labels: torch.Tensor) -> torch.Tensor:
+        """How many samples of the last batch the term applied to (after `forward`)."""
+        return (
+            (labels != -1).sum()
+            if self.needs_labels
+            else torch.tensor(len(labels), device=labels.device)
+        )
+
     def forward(self, step: Step) -> torch.Tensor:
         raise NotImplementedError
 
@@ -177,10 +185,8 @@ class Recipe(nn.Module):
         return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
 
     def samples_seen(self, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """How many samples of the batch each term applies to (label terms: the labelled)."""
-        labelled = (labels != -1).sum()
-        everyone = torch.full_like(labelled, len(labels))
-        return {n: labelled if t.needs_labels else everyone for n, t in zip(self.names, self.terms)}
+        """How many samples of the batch each term applied to (label terms: the labelled)."""
+        return {n: t.samples(labels).to(labels.device) for n, t in zip(self.names, self.terms)}
 
     def teacher_layers(self) -> list[str]:
         """The teacher layers whose outputs the terms read (after bind): part of what a
