@@ -48,6 +48,7 @@ def test_every_explainer_the_issue_names_is_registered_and_configured():
         "captum_occlusion",
         "captum_deeplift",
         "captum_gradientshap",
+        "captum_lime",
     }
     get_explainer("shap_gradient")  # loads the registrations
     assert wanted <= set(EXPLAINERS) and wanted <= set(EXPLAINER_NAMES)
@@ -63,6 +64,8 @@ BASELINE_METHODS = [
     ("shap_deep", {}),
     ("shap_kernel", {"nsamples": 256}),
     ("shap_permutation", {"max_evals": 200}),
+    # one feature per group: the least-squares surrogate's weights are w_t * (x - c) exactly
+    ("captum_lime", {"baseline": "mean", "n_samples": 64}),
 ]
 
 
@@ -197,6 +200,7 @@ STOCHASTIC = [
     ("shap_kernel", {"nsamples": 40, "kmeans": 4}),
     ("shap_permutation", {"max_evals": 40, "batch_size": 40}),
     ("shap_gradient", {"nsamples": 8}),
+    ("captum_lime", {"n_samples": 30}),
 ]
 
 
@@ -339,3 +343,21 @@ def test_cascading_randomisation_reinitialises_layers_from_the_top_down():
     assert [s["layer"] for s in steps] == ["2", "0"]
     assert all(-1 <= s["spearman_signed"] <= 1 and -1 <= s["spearman_abs"] <= 1 for s in steps)
     assert steps[-1]["spearman_signed"] < 0.9  # a fully random model explains differently
+
+
+def test_lime_groups_image_patches_and_slic_superpixels():
+    from distillctl.explain.lime import patch_groups, slic_groups
+
+    groups = patch_groups((3, 4, 6), 2)
+    assert groups.shape == (3, 4, 6) and int(groups.max()) + 1 == 2 * 3  # 2 x 3 patches
+    assert torch.equal(groups[0], groups[2])  # channels together
+    assert groups[0, 0, 0] == groups[0, 1, 1] != groups[0, 0, 2]
+    assert torch.equal(patch_groups((5,), 2), torch.arange(5))  # a table: one feature each
+    image = torch.zeros(3, 16, 16)
+    image[:, :, 8:] = 1.0  # two flat halves: superpixels never straddle the edge
+    labels = slic_groups(image, 4)
+    assert not set(labels[0, :, :8].unique().tolist()) & set(labels[0, :, 8:].unique().tolist())
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 2)).eval()
+    cfg = explainer_cfg("captum_lime", segments="slic", superpixels=4, n_samples=20)
+    maps = get_explainer("captum_lime")(model, image[None], torch.tensor([1]), image[None], cfg)
+    assert maps.shape == (1, 3, 16, 16)

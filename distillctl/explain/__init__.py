@@ -105,7 +105,7 @@ def is_stochastic(name: str) -> bool:
 
 
 def get_explainer(name: str) -> Attribute:
-    from distillctl.explain import captum_explainers, shap_explainers  # noqa: F401  (register)
+    from distillctl.explain import captum_explainers, lime, shap_explainers  # noqa: F401  (register)
 
     return EXPLAINERS.get_or_fail(name)
 
