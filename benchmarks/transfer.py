@@ -33,9 +33,10 @@ DATA = {
     # draws 200,000 generated inputs (configs/experiment/mnist1d_transfer.yaml)
     "mnist1d_transfer": ["experiment=mnist1d_transfer"],
 }
-# overrides of the distill stage only
+# overrides of the distill stage only; `none` trains as long as the scratch student
+# (trainer.max_epochs), whatever epochs an experiment gives a transfer set
 SETTINGS = {
-    "none": ["distill.transfer=none"],
+    "none": ["distill.transfer=none", "distill.max_epochs=null"],
     "augment": ["distill.transfer=augment"],
     "mixup": ["distill.transfer=augment", "distill.mix=mixup"],
     "generated": ["distill.transfer=generated"],
