@@ -26,7 +26,12 @@ CASES = [
     ("unknown data", ["train", "teacher", "data=nope"], 2, "unknown data 'nope'"),
     ("unknown teacher", ["train", "teacher", "teacher=nope"], 2, "unknown teacher 'nope'"),
     ("unknown student", ["train", "student", "student=nope"], 2, "unknown student 'nope'"),
-    ("unknown loss", [*TD, "loss=nope"], 2, "choose one of: at, cc, ce, crd, dist, dkd"),
+    (
+        "unknown loss",
+        [*TD, "loss=nope"],
+        2,
+        "choose one of: at, cc, ce, consistency, crd, dist, dkd",
+    ),
     ("unknown loss in a list", [*TD, "loss=[ce,kd,nope]"], 2, "unknown loss 'nope'"),
     ("unknown logger", [*TD, "logger=nope"], 2, "unknown logger 'nope'"),
     ("--cfg with -m", [*TD, "-m", "seed=1,2", "--cfg", "job"], 2, "do not combine with -m"),

@@ -105,11 +105,15 @@ def slurm_tasks_folder(output_root: str, stage: str, tag: str | None) -> Path | 
     if not job or int(os.environ.get("SLURM_NTASKS") or 1) < 2:
         return None
     folder = Path(output_root) / stage / (f"slurm-{job}" + (f"-{tag}" if tag else ""))
+    return make_folder(folder, "set paths.output_root to a folder every task can write").resolve()
+
+
+def make_folder(folder: Path, fix: str) -> Path:
+    """`folder` (and its parents), or one ConfigError naming it and why it cannot be made."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"cannot make the run folder {folder}: {exc.strerror or exc}",
-            "set paths.output_root to a folder every task can write",
+            f"cannot make the run folder {folder}: {exc.strerror or exc}", fix
         ) from None
-    return folder.resolve()
+    return folder

@@ -12,6 +12,7 @@ from distillctl import data as data_registry
 from distillctl.errors import ConfigError, DistillctlError, exit_with, report_error
 from distillctl.guards import seed_all, seed_stream
 from distillctl.io import atomic_write_text
+from distillctl.runfolder.naming import make_folder
 from distillctl.runfolder.record import RunRecord, is_rank_zero
 from distillctl.runfolder.record import load as load_record
 from distillctl.signals import Stopped
@@ -61,14 +62,7 @@ def execute(
     from distillctl.configuration.validate import validate
 
     validate(cfg)
-    run_dir = Path(run_dir)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot create the run folder {run_dir}: {exc.strerror}",
-            "set paths.output_root to a folder you can write",
-        ) from None
+    run_dir = make_folder(Path(run_dir), "set paths.output_root to a folder you can write")
     save_config(cfg, run_dir)
     seed_all(int(cfg.seed))  # before any model is built: initial weights are seeded
     if cfg.get("resume"):
