@@ -89,7 +89,7 @@ def _unlabeled(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
             "distill.transfer=unlabeled needs distill.unlabeled_path",
             "set distill.unlabeled_path=<a .npy or .pt file, or a folder of images>",
         )
-    x = read_unlabelled(Path(str(path)), data.splits)
+    x = read_unlabelled(Path(str(path)), data.splits, cfg.data)
     add_unlabelled(data, x, str(path))
     return {"transfer_samples": int(len(x)), "unlabeled_path": str(path)}
 
@@ -118,8 +118,9 @@ def label(transfer: dict[str, Any] | None) -> str:
     return f" [{details[transfer['transfer']](transfer)}]"
 
 
-def read_unlabelled(path: Path, splits: Any) -> np.ndarray:
-    """Inputs from a .npy / .pt file (an array, or a dict with `x`) or a folder of images."""
+def read_unlabelled(path: Path, splits: Any, data_cfg: Any = None) -> np.ndarray:
+    """Inputs from a .npy / .pt file (an array, or a dict with `x`), a folder of images, or
+    (with data=csv) a CSV table of the same feature columns, encoded as the training rows."""
     if not path.exists():
         raise ConfigError(
             f"distill.unlabeled_path={path} does not exist", "pass a .npy or .pt file or a folder"
@@ -128,6 +129,15 @@ def read_unlabelled(path: Path, splits: Any) -> np.ndarray:
         from distillctl.data.image_folder import read_unlabelled_images
 
         return read_unlabelled_images(path, splits)
+    if path.suffix == ".csv":
+        if data_cfg is None or data_cfg.get("name") != "csv":
+            raise ConfigError(
+                f"distill.unlabeled_path={path} is a table, but the data is not data=csv",
+                "pass a .npy or .pt file of inputs shaped like the training data",
+            )
+        from distillctl.data.csv_table import unlabelled_rows
+
+        return unlabelled_rows(data_cfg, path)
     try:
         if path.suffix == ".npy":
             x = np.load(path, allow_pickle=False)
@@ -139,7 +149,7 @@ def read_unlabelled(path: Path, splits: Any) -> np.ndarray:
         else:
             raise ConfigError(
                 f"distill.unlabeled_path={path}: unknown file type '{path.suffix}'",
-                "use a .npy or .pt file of inputs, or a folder of images",
+                "use a .npy or .pt file of inputs, a .csv table (data=csv), or a folder of images",
             )
     except ConfigError:
         raise

@@ -11,7 +11,7 @@ import torch
 
 from distillctl.data import build_splits, mix
 from distillctl.data.mnist1d import generated, transfer_inputs
-from distillctl.errors import ConfigError
+from distillctl.errors import ConfigError, RunError
 from distillctl.losses import build_recipe
 from distillctl.losses.ce import masked_cross_entropy
 from distillctl.runfolder.record import load
@@ -147,3 +147,33 @@ def test_a_folder_of_unlabelled_images_is_decoded_to_the_training_images_size(tm
     splits = Splits(pixels, labels, pixels, labels, pixels, labels, num_classes=2, kind="image")
     x = read_unlabelled_images(tmp_path / "unlabelled", splits)
     assert x.shape == (2, 3, 8, 8) and x.dtype == np.uint8 and x[1, 0, 0, 0] == 10
+
+
+def test_an_unlabelled_csv_is_encoded_as_the_labelled_tables_training_rows(tmp_path):
+    from distillctl.data.csv_table import unlabelled_rows
+    from tests.test_user_data import _csv_cfg, _wine_csv
+
+    labelled = _wine_csv(tmp_path / "wine.csv")
+    cfg = _csv_cfg(labelled)
+    splits = build_splits(cfg, str(tmp_path))
+    # the same rows without their target, columns in another order: the same encoding
+    lines = [line.split(",") for line in labelled.read_text().splitlines()]
+    header = lines[0]
+    keep = [i for i, h in enumerate(header) if h != "cultivar"][::-1]
+    table = tmp_path / "more.csv"
+    table.write_text("\n".join(",".join(row[i] for i in keep) for row in lines) + "\n")
+    x = unlabelled_rows(cfg, table)
+    assert x.shape == (178, splits.input_shape[0])
+    rows = {tuple(np.round(r, 5)) for r in x}
+    assert all(tuple(np.round(r, 5)) in rows for r in splits.x_train)  # the same encoding
+    table.write_text("alcohol,colour\n13.2,red\n")
+    with pytest.raises(RunError, match="lacks the column"):
+        unlabelled_rows(cfg, table)
+    # through a distillation: the rows join the training split unlabelled
+    table.write_text("\n".join(",".join(row[i] for i in keep) for row in lines[:41]) + "\n")
+    common = ["data=csv", f"data.path={labelled}", "data.target=cultivar", "teacher=mlp",
+              "student=mlp"]  # fmt: skip
+    run_stage("train_teacher", tmp_path, *common)
+    run_dir, _ = run_stage("distill_student", tmp_path, *common, "distill.transfer=unlabeled",
+                           f"distill.unlabeled_path={table}")  # fmt: skip
+    assert load(run_dir)["transfer"]["transfer_samples"] == 40

@@ -89,8 +89,10 @@ class Column:
     def names(self) -> list[str]:
         return [f"{self.name}={c}" for c in self.categories] if self.categorical else [self.name]
 
-    def encode(self) -> np.ndarray:
-        values = [self.fill if _is_missing(v) else v for v in self.values]
+    def encode(self, values: list[str] | None = None) -> np.ndarray:
+        """This column's values (or other rows' `values`) with the training rows' encoding."""
+        values = self.values if values is None else [v.strip() for v in values]
+        values = [self.fill if _is_missing(v) else v for v in values]
         if self.categorical:
             index = {c: i for i, c in enumerate(self.categories)}
             out = np.zeros((len(values), len(self.categories)), np.float32)
@@ -117,19 +119,8 @@ def _column(name: str, values: list[str], declared: set[str]) -> Column:
     return Column(name, values, False)
 
 
-@register(
-    "csv",
-    identity=(
-        "path",
-        "target",
-        "categorical",
-        "missing",
-        "test_fraction",
-        "val_fraction",
-        "split_seed",
-    ),
-)
-def csv_table(cfg, data_dir: str) -> Splits:
+def fitted(cfg):
+    """The table's columns fitted on its training rows, with its labels and split rows."""
     if not cfg.get("path") or not cfg.get("target"):
         raise RunError(
             "data=csv needs data.path and data.target",
@@ -169,6 +160,23 @@ def csv_table(cfg, data_dir: str) -> Splits:
     (rest, y_rest), (test, _) = carve(rows, y, cfg.test_fraction, seed, "test")
     (train, _), (val, _) = carve(rest, y_rest, cfg.val_fraction, seed, "val")
     imputed = {c.name: c.fit(train, missing_mode) for c in columns}
+    return columns, classes, y, (train, val, test), imputed
+
+
+@register(
+    "csv",
+    identity=(
+        "path",
+        "target",
+        "categorical",
+        "missing",
+        "test_fraction",
+        "val_fraction",
+        "split_seed",
+    ),
+)
+def csv_table(cfg, data_dir: str) -> Splits:
+    columns, classes, y, (train, val, test), imputed = fitted(cfg)
     x = np.concatenate([c.encode() for c in columns], axis=1)
     return Splits(
         x[train], y[train], x[val], y[val], x[test], y[test],
@@ -176,3 +184,19 @@ def csv_table(cfg, data_dir: str) -> Splits:
         feature_names=[n for c in columns for n in c.names()],
         report={"imputed": {k: v for k, v in imputed.items() if v}, "rows": len(y)},
     )  # fmt: skip
+
+
+def unlabelled_rows(cfg, path: Path) -> np.ndarray:
+    """Rows of another table with the same feature columns (its target column, if any, is
+    ignored), encoded exactly as the labelled table's training rows fitted them: for
+    distill.transfer=unlabeled with data=csv."""
+    columns = fitted(cfg)[0]
+    header, body = read_table(path)
+    absent = [c.name for c in columns if c.name not in header]
+    if absent:
+        raise RunError(
+            f"the unlabelled table {path} lacks the column(s) {', '.join(absent)}",
+            "give it the labelled table's feature columns (the target column may be left out)",
+        )
+    where = {h: i for i, h in enumerate(header)}
+    return np.concatenate([c.encode([row[where[c.name]] for row in body]) for c in columns], axis=1)
