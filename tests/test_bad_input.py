@@ -35,6 +35,7 @@ CASES = [
     ("unknown loss in a list", [*TD, "loss=[ce,kd,nope]"], 2, "unknown loss 'nope'"),
     ("unknown logger", [*TD, "logger=nope"], 2, "unknown logger 'nope'"),
     ("--cfg with -m", [*TD, "-m", "seed=1,2", "--cfg", "job"], 2, "do not combine with -m"),
+    ("unknown objective", [*TD, "objective=test_acc"], 2, "objective='test_acc' is not"),
     ("bad cache store", [*TD, "teacher_cache_store=ram"], 2, "teacher_cache_store='ram' is not"),
     ("unknown explainer", ["explain", "explainer=nope"], 2, "unknown explainer 'nope'"),
     ("unknown trainer", ["run", "trainer=tpu"], 2, "choose one of: cpu, default, gpu"),

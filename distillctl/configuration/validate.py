@@ -24,6 +24,7 @@ from distillctl.bounds import (
     one_of,
 )
 from distillctl.errors import ConfigError
+from distillctl.objective import OBJECTIVES
 
 AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and v >= 2)
 
@@ -78,6 +79,11 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
     ("distill.mix", one_of("none", "mixup", "cutmix"), "none"),
     ("distill.mix_alpha", POSITIVE, "1.0"),
     ("distill.max_epochs", OPTIONAL_POSITIVE_INT, "10"),
+    (
+        "objective",
+        Bound(f"null or one of: {', '.join(OBJECTIVES)}", lambda v: v is None or v in OBJECTIVES),
+        "val_acc",
+    ),
     ("explain.num_inputs", POSITIVE_INT, "64"),
     ("explain.background", POSITIVE_INT, "100"),
     ("explain.num_figures", NON_NEGATIVE_INT, "6"),

@@ -102,11 +102,8 @@ class Term(nn.Module):
 
     def samples(self, labels: torch.Tensor) -> torch.Tensor:
         """How many samples of the last batch the term applied to (after `forward`)."""
-        return (
-            (labels != -1).sum()
-            if self.needs_labels
-            else torch.tensor(len(labels), device=labels.device)
-        )
+        # device tensors made on the device: no host-to-device copy in the training step
+        return (labels != -1).sum() if self.needs_labels else labels.new_full((), len(labels))
 
     def forward(self, step: Step) -> torch.Tensor:
         raise NotImplementedError
@@ -186,7 +183,7 @@ class Recipe(nn.Module):
 
     def samples_seen(self, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """How many samples of the batch each term applied to (label terms: the labelled)."""
-        return {n: t.samples(labels).to(labels.device) for n, t in zip(self.names, self.terms)}
+        return {n: t.samples(labels) for n, t in zip(self.names, self.terms)}
 
     def teacher_layers(self) -> list[str]:
         """The teacher layers whose outputs the terms read (after bind): part of what a

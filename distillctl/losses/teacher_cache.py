@@ -60,7 +60,7 @@ class TeacherCache:
                     "teacher_cache_store=disk keeps them on disk"
                 )
                 return False
-            self.store = DeviceStore(outputs, self.size)
+            self.store = DeviceStore.empty(outputs, self.size)
             return True
         if self.entry is None:
             self.disabled = "no cache folder for a disk store (paths.cache_dir)"

@@ -42,11 +42,18 @@ def cache_key(teacher: torch.nn.Module, data_cfg: dict[str, Any], extra: dict[st
 class DeviceStore:
     """Every sample's outputs as tensors on the training device (one gather per batch)."""
 
-    def __init__(self, example: dict[str, torch.Tensor], size: int):
-        self.tensors = {
-            k: torch.empty((size, *v.shape[1:]), dtype=v.dtype, device=v.device)
-            for k, v in example.items()
-        }
+    def __init__(self, tensors: dict[str, torch.Tensor]):
+        self.tensors = tensors
+
+    @classmethod
+    def empty(cls, example: dict[str, torch.Tensor], size: int) -> DeviceStore:
+        """Room for `size` samples shaped like the batch `example`, on its device."""
+        return cls(
+            {
+                k: torch.empty((size, *v.shape[1:]), dtype=v.dtype, device=v.device)
+                for k, v in example.items()
+            }
+        )
 
     def get(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: v[index] for k, v in self.tensors.items()}
@@ -125,6 +132,4 @@ class DiskStore:
         return self.final
 
     def to_device(self, device: torch.device) -> DeviceStore:
-        store = DeviceStore.__new__(DeviceStore)
-        store.tensors = self.get(torch.arange(self.size), device)
-        return store
+        return DeviceStore(self.get(torch.arange(self.size), device))

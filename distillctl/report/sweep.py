@@ -39,6 +39,12 @@ class SeedGroups(Callback):
         compare(rows, sweep_dir)
 
 
+def job_folders(sweep_dir: Path) -> list[Path]:
+    """A sweep folder's job folders (Hydra numbers them), in job order."""
+    folders = [p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+    return sorted(folders, key=lambda p: int(p.name))
+
+
 def jobs(sweep_dir: Path) -> list[dict[str, str]]:
     """Each job of a sweep folder (its numbered sub-folders): overrides, status and reason."""
     from omegaconf import OmegaConf
@@ -46,8 +52,7 @@ def jobs(sweep_dir: Path) -> list[dict[str, str]]:
     from distillctl.runfolder.record import load
 
     out = []
-    folders = [p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()]
-    for folder in sorted(folders, key=lambda p: int(p.name)):
+    for folder in job_folders(sweep_dir):
         info = load(folder) or {}
         overrides_file = folder / ".hydra" / "overrides.yaml"
         overrides = OmegaConf.load(overrides_file) if overrides_file.exists() else []
@@ -104,7 +109,7 @@ def best_job(sweep_dir: Path, config: DictConfig) -> None:
     if not name:
         return
     scored = []
-    for folder in (p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+    for folder in job_folders(sweep_dir):
         info = load(folder) or {}
         if info.get("status") == "done":
             score = value(info.get("results") or {}, str(name))
