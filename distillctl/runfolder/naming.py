@@ -53,17 +53,13 @@ def find_resumable(spec: str, output_root: str, stage: str) -> Path:
             "`distillctl distill student`), or start the stage again",
         )
     if spec == "latest":
-        candidates = [
-            (info.get("started_at") or "", run_dir)
-            for run_dir, info in runs.runs_of(output_root, stage)
-            if info.get("status") != "done"
-        ]
-        if not candidates:
+        found = newest_unfinished(output_root, stage)
+        if found is None:
             raise ConfigError(
                 f"no unfinished `{stage}` run under {output_root} to resume",
                 "pass resume=<run dir>, or start a new run",
             )
-        return max(candidates)[1].resolve()
+        return found
     path = Path(spec)
     info = runs.load(path)
     if info is None or not (path / ".hydra" / "config.yaml").exists():
@@ -88,10 +84,15 @@ def requeued_run(output_root: str, stage: str) -> Path | None:
     job = os.environ.get("SLURM_JOB_ID")
     if not job or int(os.environ.get("SLURM_RESTART_COUNT") or 0) < 1 or stage not in RESUMABLE:
         return None
+    return newest_unfinished(output_root, stage, slurm_job_id=job)
+
+
+def newest_unfinished(output_root: str, stage: str, **fields: str) -> Path | None:
+    """The newest run of `stage` that did not finish (and whose run.json has `fields`)."""
     candidates = [
         (info.get("started_at") or "", run_dir)
         for run_dir, info in runs.runs_of(output_root, stage)
-        if info.get("status") != "done" and info.get("slurm_job_id") == job
+        if info.get("status") != "done" and all(info.get(k) == v for k, v in fields.items())
     ]
     return max(candidates)[1].resolve() if candidates else None
 
