@@ -20,7 +20,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from distillctl.losses import Recipe
+from distillctl.losses import PENALTY, Recipe, Step, student_outputs
 from distillctl.losses.ce import masked_cross_entropy
 
 META_KEY = "distillctl"
@@ -171,9 +171,22 @@ class Classifier(_Trainable):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        loss = masked_cross_entropy(self.model(x), y, self.label_smoothing)
-        self.last_terms = {"ce": loss}  # read by NanGuard to name a broken term
-        self.accumulate("train", {"loss": loss}, len(y))
+        routing, logits = student_outputs(self.model, x)
+        if routing is None:
+            loss = masked_cross_entropy(logits, y, self.label_smoothing)
+            self.last_terms = {"ce": loss}  # read by NanGuard to name a broken term
+            self.accumulate("train", {"loss": loss}, len(y))
+            return loss
+        # a soft tree: the paper's objective with `ce`, and its penalty (losses/leafwise.py)
+        from distillctl.losses.ce import CrossEntropy
+        from distillctl.losses.leafwise import tree_terms
+
+        step = Step(x=x, labels=y, student_logits=logits, teacher_logits=logits[:, :0])
+        self.last_terms = tree_terms(
+            self.model, routing, step, {"ce": CrossEntropy(self.label_smoothing)}
+        )
+        loss = self.last_terms["ce"] + self.last_terms[PENALTY]
+        self.accumulate("train", {"loss": loss, **self.last_terms}, len(y))
         return loss
 
 

@@ -66,6 +66,12 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
             (f"{group}.warmup_epochs", NON_NEGATIVE_INT, "5"),
         )
     ),
+    # a soft decision tree's (student=soft_tree) choices
+    *((f"{k}.prediction", one_of("max", "mixture"), "max") for k in ("teacher", "student")),
+    *(
+        (f"{k}.objective", one_of("expected", "mixture"), "expected")
+        for k in ("teacher", "student")
+    ),
     ("eval_checkpoint", one_of("best", "last"), "best"),
     ("teacher_checkpoint", one_of("best", "last"), "best"),
     (

@@ -45,6 +45,13 @@ class Explained:
     run_dir: Path | None = None
 
 
+def explained_form(model: nn.Module) -> nn.Module:
+    """The module the explainers see: the model itself, or the smooth form a model names (a
+    soft tree's mixture: its max-leaf answer has no input gradient)."""
+    form = getattr(model, "explained_form", None)
+    return form() if callable(form) else model
+
+
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -102,7 +109,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
     device = _device()
     inputs, labels, background = choose_inputs(splits, cfg.explain, int(cfg.seed))
     inputs, labels, background = inputs.to(device), labels.to(device), background.to(device)
-    reference = models[0].model.to(device).eval()
+    reference = explained_form(models[0].model).to(device).eval()
     with torch.no_grad():
         teacher_pred = reference(inputs).argmax(-1)
     targets = labels if target_kind == "label" else teacher_pred
@@ -118,7 +125,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"explaining with {cfg.explainer.name}", total=len(models))
         for entry in models:
-            model = entry.model.to(device).eval()
+            model = explained_form(entry.model).to(device).eval()
             attributions = explain(model)
             maps[entry.name] = attributions.cpu().numpy()
             with torch.no_grad():
@@ -142,7 +149,9 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
     frac = float(cfg.explain.top_k_fraction)
     signed = signed_maps(cfg.explainer)
     shape = tuple(inputs.shape[1:])
-    details = {e.name: explainer_details(cfg.explainer, e.model, shape) for e in models}
+    details = {
+        e.name: explainer_details(cfg.explainer, explained_form(e.model), shape) for e in models
+    }
     per_input = {
         e.name: agreement(maps[models[0].name], maps[e.name], frac, signed) for e in models[1:]
     }

@@ -109,6 +109,50 @@ class Term(nn.Module):
         raise NotImplementedError
 
 
+class SampleTerm(Term):
+    """A term that is a mean over samples of one value per sample: `per_sample(step)` gives
+    the values (B,) and which samples count (B,) bool; the term is their mean over the counted
+    ones. Such a term can also be taken in expectation over a soft tree's leaves
+    (distillctl/losses/leafwise.py)."""
+
+    def __init__(self):
+        super().__init__()
+        self._counted: torch.Tensor | None = None
+
+    def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def reduce(self, values: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
+        """The mean over the counted samples, without a data-dependent branch (0 when none)."""
+        self._counted = counted.sum()
+        return (values * counted).sum() / self._counted.clamp_min(1)
+
+    def forward(self, step: Step) -> torch.Tensor:
+        return self.reduce(*self.per_sample(step))
+
+    def samples(self, labels: torch.Tensor) -> torch.Tensor:
+        return self._counted if self._counted is not None else super().samples(labels)
+
+
+def every_sample(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`per_sample`'s answer for a term that applies to every sample."""
+    return values, torch.ones_like(values, dtype=torch.bool)
+
+
+PENALTY = "tree_penalty"  # a soft tree student's balance penalty, beside the terms' values
+
+
+def student_outputs(student: nn.Module, x: torch.Tensor) -> tuple[Any, torch.Tensor]:
+    """(routing, logits) of a soft tree (its routing and mixture log-probabilities), else
+    (None, student(x))."""
+    from distillctl.models.soft_tree import is_soft_tree
+
+    if is_soft_tree(student):
+        routing = student.route(x)
+        return routing, student.output(routing, "mixture")
+    return None, student(x)
+
+
 @dataclass
 class WeightedTerm:
     name: str
@@ -202,6 +246,9 @@ class Recipe(nn.Module):
         and place the forward hooks. `train_labels`: the training split's labels.
         Call once, before training (and before loading a checkpoint that holds the auxiliary
         modules' weights)."""
+        from distillctl.losses.leafwise import check_terms
+
+        check_terms(student, dict(zip(self.names, self.terms)))
         for term in self.terms:
             term.bind(student, teacher)
         s_names = list(dict.fromkeys(n for t in self.terms for n in t.tapped()[0]))
@@ -249,7 +296,7 @@ class Recipe(nn.Module):
         teacher_logits = outputs.pop(LOGITS)
         t_feats = outputs
         with s_taps as s_feats:
-            student_logits = student(x)
+            routing, student_logits = student_outputs(student, x)
         step = Step(
             x=x,
             labels=labels,
@@ -261,6 +308,12 @@ class Recipe(nn.Module):
             epoch=epoch,
             graph={"teacher_logits": teacher_logits, "teacher_features": dict(t_feats)},
         )
-        values = {name: term(step) for name, term in zip(self.names, self.terms)}
-        total = sum(w * v for w, v in zip(self.weights, values.values()))
-        return total, values
+        terms = dict(zip(self.names, self.terms))
+        if routing is None:
+            values = {name: term(step) for name, term in terms.items()}
+        else:  # a soft tree: its objective and penalty (losses/leafwise.py)
+            from distillctl.losses.leafwise import tree_terms
+
+            values = tree_terms(student, routing, step, terms)
+        total = sum(w * values[n] for n, w in zip(self.names, self.weights))
+        return total + values.get(PENALTY, 0.0), values

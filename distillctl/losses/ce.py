@@ -9,33 +9,40 @@ import torch
 import torch.nn.functional as F
 
 from distillctl.bounds import HALF_OPEN_UNIT
-from distillctl.losses import Step, Term, register
+from distillctl.losses import SampleTerm, Step, register
 
 UNLABELLED = -1
+
+
+def labelled_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample cross-entropy (B,) and which samples are labelled (B,)."""
+    per_sample = F.cross_entropy(
+        logits, labels.clamp_min(0), reduction="none", label_smoothing=label_smoothing
+    )
+    return per_sample, labels != UNLABELLED
 
 
 def masked_cross_entropy(
     logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0
 ) -> torch.Tensor:
     """Mean cross-entropy over the labelled samples (0 when there are none)."""
-    labelled = labels != UNLABELLED
+    per_sample, labelled = labelled_cross_entropy(logits, labels, label_smoothing)
     # sum over labelled samples / their count, written without a data-dependent branch
-    per_sample = F.cross_entropy(
-        logits, labels.clamp_min(0), reduction="none", label_smoothing=label_smoothing
-    )
     return (per_sample * labelled).sum() / labelled.sum().clamp_min(1)
 
 
 @register("ce", label_smoothing=HALF_OPEN_UNIT.eg(0.1))
-class CrossEntropy(Term):
+class CrossEntropy(SampleTerm):
     needs_labels = True
 
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()
         self.label_smoothing = float(label_smoothing)
 
-    def forward(self, step: Step) -> torch.Tensor:
-        return masked_cross_entropy(step.student_logits, step.labels, self.label_smoothing)
+    def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
+        return labelled_cross_entropy(step.student_logits, step.labels, self.label_smoothing)
 
 
 def label_smoothing(loss_cfg: Any) -> float:

@@ -21,17 +21,19 @@ import torch
 import torch.nn.functional as F
 
 from distillctl.bounds import POSITIVE, one_of
-from distillctl.losses import Step, Term, register
+from distillctl.losses import SampleTerm, Step, every_sample, register
 
 
 def softmax_mse(student_logits, teacher_logits, temperature: float) -> torch.Tensor:
+    """Per sample."""
     p_s = F.softmax(student_logits / temperature, dim=-1)
     p_t = F.softmax(teacher_logits / temperature, dim=-1)
-    return ((p_s - p_t) ** 2).mean(-1).mean()
+    return ((p_s - p_t) ** 2).mean(-1)
 
 
 def softplus_gap(student_logits, teacher_logits, theta: float) -> torch.Tensor:
-    return F.softplus(theta * (student_logits - teacher_logits)).mean(-1).mean()
+    """Per sample."""
+    return F.softplus(theta * (student_logits - teacher_logits)).mean(-1)
 
 
 FORMS = {
@@ -46,10 +48,10 @@ FORMS = {
     temperature=POSITIVE.eg(1),
     theta=POSITIVE.eg(1),
 )
-class Consistency(Term):
+class Consistency(SampleTerm):
     def __init__(self, form: str = "mse", temperature: float = 1.0, theta: float = 1.0):
         super().__init__()
         self.form, self.temperature, self.theta = str(form), float(temperature), float(theta)
 
-    def forward(self, step: Step) -> torch.Tensor:
-        return FORMS[self.form](self, step.student_logits, step.teacher_logits)
+    def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
+        return every_sample(FORMS[self.form](self, step.student_logits, step.teacher_logits))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from distillctl.bounds import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE
-from distillctl.losses import Step, Term, register
+from distillctl.losses import SampleTerm, Step, every_sample, register
 from distillctl.losses.ce import UNLABELLED
 
 MASK = 1000.0  # subtracted from the target logit to leave it out of the non-target softmax
@@ -54,7 +54,7 @@ def dkd_parts(
     temperature=POSITIVE.eg(4),
     warmup=NON_NEGATIVE_INT.eg(20),
 )
-class DecoupledKD(Term):
+class DecoupledKD(SampleTerm):
     def __init__(
         self, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0, warmup: int = 5
     ):
@@ -63,8 +63,8 @@ class DecoupledKD(Term):
         self.temperature = float(temperature)
         self.warmup = int(warmup)
 
-    def forward(self, step: Step) -> torch.Tensor:
+    def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
         target = torch.where(step.labels == UNLABELLED, step.teacher_logits.argmax(-1), step.labels)
         tckd, nckd = dkd_parts(step.student_logits, step.teacher_logits, target, self.temperature)
         ramp = min((step.epoch + 1) / self.warmup, 1.0) if self.warmup else 1.0
-        return ramp * (self.alpha * tckd.mean() + self.beta * nckd.mean())
+        return every_sample(ramp * (self.alpha * tckd + self.beta * nckd))

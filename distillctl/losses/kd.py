@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from distillctl.bounds import POSITIVE
-from distillctl.losses import Step, Term, register
+from distillctl.losses import SampleTerm, Step, every_sample, register
 
 
 def soft_kl(
@@ -28,10 +28,12 @@ def soft_kl(
 
 
 @register("kd", temperature=POSITIVE.eg(4))
-class SoftTargetKL(Term):
+class SoftTargetKL(SampleTerm):
     def __init__(self, temperature: float = 4.0):
         super().__init__()
         self.temperature = float(temperature)
 
-    def forward(self, step: Step) -> torch.Tensor:
-        return soft_kl(step.student_logits, step.teacher_logits, self.temperature)
+    def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
+        return every_sample(
+            soft_kl(step.student_logits, step.teacher_logits, self.temperature, per_sample=True)
+        )

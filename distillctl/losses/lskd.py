@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from distillctl.bounds import POSITIVE
-from distillctl.losses import Step, Term, register
+from distillctl.losses import SampleTerm, Step, every_sample, register
 from distillctl.losses.kd import soft_kl
 
 
@@ -21,12 +21,11 @@ def standardise(logits: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
 
 
 @register("lskd", temperature=POSITIVE.eg(2))
-class StandardisedKD(Term):
+class StandardisedKD(SampleTerm):
     def __init__(self, temperature: float = 2.0):
         super().__init__()
         self.temperature = float(temperature)
 
-    def forward(self, step: Step) -> torch.Tensor:
-        return soft_kl(
-            standardise(step.student_logits), standardise(step.teacher_logits), self.temperature
-        )
+    def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
+        s, t = standardise(step.student_logits), standardise(step.teacher_logits)
+        return every_sample(soft_kl(s, t, self.temperature, per_sample=True))

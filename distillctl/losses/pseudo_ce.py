@@ -16,28 +16,21 @@ import torch
 import torch.nn.functional as F
 
 from distillctl.bounds import HALF_OPEN_UNIT, Bound
-from distillctl.losses import Step, Term, register
+from distillctl.losses import SampleTerm, Step, register
 
 UNIT = Bound("a number in [0, 1]", lambda v: isinstance(v, int | float) and 0 <= v <= 1)
 
 
 @register("pseudo_ce", alpha=HALF_OPEN_UNIT.eg(0.1), min_confidence=UNIT.eg(0.9))
-class PseudoLabelCE(Term):
+class PseudoLabelCE(SampleTerm):
     def __init__(self, alpha: float = 0.0, min_confidence: float = 0.0):
         super().__init__()
         self.alpha, self.min_confidence = float(alpha), float(min_confidence)
-        self._kept: torch.Tensor | None = None
 
-    def forward(self, step: Step) -> torch.Tensor:
+    def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
         teacher = F.softmax(step.teacher_logits.float(), dim=-1)
         confidence, pseudo = teacher.max(-1)
-        kept = confidence >= self.min_confidence
-        self._kept = kept.sum()
-        per_sample = F.cross_entropy(
+        values = F.cross_entropy(
             step.student_logits, pseudo, reduction="none", label_smoothing=self.alpha
         )
-        # the mean over kept samples, without a data-dependent branch (0 when none is kept)
-        return (per_sample * kept).sum() / kept.sum().clamp_min(1)
-
-    def samples(self, labels: torch.Tensor) -> torch.Tensor:
-        return self._kept if self._kept is not None else super().samples(labels)
+        return values, confidence >= self.min_confidence  # the mean is over the kept ones

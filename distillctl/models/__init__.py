@@ -32,6 +32,7 @@ def _load_builtin() -> None:
         mobilenetv2,
         resnet,
         shufflenet,
+        soft_tree,
         vgg,
         wrn,
     )

@@ -58,6 +58,11 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         normalise=splits.normalise,
         class_names=splits.class_names,
     )
+    from distillctl.explain.pipeline import choose_inputs
+    from distillctl.report.tree import draw_trees
+
+    explained_inputs = choose_inputs(splits, cfg.explain, int(cfg.seed))[0]
+    trees = draw_trees(models, splits, explained_inputs, out_dir / "attributions")
     rows = model_rows(
         [(m.name, m.run_dir) for m in models], metrics["agreement"], metrics["normalised"]
     )
@@ -77,6 +82,7 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         rows=rows,
         explain=metrics,
         figures=figures,
+        trees=trees,
         configs=explained_configs(models, cfg),
     )
     print_summary(rows, report, title)

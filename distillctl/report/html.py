@@ -157,6 +157,19 @@ def _image(path: Path, caption: str = "") -> str:
     return f"<figure>{image}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
+def _trees_section(trees) -> str:
+    """A soft tree student drawn as the tree (report/tree.py); nothing for other models."""
+    if not trees:
+        return ""
+    return f"""<h2>What the soft tree learned</h2>
+<p class="note">A soft decision tree is read directly: each inner node is one linear filter
+that routes an input left or right, each leaf a distribution over the classes. Its maps above
+explain the tree's mixture of leaves (sum over leaves of path probability x leaf distribution):
+its max-leaf answer, which gives its accuracy, is piecewise constant in the input and has no
+gradient to explain.</p>
+{"".join(_image(path, caption) for path, caption in trees)}"""
+
+
 def render(
     title: str,
     summary: dict[str, Any],
@@ -164,6 +177,7 @@ def render(
     explain: dict[str, Any],
     figures: list[tuple[Path, str]],
     configs: list[tuple[str, str]],
+    trees: list[tuple[Path, str]] = (),
 ) -> str:
     models = _table(
         [h for h, _, _ in COLUMNS], [[fmt(r.get(k), kind) for _, k, kind in COLUMNS] for r in rows]
@@ -244,6 +258,7 @@ where a student's map disagrees most with the teacher's (lowest Spearman, the st
 turns), then the first inputs; each says why it was chosen. The grid shows the first 12.</p>
 {_per_class_table(explain)}
 {pictures}
+{_trees_section(trees)}
 <h2>Configurations: the explain settings and each explained run</h2>
 {"".join(f"<h3>{html.escape(label)}</h3><pre>{html.escape(text)}</pre>" for label, text in configs)}
 </body></html>

@@ -1,0 +1,165 @@
+"""`soft_tree`: the soft decision tree of Frosst & Hinton, "Distilling a Neural Network Into a
+Soft Decision Tree" (2017, arXiv:1711.09784); reference implementation read:
+kimhc6028/soft-decision-tree (model.py).
+
+A complete binary tree of depth D. Inner node i (2^D - 1 of them, breadth first: node i's
+children are 2i+1 and 2i+2) is a logistic filter p_i(x) = sigma(beta (w_i . x + b_i)), the
+probability of taking its right branch; leaf l holds a learned distribution Q^l = softmax(phi_l).
+The path probability P^l(x) is the product of the branch probabilities from the root to l.
+
+Objective (`objective`): `expected`, the paper's: each loss term is evaluated on every leaf's
+distribution and weighted by the path probability, sum_l P^l(x) L(Q^l) (for `ce` that is the
+paper's -sum_l P^l sum_k T_k log Q^l_k); `mixture`: the terms see the mixture
+log sum_l P^l Q^l as one vector of log-probabilities (any logit term then applies).
+Penalty (`penalty`, the paper's lambda): C = -sum_i lambda 2^-d(i) 0.5 (log a_i + log(1 - a_i)),
+a_i = sum_x P^i(x) p_i(x) / sum_x P^i(x) over the batch (P^i: the probability of reaching i),
+which keeps every inner node using both subtrees; it decays with the node's depth d(i).
+Prediction (`prediction`): `max`, the paper's: the distribution of the leaf with the greatest
+path probability; `mixture`: the path-weighted mixture. Both are returned as log-probabilities,
+so softmax(output) is the predicted distribution. The max-leaf output is piecewise constant in
+x (no input gradient), so the explain stage explains the tree through its mixture
+(`explained_form`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from distillctl.errors import ConfigError
+from distillctl.models import register
+from distillctl.models.stages import declare
+
+PREDICTIONS = ("max", "mixture")
+OBJECTIVES = ("expected", "mixture")
+MAX_DEPTH = 12  # 4095 inner nodes: beyond it the leaf-wise objective's memory grows too fast
+
+
+@dataclass
+class Routing:
+    """One batch through the tree: log path probabilities of the leaves (B, L), log
+    probabilities of reaching each inner node (B, N), each inner node's right-branch
+    probability (B, N), and the leaves' log class distributions (L, K)."""
+
+    log_path: torch.Tensor
+    log_reach: torch.Tensor
+    right: torch.Tensor
+    leaf_log_probs: torch.Tensor
+
+    @property
+    def path(self) -> torch.Tensor:
+        return self.log_path.exp()
+
+
+class SoftTree(nn.Module):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        depth: int,
+        beta: float,
+        penalty: float,
+        prediction: str,
+        objective: str,
+    ):
+        super().__init__()
+        self.depth, self.beta, self.strength = int(depth), float(beta), float(penalty)
+        self.prediction, self.objective = prediction, objective
+        self.input_shape = tuple(input_shape)
+        self.flatten = nn.Flatten()
+        self.inner = nn.Linear(math.prod(input_shape), 2**self.depth - 1)  # row i: w_i, b_i
+        # leaf logits phi: random as the reference's, so the leaves differ from the start
+        self.leaves = nn.Parameter(torch.randn(2**self.depth, int(num_classes)))
+        # 2^-d(i) of every inner node, breadth first
+        decay = [2.0**-d for d in range(self.depth) for _ in range(2**d)]
+        self.register_buffer("decay", torch.tensor(decay), persistent=False)
+
+    def route(self, x: torch.Tensor) -> Routing:
+        z = self.beta * self.inner(self.flatten(x))  # (B, N)
+        log_right, log_left = F.logsigmoid(z), F.logsigmoid(-z)
+        reach = [z.new_zeros(len(z), 1)]  # log P of reaching the nodes of each level
+        for d in range(self.depth):
+            level = slice(2**d - 1, 2 ** (d + 1) - 1)
+            here = reach[-1]
+            # children of node j of this level: 2j (left) and 2j + 1 (right) of the next
+            children = torch.stack([here + log_left[:, level], here + log_right[:, level]], -1)
+            reach.append(children.flatten(1))
+        return Routing(
+            log_path=reach[-1],
+            log_reach=torch.cat(reach[:-1], 1),
+            right=torch.sigmoid(z),
+            leaf_log_probs=F.log_softmax(self.leaves, -1),
+        )
+
+    def output(self, routing: Routing, how: str) -> torch.Tensor:
+        """Log-probabilities (B, K): the max-path leaf's, or the mixture's."""
+        if how == "max":
+            return routing.leaf_log_probs[routing.log_path.argmax(1)]
+        return torch.logsumexp(routing.log_path[:, :, None] + routing.leaf_log_probs[None], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.route(x), self.prediction)
+
+    def penalty(self, routing: Routing) -> torch.Tensor:
+        """The paper's regulariser over the batch (0 with penalty=0)."""
+        reach = routing.log_reach.exp()
+        alpha = (reach * routing.right).sum(0) / reach.sum(0).clamp_min(1e-12)
+        alpha = alpha.clamp(1e-6, 1 - 1e-6)  # a node no sample reached costs log(1e-6), not inf
+        balance = 0.5 * (torch.log(alpha) + torch.log1p(-alpha))
+        return -self.strength * (self.decay * balance).sum()
+
+    def explained_form(self) -> nn.Module:
+        """The model the explainers see: the mixture, smooth in x (the max-leaf output has no
+        input gradient)."""
+        return MixtureView(self)
+
+
+class MixtureView(nn.Module):
+    """A soft tree answering with its mixture; shares the tree's parameters."""
+
+    def __init__(self, tree: SoftTree):
+        super().__init__()
+        self.tree = tree
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tree.output(self.tree.route(x), "mixture")
+
+
+def is_soft_tree(model: nn.Module) -> bool:
+    return isinstance(model, SoftTree)
+
+
+@register("soft_tree")
+def soft_tree(
+    input_shape,
+    num_classes: int,
+    depth: int = 6,
+    beta: float = 1.0,
+    penalty: float = 0.1,
+    prediction: str = "max",
+    objective: str = "expected",
+) -> nn.Module:
+    if not 1 <= int(depth) <= MAX_DEPTH:
+        raise ConfigError(
+            f"soft_tree depth={depth} is out of range",
+            f"choose a depth from 1 to {MAX_DEPTH} (the paper's MNIST tree has depth 8)",
+        )
+    for key, value, allowed in (
+        ("prediction", prediction, PREDICTIONS),
+        ("objective", objective, OBJECTIVES),
+    ):
+        if value not in allowed:
+            raise ConfigError(
+                f"soft_tree {key}={value!r} is not known", f"choose one of: {', '.join(allowed)}"
+            )
+    if float(beta) <= 0 or float(penalty) < 0:
+        raise ConfigError(
+            f"soft_tree needs beta > 0 and penalty >= 0, got beta={beta}, penalty={penalty}",
+            "e.g. beta=1 penalty=0.1",
+        )
+    tree = SoftTree(input_shape, num_classes, depth, beta, penalty, prediction, objective)
+    return declare(tree, input_shape, ["inner"], embedding="inner")
