@@ -10,6 +10,10 @@ paired by seed, with 95 % t-intervals (distillctl.report.seeds.paired).
         --out benchmarks/results/transfer.md
     python benchmarks/transfer.py --data mnist1d_transfer --settings none generated \\
         --out benchmarks/results/transfer_mnist1d.md
+    python benchmarks/transfer.py --data digits_soft_tree --settings none \\
+        --out benchmarks/results/soft_tree_digits.md --title "A soft decision tree student"
+    python benchmarks/transfer.py --data mnist1d_soft_tree --settings none generated \\
+        --out benchmarks/results/soft_tree_mnist1d.md --title "A soft decision tree student"
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ DATA = {
     # MNIST-1D with the mnist1d experiment's augmentation for every stage; its distillation
     # draws 200,000 generated inputs (configs/experiment/mnist1d_transfer.yaml)
     "mnist1d_transfer": ["experiment=mnist1d_transfer"],
+    # a soft decision tree student (Frosst & Hinton 2017) instead of the network student
+    "digits_soft_tree": ["experiment=soft_tree"],
+    "mnist1d_soft_tree": ["experiment=mnist1d_soft_tree"],
 }
 # overrides of the distill stage only; `none` trains as long as the scratch student
 # (trainer.max_epochs), whatever epochs an experiment gives a transfer set
@@ -93,9 +100,10 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--machine", default="2 CPU cores")
+    parser.add_argument("--title", default="Distilling on more than the training set")
     args, extra = parser.parse_known_args()
     lines = [
-        f"# Distilling on more than the training set ({args.machine})",
+        f"# {args.title} ({args.machine})",
         "",
         f"`python benchmarks/transfer.py --data {' '.join(args.data)} --settings "
         f"{' '.join(args.settings)} --seeds {' '.join(map(str, args.seeds))}"
