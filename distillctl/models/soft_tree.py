@@ -30,8 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distillctl.errors import ConfigError
-from distillctl.models import register
+from distillctl.models import ShapeError, register
 from distillctl.models.stages import declare
 
 PREDICTIONS = ("max", "mixture")
@@ -144,8 +143,8 @@ def soft_tree(
     objective: str = "expected",
 ) -> nn.Module:
     if not 1 <= int(depth) <= MAX_DEPTH:
-        raise ConfigError(
-            f"soft_tree depth={depth} is out of range",
+        raise ShapeError(  # create_model names the role: "student=soft_tree depth=0 ..."
+            f"depth={depth} is out of range",
             f"choose a depth from 1 to {MAX_DEPTH} (the paper's MNIST tree has depth 8)",
         )
     for key, value, allowed in (
@@ -153,12 +152,12 @@ def soft_tree(
         ("objective", objective, OBJECTIVES),
     ):
         if value not in allowed:
-            raise ConfigError(
-                f"soft_tree {key}={value!r} is not known", f"choose one of: {', '.join(allowed)}"
+            raise ShapeError(
+                f"{key}={value!r} is not known", f"choose one of: {', '.join(allowed)}"
             )
     if float(beta) <= 0 or float(penalty) < 0:
-        raise ConfigError(
-            f"soft_tree needs beta > 0 and penalty >= 0, got beta={beta}, penalty={penalty}",
+        raise ShapeError(
+            f"needs beta > 0 and penalty >= 0, got beta={beta}, penalty={penalty}",
             "e.g. beta=1 penalty=0.1",
         )
     tree = SoftTree(input_shape, num_classes, depth, beta, penalty, prediction, objective)
