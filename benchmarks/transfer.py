@@ -10,10 +10,12 @@ paired by seed, with 95 % t-intervals (distillctl.report.seeds.paired).
         --out benchmarks/results/transfer.md
     python benchmarks/transfer.py --data mnist1d_transfer --settings none generated \\
         --out benchmarks/results/transfer_mnist1d.md
-    python benchmarks/transfer.py --data digits_soft_tree --settings none \\
-        --out benchmarks/results/soft_tree_digits.md --title "A soft decision tree student"
+    python benchmarks/transfer.py --data digits_soft_tree digits_soft_tree_mixture \\
+        --settings none --out benchmarks/results/soft_tree_digits.md \\
+        --title "A soft decision tree student"
     python benchmarks/transfer.py --data mnist1d_soft_tree --settings none generated \\
         --out benchmarks/results/soft_tree_mnist1d.md --title "A soft decision tree student"
+    (and --data mnist1d_soft_tree_mixture, --out .../soft_tree_mnist1d_mixture.md)
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ DATA = {
     # draws 200,000 generated inputs (configs/experiment/mnist1d_transfer.yaml)
     "mnist1d_transfer": ["experiment=mnist1d_transfer"],
     # a soft decision tree student (Frosst & Hinton 2017) instead of the network student
+    # (the distill stage trains on the paper's soft targets, loss=[kd_soft_tree]); `_mixture`:
+    # every tree, scratch and distilled, on the mixture objective instead of the paper's
     "digits_soft_tree": ["experiment=soft_tree"],
     "mnist1d_soft_tree": ["experiment=mnist1d_soft_tree"],
+    "digits_soft_tree_mixture": ["experiment=soft_tree", "student.objective=mixture"],
+    "mnist1d_soft_tree_mixture": ["experiment=mnist1d_soft_tree", "student.objective=mixture"],
 }
 # overrides of the distill stage only; `none` trains as long as the scratch student
 # (trainer.max_epochs), whatever epochs an experiment gives a transfer set
