@@ -23,6 +23,7 @@ from distillctl.bounds import NON_NEGATIVE, Bound
 from distillctl.errors import ConfigError
 from distillctl.losses.teacher_cache import LOGITS
 from distillctl.models import plain
+from distillctl.models.soft_tree import is_soft_tree
 from distillctl.registry import Registry, checked_options
 from distillctl.taps import FeatureTaps, output_shapes
 
@@ -145,8 +146,6 @@ PENALTY = "tree_penalty"  # a soft tree student's balance penalty, beside the te
 def student_outputs(student: nn.Module, x: torch.Tensor) -> tuple[Any, torch.Tensor]:
     """(routing, logits) of a soft tree (its routing and mixture log-probabilities), else
     (None, student(x))."""
-    from distillctl.models.soft_tree import is_soft_tree
-
     if is_soft_tree(student):
         routing = student.route(x)
         return routing, student.output(routing, "mixture")
