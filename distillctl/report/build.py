@@ -58,11 +58,13 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         normalise=splits.normalise,
         class_names=splits.class_names,
     )
-    from distillctl.explain.pipeline import choose_inputs
+    import torch
+
     from distillctl.report.tree import draw_trees
 
-    explained_inputs = choose_inputs(splits, cfg.explain, int(cfg.seed))[0]
-    trees = draw_trees(models, splits, explained_inputs, out_dir / "attributions")
+    # the inputs the explain pass chose, not chosen again
+    inputs = torch.from_numpy(explained["inputs"])
+    trees = draw_trees(models, splits, inputs, out_dir / "attributions")
     rows = model_rows(
         [(m.name, m.run_dir) for m in models], metrics["agreement"], metrics["normalised"]
     )
