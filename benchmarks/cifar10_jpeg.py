@@ -45,11 +45,22 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=25, help="training batches, long run")
     parser.add_argument("--subset", type=int, default=5000, help="training images kept")
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg",
+        help="the folder of train.tar.gz and test.tar.gz",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--machine", default="2 CPU cores")
     args, extra = parser.parse_known_args()
     root = Path(tempfile.mkdtemp(prefix="distillctl-cifar10-jpeg-"))
-    common = [f"paths.data_dir={args.data_dir}", f"data.subset={args.subset}", *extra]
+    common = [
+        f"paths.data_dir={args.data_dir}",
+        f"data.root={args.photos}",
+        f"data.subset={args.subset}",
+        *extra,
+    ]
     batch = 64
     start = time.perf_counter()  # extract and decode once, outside the timed runs
     cfg = compose_config("train_teacher", ["experiment=cifar10_jpeg", *common])

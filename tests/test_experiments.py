@@ -2,13 +2,18 @@
 fake CIFAR-100 files (in the style of lightning-hydra-template's test_experiments)."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from distillctl.configuration.groups import groups
 from distillctl.configuration.validate import validate
 from tests import fake_vision
+from distillctl.errors import ConfigError
 from tests.conftest import compose_cfg, run_stage
+
+PHOTOS = Path(__file__).resolve().parent / "fixtures" / "cifar10-jpeg"
 
 EXPERIMENTS = groups()["experiment"]
 CIFAR100 = [e for e in EXPERIMENTS if e.startswith("cifar100/")]
@@ -34,6 +39,8 @@ def test_the_published_rows_are_all_there():
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 @pytest.mark.parametrize("stage", ["train_teacher", "distill_student", "run"])
 def test_every_experiment_composes_and_validates(tmp_path, experiment, stage):
+    # experiment=cifar10_jpeg reads ${paths.data_dir}/cifar10-jpeg: the committed photographs
+    shutil.copytree(PHOTOS, tmp_path / "data" / "cifar10-jpeg")
     cfg = compose_cfg(stage, [f"experiment={experiment}"], tmp_path)
     validate(cfg)
     if experiment.startswith("cifar100/"):
@@ -58,3 +65,15 @@ def test_each_published_row_runs_two_steps_on_fake_cifar100(tmp_path, experiment
     assert len(steps) == 1 + 2  # two training steps, each logged
     assert 0.0 <= result["test_acc"] <= 1.0
     assert set(record["teacher_eval"]) == {"val_acc", "test_acc"}
+
+
+def test_the_cifar10_jpeg_experiment_reads_the_data_dir_and_says_how_to_get_the_archives(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("DISTILLCTL_CIFAR10_JPEG", raising=False)
+    cfg = compose_cfg("run", ["experiment=cifar10_jpeg"], tmp_path)
+    assert cfg.data.root == str(tmp_path / "data" / "cifar10-jpeg")
+    with pytest.raises(ConfigError) as caught:
+        validate(cfg)
+    assert "cifar10-jpeg does not exist" in caught.value.problem
+    assert "train.tar.gz and test.tar.gz" in caught.value.fix

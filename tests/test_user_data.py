@@ -1,4 +1,5 @@
-"""The user's own data: image folders (real photographs from ../shared), CSV tables, synthetic."""
+"""The user's own data: image folders (real photographs, tests/fixtures/cifar10-jpeg), CSV tables,
+synthetic."""
 
 import io
 import json
@@ -13,14 +14,15 @@ from distillctl.data import build, build_splits, identity
 from distillctl.errors import ConfigError, RunError
 from tests.conftest import run_stage
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
+# 10 CIFAR-10 photographs per class per split, committed (see its README): no ../shared needed
+PHOTOS = Path(__file__).resolve().parent / "fixtures" / "cifar10-jpeg"
 
 
 def _real_jpegs(split: str, per_class: int) -> dict[str, bytes]:
-    """The first `per_class` photographs of each class from the shared CIFAR-10 archive."""
+    """The first `per_class` photographs of each class from the committed CIFAR-10 archive."""
     taken: dict[str, int] = {}
     out = {}
-    with tarfile.open(SHARED / f"{split}.tar.gz") as tar:
+    with tarfile.open(PHOTOS / f"{split}.tar.gz") as tar:
         for member in tar:
             parts = member.name.split("/")
             if member.isfile() and len(parts) == 3 and taken.get(parts[1], 0) < per_class:
@@ -57,7 +59,7 @@ def _cfg(**data):
 
 @pytest.fixture(scope="module")
 def photo_archives(tmp_path_factory) -> Path:
-    """A folder laid out like ../shared/datasets/cifar10-jpeg: train.tar.gz and test.tar.gz,
+    """A folder laid out like the CIFAR-10 JPEG archives: train.tar.gz and test.tar.gz,
     with a damaged JPEG and a stray text file in train."""
     root = tmp_path_factory.mktemp("photos")
     train = _real_jpegs("train", 5)

@@ -144,7 +144,8 @@ def paths_exist(cfg: DictConfig) -> None:
         if not value:
             raise ConfigError(f"data={data.name} needs data.{key}", f"pass data.{key}=<{what}>")
         if not Path(str(value)).expanduser().exists():
-            raise _missing(f"data.{key}", value, what, "relative paths start at the current folder")
+            how = data.get("source") or "relative paths start at the current folder"
+            raise _missing(f"data.{key}", value, what, how)
         if data.name == "csv" and not data.get("target"):
             raise ConfigError("data=csv needs data.target", "pass data.target=<label column>")
     spec = cfg.get("teacher_ckpt")

@@ -57,13 +57,14 @@ def extract(archive: Path, cache: Path) -> Path:
     return target
 
 
-def locate(root_value: str, data_dir: str) -> Path:
+def locate(root_value: str, data_dir: str, source: str | None = None) -> Path:
     """The folder that holds the split folders (or class folders), archives extracted."""
     root = Path(str(root_value)).expanduser()
     if not root.exists():
         raise RunError(
             f"data.root={root_value} does not exist",
-            "point data.root at a folder of class folders (or train/ val/ test/ of them), "
+            source
+            or "point data.root at a folder of class folders (or train/ val/ test/ of them), "
             "or at a .tar/.tar.gz of one",
         )
     cache = Path(data_dir) / "image_folder"
@@ -187,7 +188,7 @@ def image_folder(cfg, data_dir: str) -> Splits:
         raise RunError(
             "data=image_folder needs data.root", "pass data.root=<folder or .tar.gz of images>"
         )
-    root = locate(cfg.root, data_dir)
+    root = locate(cfg.root, data_dir, cfg.get("source"))
     present = [s for s in SPLITS if (root / s).is_dir()]
     if present and "train" not in present:
         raise RunError(
