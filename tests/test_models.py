@@ -3,7 +3,7 @@ import torch
 from omegaconf import OmegaConf
 
 from distillctl.errors import ConfigError
-from distillctl.models import MODELS, create_model
+from distillctl.models import MODELS, _load_builtin, create_model
 from distillctl.models.card import model_card
 
 SHAPES = {"mlp": (1, 8, 8), "cnn": (1, 8, 8), "cnn1d": (1, 40)}
@@ -47,3 +47,50 @@ def test_model_card_reports_size_and_speed():
     assert card["macs"] == 64 * 16 + 16 * 10
     assert card["size_bytes"] > 4 * card["parameters"]
     assert card["cpu_latency_ms_per_sample"] > 0
+
+
+_load_builtin()
+ARCHITECTURES = sorted(MODELS)  # every registered one: a new architecture is checked too
+# input shapes each registered architecture is built for here (external ones with a small net)
+REDRAWN = {
+    "mlp": ({}, (1, 8, 8)),
+    "cnn": ({}, (1, 8, 8)),
+    "cnn1d": ({}, (1, 40)),
+    "soft_tree": ({"depth": 3, "learn_beta": True}, (5,)),
+    "timm": ({"name": "test_vit"}, (3, 32, 32)),  # a position embedding, a class token
+    "torchvision": ({"name": "resnet18"}, (3, 32, 32)),
+    "custom": ({"_target_": "tests.test_models.ScaledNet"}, (6,)),
+}
+
+
+class ScaledNet(torch.nn.Module):
+    """A user's network with a bare parameter and no reset_parameters of its own."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.fc = torch.nn.Linear(6, num_classes)
+        self.scale = torch.nn.Parameter(torch.ones(num_classes) * 3)
+
+    def forward(self, x):
+        return self.fc(x) * self.scale
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_randomised_copy_redraws_every_parameter(arch):
+    """Adebayo et al.'s sanity check compares a model's maps with those of its re-initialised
+    copy: a parameter that keeps its trained values (a soft tree's leaves, a position embedding)
+    would make the check compare the model partly with itself."""
+    from distillctl.explain.faithfulness import randomised_copy
+
+    options, shape = REDRAWN.get(arch, ({}, (3, 32, 32)))
+    model = create_model({"arch": arch, "num_classes": 4, **options}, shape)
+    with torch.no_grad():  # "trained" values, unlike any initialiser's
+        for param in model.parameters():
+            param.add_(torch.rand_like(param) + 0.5)
+    clone = randomised_copy(model, seed=3)
+    kept = [
+        name
+        for (name, p), q in zip(model.named_parameters(), clone.parameters())
+        if torch.equal(p, q)
+    ]
+    assert kept == [], f"{arch}: not re-drawn: {kept}"

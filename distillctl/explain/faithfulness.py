@@ -144,9 +144,19 @@ def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def _reinitialise(module: nn.Module) -> None:
-    """A module's own weights drawn afresh and its BatchNorm statistics reset, if it has them."""
+    """A module's own weights drawn afresh and its BatchNorm statistics reset, if it has them.
+
+    A module that holds parameters but has no `reset_parameters` (a bare nn.Parameter: a
+    position embedding, a layer scale, a user's module) gets them drawn from N(0, s^2), s the
+    trained tensor's standard deviation (0.02 where it has none): no parameter keeps its trained
+    values, or the sanity check would compare a model with itself."""
     if hasattr(module, "reset_parameters"):
         module.reset_parameters()
+    else:
+        with torch.no_grad():
+            for param in module.parameters(recurse=False):
+                spread = float(param.std()) if param.numel() > 1 else 0.0
+                param.normal_(0.0, spread if spread > 0 else 0.02)
     if hasattr(module, "reset_running_stats"):
         module.reset_running_stats()
 
