@@ -56,9 +56,42 @@ def test_routing_follows_the_definition():
     assert torch.allclose(routing.path.sum(1), torch.ones(6), atol=1e-6)
 
 
-def test_penalty_is_the_papers():
-    """C = -lambda sum_i 2^-d(i) 0.5 (log a_i + log(1 - a_i)), a_i = sum_x P^i p_i / sum_x P^i."""
-    model = tree(depth=3, penalty=0.3)
+def reference_penalty(reach, right, depth, strength):
+    """The penalty as kimhc6028/soft-decision-tree computes it: the root InnerNode has depth 1
+    and lmbda = lambda 2^-depth; a node's (alpha, lmbda) is collected only when its children
+    are inner nodes (so the deepest inner level is left out); C = -sum lmbda 0.5 (log a +
+    log(1 - a)), a = sum(prob * path_prob) / sum(path_prob)."""
+    total = 0.0
+
+    def visit(i, node_depth):
+        nonlocal total
+        if node_depth == depth:  # its children are leaves: not collected
+            return
+        a = float((reach[:, i] * right[:, i]).sum() / reach[:, i].sum())
+        total -= strength * 2.0**-node_depth * 0.5 * (math.log(a) + math.log(1 - a))
+        visit(2 * i + 1, node_depth + 1)
+        visit(2 * i + 2, node_depth + 1)
+
+    visit(0, 1)
+    return total
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 8])
+def test_penalty_is_the_reference_codes(depth):
+    """C = -sum_i lambda 2^-d(i) 0.5 (log a_i + log(1 - a_i)), a_i = sum_x P^i p_i / sum_x P^i,
+    with the reference's depths (root at 1) and without its deepest inner level."""
+    model = tree(depth=depth, penalty=0.3)
+    x = torch.randn(64, 3)
+    _, reach, right = by_hand(model, x)
+    want = reference_penalty(reach.double(), right.double(), depth, 0.3)
+    assert float(model.penalty(model.route(x))) == pytest.approx(want, rel=1e-5, abs=1e-7)
+    if depth == 1:
+        assert want == 0.0  # one inner node, whose children are leaves: nothing collected
+
+
+def test_the_penalty_options_give_every_node_lambda_2_to_the_minus_its_depth_from_0():
+    """penalty_root_depth=0 penalty_last_level=true: the root weighs lambda, every level counts."""
+    model = tree(depth=3, penalty=0.3, penalty_root_depth=0, penalty_last_level=True)
     x = torch.randn(16, 3)
     _, reach, right = by_hand(model, x)
     expected = 0.0
@@ -69,6 +102,21 @@ def test_penalty_is_the_papers():
     assert float(model.penalty(model.route(x))) == pytest.approx(expected, rel=1e-5)
     # a node used both ways in equal parts costs the least: -log(0.5) per unit weight
     assert expected >= -0.3 * sum(2.0 ** -int(math.log2(i + 1)) for i in range(7)) * math.log(0.5)
+
+
+def test_learn_beta_gives_every_inner_node_its_own_trained_inverse_temperature():
+    fixed_beta = tree(depth=2, beta=2.0)
+    assert "beta" not in dict(fixed_beta.named_parameters())
+    model = tree(depth=2, beta=2.0, learn_beta=True)
+    beta = dict(model.named_parameters())["beta"]
+    assert beta.shape == (3,) and torch.equal(beta.detach(), torch.full((3,), 2.0))
+    model.explained_form()(torch.randn(4, 3)).sum().backward()  # the max leaf has no gradient
+    assert beta.grad is not None and beta.grad.abs().sum() > 0
+    x = torch.randn(4, 3)
+    with torch.no_grad():
+        beta.copy_(torch.tensor([1.0, 3.0, 0.5]))
+    _, reach, right = by_hand(model, x)
+    assert torch.allclose(model.route(x).right, right, atol=1e-6)
 
 
 def test_leafwise_ce_and_kd_are_the_papers_expected_losses():

@@ -13,7 +13,12 @@ paper's -sum_l P^l sum_k T_k log Q^l_k); `mixture`: the terms see the mixture
 log sum_l P^l Q^l as one vector of log-probabilities (any logit term then applies).
 Penalty (`penalty`, the paper's lambda): C = -sum_i lambda 2^-d(i) 0.5 (log a_i + log(1 - a_i)),
 a_i = sum_x P^i(x) p_i(x) / sum_x P^i(x) over the batch (P^i: the probability of reaching i),
-which keeps every inner node using both subtrees; it decays with the node's depth d(i).
+which keeps every inner node using both subtrees; it decays with the node's depth d(i). As the
+reference code does by default: the root has depth 1 (`penalty_root_depth`, so it weighs
+lambda / 2) and the deepest level of inner nodes is not penalised (`penalty_last_level=false`:
+the reference's `get_penalty` collects a node only when its children are inner nodes).
+Inverse temperature (`beta`): one fixed value, the paper's; `learn_beta=true` learns one per
+inner node from that start, as the reference does (it starts each from N(0, 1)).
 Prediction (`prediction`): `max`, the paper's: the distribution of the leaf with the greatest
 path probability; `mixture`: the path-weighted mixture. Both are returned as log-probabilities,
 so softmax(output) is the predicted distribution. The max-leaf output is piecewise constant in
@@ -64,18 +69,41 @@ class SoftTree(nn.Module):
         penalty: float,
         prediction: str,
         objective: str,
+        penalty_root_depth: int = 1,
+        penalty_last_level: bool = False,
+        learn_beta: bool = False,
     ):
         super().__init__()
-        self.depth, self.beta, self.strength = int(depth), float(beta), float(penalty)
+        self.depth, self.strength = int(depth), float(penalty)
+        self.beta_start = float(beta)
         self.prediction, self.objective = prediction, objective
         self.input_shape = tuple(input_shape)
         self.flatten = nn.Flatten()
-        self.inner = nn.Linear(math.prod(input_shape), 2**self.depth - 1)  # row i: w_i, b_i
+        inner = 2**self.depth - 1
+        self.inner = nn.Linear(math.prod(input_shape), inner)  # row i: w_i, b_i
         # leaf logits phi: random as the reference's, so the leaves differ from the start
-        self.leaves = nn.Parameter(torch.randn(2**self.depth, int(num_classes)))
-        # 2^-d(i) of every inner node, breadth first
-        decay = [2.0**-d for d in range(self.depth) for _ in range(2**d)]
+        self.leaves = nn.Parameter(torch.empty(2**self.depth, int(num_classes)))
+        beta_start = torch.full((inner,), self.beta_start)
+        if learn_beta:
+            self.beta = nn.Parameter(beta_start)
+        else:
+            self.register_buffer("beta", beta_start, persistent=False)
+        self.reset_parameters()
+        # lambda's factor 2^-d(i) of every inner node, breadth first (0 where not penalised)
+        last = self.depth if penalty_last_level else self.depth - 1
+        decay = [
+            2.0 ** -(d + int(penalty_root_depth)) if d < last else 0.0
+            for d in range(self.depth)
+            for _ in range(2**d)
+        ]
         self.register_buffer("decay", torch.tensor(decay), persistent=False)
+
+    def reset_parameters(self) -> None:
+        """The tree's own parameters drawn as at construction (the filters are nn.Linear's):
+        leaf logits from N(0, 1) as the reference's, a learned beta back at its start."""
+        with torch.no_grad():
+            self.leaves.normal_()
+            self.beta.fill_(self.beta_start)
 
     def route(self, x: torch.Tensor) -> Routing:
         z = self.beta * self.inner(self.flatten(x))  # (B, N)
@@ -141,7 +169,24 @@ def soft_tree(
     penalty: float = 0.1,
     prediction: str = "max",
     objective: str = "expected",
+    penalty_root_depth: int = 1,
+    penalty_last_level: bool = False,
+    learn_beta: bool = False,
 ) -> nn.Module:
+    for key, value in (("depth", depth), ("penalty_root_depth", penalty_root_depth)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ShapeError(f"{key}={value!r} is not a whole number", f"e.g. {key}=1")
+    for key, value in (("beta", beta), ("penalty", penalty)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ShapeError(f"{key}={value!r} is not a number", f"e.g. {key}=1.0")
+    for key, value in (("penalty_last_level", penalty_last_level), ("learn_beta", learn_beta)):
+        if not isinstance(value, bool):
+            raise ShapeError(f"{key}={value!r} is not true or false", f"e.g. {key}=false")
+    if penalty_root_depth not in (0, 1):
+        raise ShapeError(
+            f"penalty_root_depth={penalty_root_depth} is not 0 or 1",
+            "1: the root weighs lambda / 2 (the reference's), 0: lambda",
+        )
     if not 1 <= int(depth) <= MAX_DEPTH:
         raise ShapeError(  # create_model names the role: "student=soft_tree depth=0 ..."
             f"depth={depth} is out of range",
@@ -160,5 +205,16 @@ def soft_tree(
             f"needs beta > 0 and penalty >= 0, got beta={beta}, penalty={penalty}",
             "e.g. beta=1 penalty=0.1",
         )
-    tree = SoftTree(input_shape, num_classes, depth, beta, penalty, prediction, objective)
+    tree = SoftTree(
+        input_shape,
+        num_classes,
+        depth,
+        beta,
+        penalty,
+        prediction,
+        objective,
+        penalty_root_depth,
+        penalty_last_level,
+        learn_beta,
+    )
     return declare(tree, input_shape, ["inner"], embedding="inner")
