@@ -127,6 +127,7 @@ def test_consistency_softplus_is_the_one_sided_logit_gap():
 
 
 def test_pseudo_ce_is_smoothed_cross_entropy_on_the_teachers_top_class_above_a_confidence():
+    """Sohn et al. 2020 (FixMatch) eq. 4: (1/B) sum_b 1(max p_T >= tau) H(q_b, p_S)."""
     alpha, k = 0.2, 5
     probs = [softmax(te) for te in T.tolist()]
     floor = sorted(max(p) for p in probs)[2]  # keeps the 4 most confident of 6
@@ -137,11 +138,15 @@ def test_pseudo_ce_is_smoothed_cross_entropy_on_the_teachers_top_class_above_a_c
         log_p = [math.log(v) for v in softmax(S[i].tolist())]
         q = [(1 - alpha) * (c == target) + alpha / k for c in range(k)]
         want -= sum(qc * lp for qc, lp in zip(q, log_p))
-    want /= len(kept)
-    term = build_term("pseudo_ce", {"alpha": alpha, "min_confidence": floor})
     unlabelled = torch.full((6,), -1)  # true labels play no part
-    assert term(step(labels=unlabelled)).item() == pytest.approx(want, rel=1e-9)
+    # FixMatch's masked mean (eq. 4): the dropped samples count as 0 in a mean over the batch
+    term = build_term("pseudo_ce", {"alpha": alpha, "min_confidence": floor})
+    assert term(step(labels=unlabelled)).item() == pytest.approx(want / 6, rel=1e-9)
     assert int(term.samples(unlabelled)) == len(kept) == 4
+    # mean_over=kept: the mean over the kept samples only
+    options = {"alpha": alpha, "min_confidence": floor, "mean_over": "kept"}
+    term = build_term("pseudo_ce", options)
+    assert term(step(labels=unlabelled)).item() == pytest.approx(want / len(kept), rel=1e-9)
 
 
 FS, FT = fixed(4, 3, 2, 2, seed=3), fixed(4, 6, 2, 2, seed=4)  # student / teacher maps

@@ -116,6 +116,10 @@ class SampleTerm(Term):
     ones. Such a term can also be taken in expectation over a soft tree's leaves
     (distillctl/losses/leafwise.py)."""
 
+    # True: the values of the samples not counted are zeroed but the mean is still over the
+    # whole batch (FixMatch's masked mean), so the term's scale does not follow how many count
+    mean_over_batch = False
+
     def __init__(self):
         super().__init__()
         self._counted: torch.Tensor | None = None
@@ -124,9 +128,11 @@ class SampleTerm(Term):
         raise NotImplementedError
 
     def reduce(self, values: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
-        """The mean over the counted samples, without a data-dependent branch (0 when none)."""
+        """The mean over the counted samples (or over the batch, `mean_over_batch`), without a
+        data-dependent branch (0 when none count)."""
         self._counted = counted.sum()
-        return (values * counted).sum() / self._counted.clamp_min(1)
+        over = values.new_tensor(float(len(values))) if self.mean_over_batch else self._counted
+        return (values * counted).sum() / over.clamp_min(1)
 
     def forward(self, step: Step) -> torch.Tensor:
         return self.reduce(*self.per_sample(step))
