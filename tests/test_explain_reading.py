@@ -81,7 +81,7 @@ def test_chance_and_ceiling_levels():
     chance = fixed["spearman"]["chance"]
     assert fixed["spearman"]["chance_max"] == max(chance.values())
 
-    _, drawn = run("captum_gradientshap", nsamples=4, batch_size=16)
+    _, drawn = run("captum_gradientshap", nsamples=4)
     assert "independent draws" in drawn["spearman"]["ceiling_kind"]
     assert 0.0 < drawn["spearman"]["ceiling"] < 1.0  # 4 samples: a second draw differs
 

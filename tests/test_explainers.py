@@ -59,7 +59,7 @@ def test_every_explainer_the_issue_names_is_registered_and_configured():
 BASELINE_METHODS = [
     ("captum_ig", {"baseline": "mean"}),
     ("captum_deeplift", {"baseline": "mean"}),
-    ("captum_gradientshap", {"nsamples": 8, "batch_size": 64}),
+    ("captum_gradientshap", {"nsamples": 8}),
     ("shap_gradient", {"nsamples": 16}),
     ("shap_deep", {}),
     ("shap_kernel", {"nsamples": 256}),
@@ -196,7 +196,7 @@ def test_chunks_halve_when_the_device_runs_out_of_memory():
 # Explainers that draw random numbers (captum's GradientShap and SHAP's model-agnostic ones
 # from NumPy's and torch's global generators) and what each needs to be quick here.
 STOCHASTIC = [
-    ("captum_gradientshap", {"nsamples": 4, "batch_size": 16}),
+    ("captum_gradientshap", {"nsamples": 4}),
     ("shap_kernel", {"nsamples": 40, "kmeans": 4}),
     ("shap_permutation", {"max_evals": 40, "batch_size": 40}),
     ("shap_gradient", {"nsamples": 8}),
@@ -240,6 +240,23 @@ def test_stochastic_explainers_are_seeded_and_leave_the_global_generators_alone(
     assert torch.equal(first, again)
     other = explain(model, x, targets, background, explainer_cfg(name, seed=5, **changes))
     assert not torch.equal(first, other)
+
+
+@pytest.mark.parametrize("name,changes", STOCHASTIC, ids=[m for m, _ in STOCHASTIC])
+def test_a_stochastic_map_depends_on_the_seed_the_model_and_that_input_only(name, changes):
+    """Not on its place in the list, how many inputs are explained, or the batch it shares."""
+    model, x, targets, background = nonlinear_problem()
+    more = torch.cat([torch.randn(5, 6), x])  # the same 4 inputs after 5 others
+    explain, cfg = get_explainer(name), explainer_cfg(name, **changes)
+    together = explain(model, x, targets, background, cfg)
+    after_others = explain(model, more, torch.cat([targets.new_zeros(5), targets]), background, cfg)
+    alone = torch.cat(
+        [explain(model, x[i : i + 1], targets[i : i + 1], background, cfg) for i in range(4)]
+    )
+    assert torch.equal(together, after_others[5:])
+    assert torch.equal(together, alone)
+    other_seed = explain(model, x, targets, background, explainer_cfg(name, seed=1, **changes))
+    assert not torch.equal(together, other_seed)
 
 
 def test_each_input_of_a_model_agnostic_explainer_has_its_own_draws():

@@ -18,7 +18,7 @@ from torch import nn
 from distillctl.bounds import POSITIVE_INT, one_of
 from distillctl.errors import ConfigError, RunError
 from distillctl.explain import baseline, from_background, from_baseline, register
-from distillctl.explain.randomness import draw_seed, seeded
+from distillctl.explain.randomness import input_seed, seeded
 
 
 def chunked(
@@ -29,14 +29,17 @@ def chunked(
     seed: int | None = None,
 ) -> torch.Tensor:
     """explain(inputs, targets) over chunks of `batch_size` inputs, concatenated. On a GPU out
-    of memory, the chunk halves and the rest goes on at the size that fits. With a `seed`,
-    each chunk draws from its own seeded state (`randomness.draw_seed(seed, first index)`),
-    and the caller's random state is left as it was."""
+    of memory, the chunk halves and the rest goes on at the size that fits. With a `seed`
+    (a stochastic explainer: captum draws for a whole call from the global generators), the
+    inputs go one at a time, each from its own seeded state (`randomness.input_seed`), so an
+    input's map never depends on its neighbours; the caller's random state is left as it was."""
+    if seed is not None:
+        batch_size = 1
     parts, start = [], 0
     while start < len(inputs):
         chunk = slice(start, start + batch_size)
         try:
-            with seeded(draw_seed(seed, start)) if seed is not None else nullcontext():
+            with seeded(input_seed(seed, inputs[start])) if seed is not None else nullcontext():
                 parts.append(explain(inputs[chunk], targets[chunk]).detach())
         except torch.cuda.OutOfMemoryError:
             if batch_size == 1:
@@ -119,24 +122,22 @@ def deeplift(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor
     stochastic=True,
     complete=from_background,
     nsamples=POSITIVE_INT.eg(200),
-    batch_size=POSITIVE_INT.eg(100),
 )
 def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Expected gradients (SHAP's GradientExplainer), in captum: background points as
-    baselines, nsamples random points per input; chunks keep batch_size model inputs.
-    captum draws both from the global NumPy and torch generators: each chunk gets its own
-    seeded state from `explainer.seed`."""
+    baselines, nsamples random points per input. captum draws both from the global NumPy and
+    torch generators, for a whole call: each input is one call from its own seeded state (from
+    `explainer.seed` and the input), nsamples model inputs per call."""
     from captum.attr import GradientShap
 
     method = GradientShap(model)
-    per_chunk = max(1, int(cfg.batch_size) // int(cfg.nsamples))
     return chunked(
         lambda x, t: method.attribute(
             x, baselines=background, target=t, n_samples=int(cfg.nsamples), stdevs=0.0
         ),
         inputs,
         targets,
-        per_chunk,
+        1,
         seed=int(cfg.seed),
     )
 

@@ -60,7 +60,6 @@ def slic_groups(x: torch.Tensor, segments: int) -> torch.Tensor:
     kernel_width=POSITIVE.eg(0.75),
     baseline=BASELINE,
     perturbations_per_eval=POSITIVE_INT.eg(64),
-    batch_size=POSITIVE_INT.eg(16),
 )
 def lime(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     from captum._utils.models.linear_model import SkLearnLinearRegression
@@ -83,23 +82,19 @@ def lime(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     shared = patch_groups(tuple(inputs.shape[1:]), int(cfg.patch)).to(inputs.device)
 
     def explain(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        maps = []
-        for one, target in zip(x, t):  # each input its own surrogate (and superpixels)
-            groups = (
-                slic_groups(one, int(cfg.superpixels)).to(x.device)
-                if cfg.segments == "slic"
-                else shared
-            )
-            maps.append(
-                method.attribute(
-                    one[None],
-                    baselines=ref,
-                    target=int(target),
-                    feature_mask=groups[None],
-                    n_samples=int(cfg.n_samples),
-                    perturbations_per_eval=int(cfg.perturbations_per_eval),
-                )
-            )
-        return torch.cat(maps)
+        # one input (chunked with a seed): its own surrogate (and superpixels) and its own draws
+        groups = (
+            slic_groups(x[0], int(cfg.superpixels)).to(x.device)
+            if cfg.segments == "slic"
+            else shared
+        )
+        return method.attribute(
+            x,
+            baselines=ref,
+            target=int(t[0]),
+            feature_mask=groups[None],
+            n_samples=int(cfg.n_samples),
+            perturbations_per_eval=int(cfg.perturbations_per_eval),
+        )
 
-    return chunked(explain, inputs, targets, int(cfg.batch_size), seed=int(cfg.seed))
+    return chunked(explain, inputs, targets, 1, seed=int(cfg.seed))

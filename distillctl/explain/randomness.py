@@ -11,6 +11,7 @@ caller's random sequence exactly where it was.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,11 +24,19 @@ _STRIDE = 1_000_033
 
 
 def draw_seed(seed: int, index: int = 0) -> int:
-    """The seed for explaining the input (or chunk) starting at `index`, for explain seed
-    `seed`: the `explain` stream of the seed, offset per index."""
+    """The `explain` stream of explain seed `seed`, offset by `index` (a class, a bootstrap)."""
     from distillctl.guards import stream_seed  # lazily: guards brings Lightning in
 
     return (stream_seed(seed, "explain") + _STRIDE * int(index)) % (2**31)
+
+
+def input_seed(seed: int, one_input: torch.Tensor) -> int:
+    """The seed for explaining `one_input`: the explain seed's stream offset by a digest of the
+    input's values, so its map depends on the seed, the model and that input only: not on its
+    place in the list, on how many inputs are explained or on the batch it shares."""
+    values = one_input.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()
+    digest = int.from_bytes(hashlib.blake2b(values, digest_size=8).digest(), "little")
+    return draw_seed(seed, digest % _STRIDE)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from torch import nn
 from distillctl.bounds import POSITIVE_INT
 from distillctl.errors import RunError
 from distillctl.explain import from_background, per_target, register
-from distillctl.explain.randomness import draw_seed, seeded
+from distillctl.explain.randomness import input_seed, seeded
 
 
 def shap_layout(values, like: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
@@ -45,10 +45,13 @@ def shap_gradient(
 
     def explain_one(output: nn.Module, group: torch.Tensor) -> torch.Tensor:
         explainer = shap.GradientExplainer(output, background, batch_size=int(cfg.batch_size))
-        rseed = draw_seed(int(cfg.seed), output.target)  # one draw sequence per class
-        with seeded(rseed):  # SHAP reseeds NumPy's global generator with rseed: keep it in here
-            values = explainer.shap_values(group, nsamples=int(cfg.nsamples), rseed=rseed)
-        return shap_layout(values, group)
+        maps = []
+        for one in group.split(1):  # each input from its own draws: no neighbour moves its map
+            rseed = input_seed(int(cfg.seed), one[0])
+            with seeded(rseed):  # SHAP reseeds NumPy's global generator with rseed: keep it here
+                values = explainer.shap_values(one, nsamples=int(cfg.nsamples), rseed=rseed)
+            maps.append(shap_layout(values, one))
+        return torch.cat(maps)
 
     return per_target(model, inputs, targets, explain_one)
 
@@ -109,12 +112,12 @@ def shap_kernel(
 
 def one_row_at_a_time(explain, inputs: torch.Tensor, targets: torch.Tensor, seed: int):
     """A model-agnostic SHAP explainer (which draws its coalitions or orders from NumPy's
-    global generator) called per input, each from its own seeded state: input i's map
-    depends on the seed and i only, never on the other inputs or on what ran before."""
+    global generator) called per input, each from its own seeded state: an input's map
+    depends on the seed and that input only, never on the other inputs or on what ran before."""
     rows = inputs.reshape(len(inputs), -1).cpu().numpy()
     parts = []
     for index in range(len(rows)):
-        with seeded(draw_seed(seed, index)):
+        with seeded(input_seed(seed, inputs[index])):
             values = explain(rows[index : index + 1])
         parts.append(shap_layout(values, inputs[index : index + 1], targets[index : index + 1]))
     return torch.cat(parts)
