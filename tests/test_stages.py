@@ -9,6 +9,7 @@ import json
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from distillctl.errors import ConfigError, RunError
 from distillctl.explain.faithfulness import QUALITY
@@ -436,3 +437,19 @@ def test_explanations_are_the_same_from_run_and_from_a_later_explain(tmp_path):
     ]
     assert by[("teacher", "")]["teacher_top1"] == 1.0
     assert 0.0 <= by[("scratch", "captum_gradientshap")]["teacher_top1"] <= 1.0
+
+
+def test_the_saved_config_is_the_one_that_ran(tmp_path, teacher_run):
+    """distill.max_epochs decides the distill stage's epochs: the run folder's config says so."""
+    run_dir, _ = run_stage(
+        "distill_student",
+        tmp_path,
+        f"teacher_ckpt={teacher_run}",
+        "trainer.max_epochs=1",
+        "distill.max_epochs=2",
+        "data.batch_size=512",
+    )
+    saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    assert saved.trainer.max_epochs == 2
+    assert saved.paths.data_dir == str(tmp_path / "data")  # absolute, as it was read
+    assert len((run_dir / "metrics.csv").read_text().splitlines()) == 1 + 2

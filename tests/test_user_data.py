@@ -210,3 +210,20 @@ def test_given_splits_are_in_a_fixed_mixed_order_not_class_by_class(photo_archiv
     assert len(set(first.tolist())) > 3  # the first batch of a limited test run sees many classes
     again = build_splits(_cfg(root=str(photo_archives)), str(tmp_path))
     assert np.array_equal(again.y_test, splits.y_test)
+
+
+def test_a_folder_typed_relative_or_absolute_is_the_same_data(
+    photo_archives, tmp_path, monkeypatch
+):
+    """data.root is made absolute once: a teacher trained on /abs/photos is found by
+    teacher_ckpt=latest from a distill that says ../photos (and the saved configs say where)."""
+    monkeypatch.chdir(photo_archives.parent)
+    common = ["data=image_folder", "data.val_fraction=0.2", "teacher=mlp", "student=mlp"]
+    teacher, _ = run_stage("train_teacher", tmp_path, *common, f"data.root={photo_archives}")
+    monkeypatch.chdir(photo_archives)
+    relative = f"data.root=../{photo_archives.name}"
+    run_dir, _ = run_stage("distill_student", tmp_path, *common, relative)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["parents"]["teacher"] == str(teacher.resolve())
+    saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    assert saved.data.root == str(photo_archives) and saved.data.num_classes == 10

@@ -136,3 +136,25 @@ def test_a_cifar_teacher_and_student_train_end_to_end(tmp_path):
     assert record["parents"]["teacher"] == str(teacher.resolve())
     assert set(record["teacher_eval"]) == {"val_acc", "test_acc"}
     assert 0.0 <= result["test_acc"] <= 1.0
+
+
+def test_a_run_is_explained_from_where_its_data_was_read(tmp_path):
+    """A run trained with paths.data_dir=/elsewhere is explained from there, whatever the
+    explaining command's paths.data_dir says."""
+    elsewhere = tmp_path / "elsewhere"
+    fake_vision.cifar10(elsewhere)
+    common = [
+        "data=cifar10",
+        "data.val_fraction=0.25",
+        "teacher=resnet8",
+        "student=resnet8",
+        f"paths.data_dir={elsewhere}",
+    ]
+    run_stage("train_teacher", tmp_path, *common)
+    distilled, _ = run_stage("distill_student", tmp_path, *common)
+    run_dir, _ = run_stage(
+        "explain", tmp_path, f"explain.run={distilled}", "explainer=captum_saliency"
+    )  # paths.data_dir is tmp_path/data here: no files there
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["data_location"]["data_dir"] == str(elsewhere)
+    assert (run_dir / "report.html").is_file()

@@ -23,17 +23,52 @@ class Source:
     load: Callable[[Any, str], Splits]
     # data.* keys (besides `name`) that decide which samples are in which split
     identity: tuple[str, ...]
+    # data.* keys that name files or folders: made absolute once, before a run's config is
+    # written, so `../x` and `/abs/x` are the same data and a later command finds the files
+    files: tuple[str, ...] = ()
 
 
 SOURCES: Registry[Source] = Registry("data source")
 
 
-def register(name: str, identity: tuple[str, ...]) -> Callable:
+def register(name: str, identity: tuple[str, ...], files: tuple[str, ...] = ()) -> Callable:
     def wrap(load: Callable[[Any, str], Splits]) -> Callable[[Any, str], Splits]:
-        SOURCES[name] = Source(load, tuple(identity))
+        SOURCES[name] = Source(load, tuple(identity), tuple(files))
         return load
 
     return wrap
+
+
+def absolute(path: Any) -> Any:
+    """A path as an absolute, normalised one (user folder expanded, `..` taken out); None and
+    "" stay as they are."""
+    import os
+
+    return os.path.abspath(os.path.expanduser(str(path))) if path else path
+
+
+def resolve_files(cfg: Any) -> None:
+    """Make `paths.data_dir` and the data source's file keys absolute in the run config, in
+    place: done once, before the run folder's config is written."""
+    from omegaconf import open_dict
+
+    _load_builtin()
+    source = SOURCES.get(str(cfg.data.get("name")))
+    with open_dict(cfg):
+        cfg.paths.data_dir = absolute(cfg.paths.data_dir)
+        for key in source.files if source is not None else ():
+            cfg.data[key] = absolute(cfg.data.get(key))
+
+
+def location(cfg: Any) -> dict[str, Any]:
+    """Where a run read its data (absolute): kept beside the identity in every checkpoint, so
+    `explain` rebuilds the data from the same files whatever the explaining command's paths."""
+    plain = _plain(cfg.data)
+    source = SOURCES.get_or_fail(plain.get("name"))
+    return {
+        "data_dir": absolute(cfg.paths.data_dir),
+        **{k: absolute(plain.get(k)) for k in source.files},
+    }
 
 
 def _load_builtin() -> None:
@@ -79,6 +114,8 @@ def identity(data_cfg: Any) -> dict[str, Any]:
     _load_builtin()
     plain = _plain(data_cfg)
     source = SOURCES.get_or_fail(plain.get("name"))
+    for key in source.files:  # a file is the same file however it was typed
+        plain[key] = absolute(plain.get(key))
     return {"name": plain["name"], **{k: plain.get(k) for k in sorted(source.identity)}}
 
 

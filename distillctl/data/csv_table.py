@@ -174,6 +174,7 @@ def fitted(cfg):
         "val_fraction",
         "split_seed",
     ),
+    files=("path",),
 )
 def csv_table(cfg, data_dir: str) -> Splits:
     columns, classes, y, (train, val, test), imputed = fitted(cfg)

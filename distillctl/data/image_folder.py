@@ -180,6 +180,7 @@ def _cached(key: dict, data_dir: str, build):
         "split_seed",
         "subset",
     ),
+    files=("root",),
 )
 def image_folder(cfg, data_dir: str) -> Splits:
     from distillctl.data.vision import channel_stats

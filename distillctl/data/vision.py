@@ -22,6 +22,8 @@ from distillctl.data.splits import Splits, from_train_test
 from distillctl.errors import RunError
 
 IDENTITY = ("val_fraction", "split_seed", "subset")
+# where the files are (data.root, else paths.data_dir): not identity, but kept with each run
+FILES = ("root",)
 
 
 @dataclass(frozen=True)
@@ -202,11 +204,11 @@ def _mnist_like(name: str, classes: list[str]):
     return load
 
 
-register("mnist", identity=IDENTITY)(_mnist_like("mnist", [str(d) for d in range(10)]))
-register("fashion_mnist", identity=IDENTITY)(_mnist_like("fashion_mnist", FASHION))
+register("mnist", identity=IDENTITY, files=FILES)(_mnist_like("mnist", [str(d) for d in range(10)]))
+register("fashion_mnist", identity=IDENTITY, files=FILES)(_mnist_like("fashion_mnist", FASHION))
 
 
-@register("cifar10", identity=IDENTITY)
+@register("cifar10", identity=IDENTITY, files=FILES)
 def cifar10(cfg, data_dir: str) -> Splits:
     files = files_of("cifar10", cfg, data_dir)
     train = [read_cifar_batch(files[f"data_batch_{i}"]) for i in range(1, 6)]
@@ -222,7 +224,7 @@ def cifar10(cfg, data_dir: str) -> Splits:
     )
 
 
-@register("cifar100", identity=IDENTITY)
+@register("cifar100", identity=IDENTITY, files=FILES)
 def cifar100(cfg, data_dir: str) -> Splits:
     files = files_of("cifar100", cfg, data_dir)
     train, test = read_cifar_batch(files["train"]), read_cifar_batch(files["test"])
@@ -237,7 +239,7 @@ def cifar100(cfg, data_dir: str) -> Splits:
     )
 
 
-@register("svhn", identity=IDENTITY)
+@register("svhn", identity=IDENTITY, files=FILES)
 def svhn(cfg, data_dir: str) -> Splits:
     from scipy.io import loadmat
 

@@ -27,6 +27,8 @@ def model_meta(
         "input_shape": list(input_shape),
         "num_classes": int(num_classes),
         "data": data_registry.identity(cfg.data),
+        # where the files were read (absolute): explain rebuilds the data from them
+        "data_location": data_registry.location(cfg),
     }
 
 

@@ -49,10 +49,16 @@ def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | float | None:
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
-    """Hydra writes .hydra/config.yaml for the run it starts; nested runs get one here."""
+    """.hydra/config.yaml is the config that runs: Hydra writes it for the run it starts (nested
+    runs get one here), and it is written again whenever a value was settled after that (paths
+    made absolute, distill.max_epochs, a class count the data gave). A resumed run keeps the
+    file it was started with."""
+    if cfg.get("resume") or not is_rank_zero():
+        return
     path = run_dir / ".hydra" / "config.yaml"
-    if is_rank_zero() and not path.exists():
-        atomic_write_text(path, OmegaConf.to_yaml(cfg))
+    text = OmegaConf.to_yaml(cfg)
+    if not path.exists() or path.read_text() != text:
+        atomic_write_text(path, text)
 
 
 def execute(
@@ -63,6 +69,8 @@ def execute(
 
     validate(cfg)
     run_dir = make_folder(Path(run_dir), "set paths.output_root to a folder you can write")
+    data_registry.resolve_files(cfg)
+    stage.settle_config(cfg)
     save_config(cfg, run_dir)
     seed_all(int(cfg.seed))  # before any model is built: initial weights are seeded
     if cfg.get("resume"):

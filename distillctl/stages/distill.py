@@ -15,7 +15,7 @@ from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.resolve import architecture, describe_arch, resolve_teacher
 from distillctl.runfolder.results import model_meta, write_results
 from distillctl.runfolder.weights import NONE, load_teacher
-from distillctl.stages.common import build_model, resume_checkpoint
+from distillctl.stages.common import build_model, resume_checkpoint, save_config
 
 
 def check_teacher_fits(
@@ -90,6 +90,15 @@ def request_indices(data: Any, loss: str) -> None:
     data.with_index = True
 
 
+def settle(cfg: DictConfig) -> None:
+    """distill.max_epochs, this stage's own number of passes (a large transfer set), becomes
+    trainer.max_epochs before the run's config is written."""
+    epochs = (cfg.get("distill") or {}).get("max_epochs")
+    if epochs is not None:
+        with open_dict(cfg):
+            cfg.trainer.max_epochs = int(epochs)
+
+
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
     from distillctl import transfer as transfer_set
@@ -100,11 +109,8 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.transfer import label as transfer_label
 
     recipe = build_recipe(cfg.loss)
-    epochs = (cfg.get("distill") or {}).get("max_epochs")
-    if epochs is not None:  # this stage's own number of passes (a large transfer set)
-        with open_dict(cfg):
-            cfg.trainer.max_epochs = int(epochs)
     data, info = data_registry.build(cfg)
+    save_config(cfg, run_dir)  # with the class count the data gave
     transfer = transfer_set.apply(cfg, data, info)  # before anything reads the training split
     record.update(transfer=transfer)
     identity = info.identity

@@ -33,9 +33,13 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         student_meta["data"],
     )
     teacher_run = info.get("parents", {}).get("teacher")
-    data_cfg = OmegaConf.create(student_meta["data"])
-    record.update(data=student_meta["data"])
-    splits = build_splits(data_cfg, cfg.paths.data_dir)
+    # the data the student was trained on, read from where that run read it (its data_dir
+    # and files), whatever this command's paths say
+    location = dict(student_meta.get("data_location") or {})
+    data_dir = location.pop("data_dir", None) or cfg.paths.data_dir
+    data_cfg = OmegaConf.create({**student_meta["data"], **location})
+    record.update(data=student_meta["data"], data_location={"data_dir": data_dir, **location})
+    splits = build_splits(data_cfg, data_dir)
     models = [
         Explained("teacher", teacher, Path(teacher_run) if teacher_run else None),
         Explained("student", student, distill_dir),
@@ -44,6 +48,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     with_data = copy.deepcopy(cfg)
     with open_dict(with_data):
         with_data.data = data_cfg
+        with_data.paths.data_dir = data_dir
     return explain_and_report(
         models, splits, with_data, run_dir, f"distillctl explain: {data_cfg.name}"
     )

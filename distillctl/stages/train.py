@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from distillctl.console import say
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.results import model_meta, write_results
-from distillctl.stages.common import build_model, resume_checkpoint
+from distillctl.stages.common import build_model, resume_checkpoint, save_config
 
 
 def stage_optim(cfg: DictConfig, role: str) -> DictConfig:
@@ -26,6 +26,7 @@ def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict
 
     smoothing = label_smoothing(cfg.loss)
     data, info = data_registry.build(cfg)
+    save_config(cfg, run_dir)  # with the class count the data gave
     model = build_model(cfg, role, info.input_shape, info.num_classes)
     meta = model_meta(cfg, role, info.input_shape, info.num_classes, record.data["stage"])
     record.update(model=meta["model"], data_report=info.report)
