@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,31 @@ def test_compare_says_how_each_student_was_explained_and_keeps_explainers_apart(
     assert sorted(g["spearman"] for g in summary) == [0.27, 0.54]
     assert all(g["spearman_norm"] == 0.4 for g in summary)
     assert all(g["vs_scratch_mean"] == pytest.approx(0.05) for g in summary)
+
+
+def test_attribution_agreement_is_paired_with_the_scratch_student_per_seed(tmp_path, capsys):
+    """The seed table pairs distilled and scratch Spearman per seed too: mean, interval, verdict."""
+    figures = {0: (0.70, 0.60), 1: (0.72, 0.65), 2: (0.71, 0.66)}  # (distilled, scratch)
+    for seed, (ours, theirs) in figures.items():
+        folder = fake_run(tmp_path, seed, 0.95, 0.90)
+        metrics = {
+            "explainer": {"name": "captum_ig"},
+            "target": "label",
+            "num_inputs": 64,
+            "agreement": {
+                "distilled student": {"spearman": {"mean": ours}, "topk": {"mean": 0.5}},
+                "scratch student": {"spearman": {"mean": theirs}, "topk": {"mean": 0.5}},
+            },
+        }
+        (folder / "attributions").mkdir()
+        (folder / "attributions/metrics.json").write_text(json.dumps(metrics))
+    (kd,) = [g for g in groups(collect([], tmp_path)) if g["method"] == "ce+kd"]
+    diffs = [0.10, 0.07, 0.05]
+    assert kd["spearman_vs_scratch_mean"] == pytest.approx(sum(diffs) / 3)
+    half = 4.302652729911275 * statistics.stdev(diffs) / math.sqrt(3)  # t(0.975, 2)
+    assert kd["spearman_vs_scratch_ci_low"] == pytest.approx(sum(diffs) / 3 - half)
+    assert kd["spearman_vs_scratch_per_seed"] == "+0.100 +0.070 +0.050"
+    assert kd["spearman_vs_scratch_verdict"].startswith("distinguishable from zero")
+    compare(collect([], tmp_path), tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert "+0.073" in printed and printed.count("differs from 0") == 2  # accuracy, Spearman

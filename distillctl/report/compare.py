@@ -214,6 +214,11 @@ GROUP_COLUMNS = (
     "explained",
     "spearman",
     "spearman_std",
+    "spearman_vs_scratch_mean",
+    "spearman_vs_scratch_ci_low",
+    "spearman_vs_scratch_ci_high",
+    "spearman_vs_scratch_per_seed",
+    "spearman_vs_scratch_verdict",
     "spearman_norm",
     "topk",
     *QUALITY,
@@ -294,7 +299,33 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
 
+def _interval(low: float | None, high: float | None, scale: float, digits: int) -> str:
+    return "" if low is None else f" [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"
+
+
+def _difference(g: dict[str, Any], prefix: str, scale: float, digits: int) -> str:
+    """'+0.19 [-0.98, +0.61] (+0.00 +0.00 -0.56)': the paired mean, its interval, per seed."""
+    if g.get(f"{prefix}_mean") is None:
+        return "-"
+    return (
+        f"{scale * g[f'{prefix}_mean']:+.{digits}f}"
+        + _interval(g.get(f"{prefix}_ci_low"), g.get(f"{prefix}_ci_high"), scale, digits)
+        + f" ({g[f'{prefix}_per_seed']})"
+    )
+
+
+def _short(verdict: str | None) -> str:
+    """The verdict in a few words for the terminal (compare.csv keeps the sentence)."""
+    if not verdict:
+        return "-"
+    if verdict.startswith("distinguishable"):
+        return "differs from 0"
+    return "within noise" if verdict.startswith("not") else "one seed: no interval"
+
+
 def print_table(summary: list[dict[str, Any]]) -> None:
+    """The seed groups: accuracy and attribution agreement, each with the paired difference
+    distilled - scratch over seeds, its 95 % t-interval and a verdict."""
     from rich.table import Table
 
     from distillctl.console import console
@@ -305,50 +336,46 @@ def print_table(summary: list[dict[str, Any]]) -> None:
         "data",
         "student",
         "n",
-        "test acc. % (mean +- std)",
-        "95% CI",
-        "vs scratch (paired, per seed)",
-        "95% CI of the difference",
+        "test acc. % mean +- std [95% CI]",
+        "acc. distilled - scratch, points [95% CI] (per seed)",
         "verdict",
+        "attr. Spearman vs T, mean +- std",
+        "Spearman distilled - scratch [95% CI] (per seed)",
+        "verdict ",
         "params",
-        "top-1 agr.",
-        "explained with",
-        "attr. Spearman",
+        "top-1 agr. %",
         "failed",
     ):
-        table.add_column(header)
+        table.add_column(header, no_wrap=header.startswith("verdict"))
     for g in summary:
-        ci = (
-            "-"
-            if g["test_acc_ci_low"] is None
-            else f"[{_pct(g['test_acc_ci_low'])}, {_pct(g['test_acc_ci_high'])}]"
-        )
-        diff = "-"
-        diff_ci = "-"
-        if g.get("vs_scratch_mean") is not None:
-            diff = f"{100 * g['vs_scratch_mean']:+.2f} ({g['vs_scratch_per_seed']})"
-            if g.get("vs_scratch_ci_low") is not None:
-                diff_ci = (
-                    f"[{100 * g['vs_scratch_ci_low']:+.2f}, {100 * g['vs_scratch_ci_high']:+.2f}]"
-                )
         std = "" if g["test_acc_std"] is None else f" +- {_pct(g['test_acc_std'])}"
+        ci = _interval(g["test_acc_ci_low"], g["test_acc_ci_high"], 100, 2).replace("+", "")
+        spearman = "-" if g.get("spearman") is None else f"{g['spearman']:.3f}"
+        if g.get("spearman_std") is not None:
+            spearman += f" +- {g['spearman_std']:.3f}"
         table.add_row(
             str(g["method"]),
             str(g["data"]),
             str(g["student"]),
             str(g["n"]),
-            f"{_pct(g['test_acc_mean'])}{std}",
-            ci,
-            diff,
-            diff_ci,
-            g.get("verdict") or "-",
+            f"{_pct(g['test_acc_mean'])}{std}{ci}",
+            _difference(g, "vs_scratch", 100, 2),
+            _short(g.get("verdict")),
+            spearman,
+            _difference(g, "spearman_vs_scratch", 1, 3),
+            _short(g.get("spearman_vs_scratch_verdict")),
             "-" if g.get("parameters") is None else f"{g['parameters']:,}",
             _pct(g.get("teacher_top1")),
-            g.get("explained") or "-",
-            "-" if g.get("spearman") is None else f"{g['spearman']:.3f}",
             str(g["failed"]) if not g["failed"] else f"{g['failed']}: {g['failed_runs']}",
         )
     console.print(table)
+    explained = sorted({g["explained"] for g in summary if g.get("explained")})
+    if explained:
+        console.print(f"attributions explained with: {'; '.join(explained)}")
+    console.print(
+        "verdicts: 95% t-intervals of the per-seed paired differences (same initial weights and "
+        "data order per seed); compare.csv has every figure"
+    )
 
 
 def compare_command(args: list[str]) -> dict[str, Path]:

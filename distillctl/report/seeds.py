@@ -89,12 +89,13 @@ def group_by_configuration(
     for row in rows:  # how it was explained is part of what a group's figures mean
         key = (row.get("configuration", ""), row["method"], row.get("explained") or "")
         by_key.setdefault(key, []).append(row)
-    scratch: dict[str, dict] = {}
-    for (config, method, _), members in by_key.items():
+    # the scratch baseline's figures per configuration, per figure, per seed (for pairing)
+    scratch: dict[tuple[str, str], dict] = {}
+    for (config, method, explained), members in by_key.items():
         if method == "scratch":
-            scratch.setdefault(config, {}).update(
-                {r["seed"]: r["test_acc"] for r in members if r.get("test_acc") is not None}
-            )
+            for key, figure in (("test_acc", "test_acc"), ("spearman", "spearman")):
+                where = (config, explained) if figure == "spearman" else (config, "")
+                scratch.setdefault((key, *where), {}).update(per_seed(members, figure))
     out = []
     for (config, method, explained), members in by_key.items():
         done = [r for r in members if r.get("status") not in ENDED]
@@ -125,15 +126,36 @@ def group_by_configuration(
         group["spearman_std"] = summarize(
             [r["spearman"] for r in done if r.get("spearman") is not None]
         )["std"]
-        if method not in ("scratch", "teacher") and config in scratch:
-            ours = {r["seed"]: r["test_acc"] for r in done if r.get("test_acc") is not None}
-            diff = paired(ours, scratch[config])
-            group.update(
-                vs_scratch_mean=diff["mean"],
-                vs_scratch_ci_low=diff["ci_low"],
-                vs_scratch_ci_high=diff["ci_high"],
-                vs_scratch_per_seed=" ".join(f"{100 * d:+.2f}" for d in diff["per_seed"]),
-                verdict=diff["verdict"],
-            )
+        if method not in ("scratch", "teacher"):
+            for figure, prefix, scale in (
+                ("test_acc", "vs_scratch", 100),
+                ("spearman", "spearman_vs_scratch", 1),
+            ):
+                baseline = scratch.get((figure, config, explained if figure == "spearman" else ""))
+                if baseline:
+                    group.update(paired_columns(per_seed(done, figure), baseline, prefix, scale))
         out.append(group)
     return out
+
+
+def per_seed(rows: list[dict[str, Any]], figure: str) -> dict[int, float]:
+    return {r["seed"]: r[figure] for r in rows if r.get(figure) is not None}
+
+
+def paired_columns(
+    ours: dict[int, float], baseline: dict[int, float], prefix: str, scale: float
+) -> dict[str, Any]:
+    """The paired difference to the scratch baseline as a group's columns: <prefix>_mean,
+    _ci_low, _ci_high, _per_seed (scaled for reading: accuracy in points) and the verdict
+    (`verdict` for accuracy, `<prefix>_verdict` otherwise)."""
+    diff = paired(ours, baseline)
+    if not diff["n"]:
+        return {}
+    digits = 2 if scale == 100 else 3
+    return {
+        f"{prefix}_mean": diff["mean"],
+        f"{prefix}_ci_low": diff["ci_low"],
+        f"{prefix}_ci_high": diff["ci_high"],
+        f"{prefix}_per_seed": " ".join(f"{scale * d:+.{digits}f}" for d in diff["per_seed"]),
+        ("verdict" if prefix == "vs_scratch" else f"{prefix}_verdict"): diff["verdict"],
+    }
