@@ -48,7 +48,7 @@ CASES = [
         "soft tree depth",
         ["train", "student", "student=soft_tree", "student.depth=0"],
         2,
-        "student=soft_tree depth=0 is out of range",
+        "student.depth=0 is not valid: it must be a whole number from 1 to 12",
     ),
     (
         "feature term on a soft tree",
@@ -212,6 +212,36 @@ CASES = [
         2,
         "needs data.target",
     ),
+    (
+        "image folder of 2 channels",
+        ["train", "teacher", "data=image_folder", "data.root={tmp}", "data.channels=2"],
+        2,
+        "data.channels=2 is not valid: it must be 1 (grey) or 3 (RGB)",
+    ),
+    (
+        "negative image size",
+        ["train", "teacher", "data=image_folder", "data.root={tmp}", "data.image_size=-4"],
+        2,
+        "data.image_size=-4 is not valid",
+    ),
+    (
+        "soft tree depth not a number",
+        ["train", "student", "student=soft_tree", "student.depth=abc"],
+        2,
+        "student.depth='abc' is not valid",
+    ),
+    (
+        "csv with an infinite value",
+        ["train", "teacher", "data=csv", "data.path={infcsv}", "data.target=y", "teacher=mlp"],
+        1,
+        "line 4 holds 'inf' (not a finite number)",
+    ),
+    (
+        "csv of the target column alone",
+        ["train", "teacher", "data=csv", "data.path={targetcsv}", "data.target=y", "teacher=mlp"],
+        1,
+        "has only the target column 'y'",
+    ),
     # failures at run time
     ("no teacher yet", [*TD, "paths.output_root={tmp}/empty"], 1, "no finished teacher run"),
     ("truncated checkpoint", [*TD, "teacher_ckpt={truncated}"], 1, "truncated or not a checkpoint"),
@@ -256,7 +286,13 @@ def places(tmp_path_factory) -> dict[str, str]:
     (root / "file").write_text("a file where a folder is expected\n")
     (root / "configs/data").mkdir(parents=True)
     (root / "configs/data/broken.yaml").write_text("name: [unclosed\n  - nope: : :\n")
+    rows = [f"{i % 7},{i % 3},{i % 2}" for i in range(40)]
+    rows[2] = "inf,1,0"  # line 4 of the file
+    (root / "inf.csv").write_text("\n".join(["a,b,y", *rows]) + "\n")
+    (root / "target.csv").write_text("y\n" + "\n".join(str(i % 2) for i in range(40)) + "\n")
     return {
+        "infcsv": str(root / "inf.csv"),
+        "targetcsv": str(root / "target.csv"),
         "teacher": str(teacher),
         "mlp_teacher": str(mlp_teacher),
         "tmp": str(root),

@@ -160,8 +160,33 @@ def test_csv_mistakes_are_named_by_column_and_line(tmp_path):
     text = path.read_text().splitlines()
     text[5] = text[5].replace(text[5].split(",")[1], "lots", 1)
     path.write_text("\n".join(text) + "\n")
-    with pytest.raises(RunError, match="column 'malic_acid' is numeric but line 6 holds 'lots'"):
+    with pytest.raises(
+        RunError, match="column 'malic_acid' of .* is numeric but line 6 holds 'lots'"
+    ):
         build_splits(_csv_cfg(path), str(tmp_path))
+    text[5] = text[5].replace("lots", "inf", 1)  # would reach training as a NaN loss
+    path.write_text("\n".join(text) + "\n")
+    with pytest.raises(RunError, match="line 6 holds 'inf' \\(not a finite number\\)"):
+        build_splits(_csv_cfg(path), str(tmp_path))
+    only_target = tmp_path / "labels.csv"
+    only_target.write_text("cultivar\n1\n2\n1\n2\n")
+    with pytest.raises(RunError, match="has only the target column 'cultivar'"):
+        build_splits(_csv_cfg(only_target), str(tmp_path))
+
+
+def test_a_word_in_a_numeric_column_of_the_unlabelled_table_is_named(tmp_path):
+    from distillctl.data.csv_table import unlabelled_rows
+
+    path = _wine_csv(tmp_path / "wine.csv", gaps=False)
+    lines = path.read_text().splitlines()
+    more = tmp_path / "more.csv"
+    bad = lines[3].split(",")
+    bad[2] = "plenty"
+    more.write_text("\n".join([lines[0], lines[1], ",".join(bad)]) + "\n")
+    with pytest.raises(
+        RunError, match="column 'ash' of .*more.csv is numeric but line 3 holds 'plenty'"
+    ):
+        unlabelled_rows(_csv_cfg(path), more)
 
 
 def test_a_teacher_trains_on_a_csv_with_classes_counted_from_the_table(tmp_path):
@@ -227,3 +252,92 @@ def test_a_folder_typed_relative_or_absolute_is_the_same_data(
     assert record["parents"]["teacher"] == str(teacher.resolve())
     saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     assert saved.data.root == str(photo_archives) and saved.data.num_classes == 10
+
+
+def test_sixteen_bit_images_are_scaled_by_their_bit_depth(tmp_path):
+    """A dark and a bright class of 16-bit grey PNGs keep their contrast (PIL's convert clips
+    16-bit values at 255: near-white everywhere)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, level in (("dark", 8000), ("bright", 56000)):
+        (tmp_path / "pngs" / name).mkdir(parents=True)
+        for i in range(10):
+            pixels = (level + rng.integers(-2000, 2000, (8, 8))).astype(np.uint16)
+            Image.fromarray(pixels).save(tmp_path / "pngs" / name / f"{i}.png")
+    splits = build_splits(_cfg(root=str(tmp_path / "pngs"), channels=1), str(tmp_path))
+    x = np.concatenate([splits.x_train, splits.x_val, splits.x_test]).astype(float)
+    y = np.concatenate([splits.y_train, splits.y_val, splits.y_test])
+    bright = splits.class_names.index("bright")
+    assert (
+        abs(x[y == bright].mean() - 56000 / 257) < 3 and abs(x[y != bright].mean() - 8000 / 257) < 3
+    )
+
+
+def _photo_tar(path: Path, top: str = "", compress: bool = True) -> Path:
+    """40 photographs of two classes (20 each), optionally under one top folder."""
+    files = {
+        f"{top}{name.split('/', 1)[1]}": data
+        for name, data in _real_jpegs("train", 10).items()
+        if name.split("/")[1] in ("cat", "dog")
+    }
+    files.update(
+        {f"{top}cat/extra{i}.jpg": files[f"{top}cat/0000.jpg"] for i in range(10)}
+        | {f"{top}dog/extra{i}.jpg": files[f"{top}dog/0000.jpg"] for i in range(10)}
+    )
+    with tarfile.open(path, "w:gz" if compress else "w") as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_damaged_archive_is_one_message_and_never_a_short_data_set(tmp_path):
+    import gzip
+
+    cfg = lambda root: _cfg(root=str(root), val_fraction=0.25)  # noqa: E731
+    good = _photo_tar(tmp_path / "good.tar.gz")
+    assert sum(build_splits(cfg(good), str(tmp_path / "d0")).sizes().values()) == 40
+    # a gzip CRC mismatch: the last 8 bytes hold CRC32 and length
+    crc = tmp_path / "crc.tar.gz"
+    data = bytearray(good.read_bytes())
+    data[-8] ^= 0xFF
+    crc.write_bytes(bytes(data))
+    with pytest.raises(RunError, match=r"crc.tar.gz is damaged: .*CRC"):
+        build_splits(cfg(crc), str(tmp_path / "d1"))
+    # a damaged member header half-way: tarfile alone would stop there, as if the archive ended
+    plain = _photo_tar(tmp_path / "plain.tar", compress=False)
+    raw = bytearray(plain.read_bytes())
+    with tarfile.open(plain) as tar:
+        middle = tar.getmembers()[20]
+    raw[middle.offset : middle.offset + 100] = b"\x07" * 100
+    header = tmp_path / "header.tar"
+    header.write_bytes(bytes(raw))
+    with pytest.raises(RunError, match=r"header.tar is damaged: a member header after member"):
+        build_splits(cfg(header), str(tmp_path / "d2"))
+    assert not list((tmp_path / "d2").rglob(".extracted"))  # nothing cached as complete
+    # a gzip stream that cannot be inflated
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(gzip.compress(b"x" * 5000)[:30] + b"\x00garbage" * 50)
+    with pytest.raises(RunError, match=r"broken.tar.gz is damaged"):
+        build_splits(cfg(broken), str(tmp_path / "d3"))
+
+
+def test_a_cached_extraction_that_lost_files_is_extracted_again(tmp_path):
+    good = _photo_tar(tmp_path / "good.tar.gz")
+    build_splits(_cfg(root=str(good), val_fraction=0.25), str(tmp_path))
+    (folder,) = (tmp_path / "image_folder").glob("good-*")
+    victims = sorted(folder.rglob("*.jpg"))[:5]
+    for victim in victims:
+        victim.unlink()
+    for cached in (tmp_path / "image_folder").glob("decoded-*"):
+        cached.unlink()
+    again = build_splits(_cfg(root=str(good), val_fraction=0.25), str(tmp_path))
+    assert sum(again.sizes().values()) == 40 and all(v.exists() for v in victims)
+
+
+def test_an_archive_of_one_top_folder_of_classes_is_read_inside_it(tmp_path):
+    nested = _photo_tar(tmp_path / "nested.tar.gz", top="photos/")
+    splits = build_splits(_cfg(root=str(nested), val_fraction=0.25), str(tmp_path))
+    assert splits.class_names == ["cat", "dog"] and sum(splits.sizes().values()) == 40

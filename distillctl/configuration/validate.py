@@ -27,6 +27,12 @@ from distillctl.errors import ConfigError
 from distillctl.objective import OBJECTIVES
 
 AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and v >= 2)
+TREE_DEPTH = Bound("a whole number from 1 to 12", lambda v: _whole(v) and 1 <= v <= 12)
+ZERO_OR_ONE = Bound("0 or 1", lambda v: _whole(v) and v in (0, 1))
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # key (dotted), rule, an example of a good value. Keys absent from a config are skipped.
@@ -49,6 +55,9 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
     ("data.num_samples", POSITIVE_INT, "5000"),
     ("data.train_split", OPEN_UNIT, "0.8"),
     ("data.subset", OPTIONAL_POSITIVE_INT, "1000"),
+    # data=image_folder: null keeps the images' own size
+    ("data.image_size", OPTIONAL_POSITIVE_INT, "32"),
+    ("data.channels", Bound("1 (grey) or 3 (RGB)", lambda v: _whole(v) and v in (1, 3)), "3"),
     # null: counted from the data (a CSV's target column, an image folder's class folders)
     *((f"{k}.num_classes", CLASSES, "10") for k in ("data", "teacher", "student")),
     # the optimiser of every stage, and the teacher's own when teacher_optim is chosen
@@ -66,7 +75,13 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
             (f"{group}.warmup_epochs", NON_NEGATIVE_INT, "5"),
         )
     ),
-    # a soft decision tree's (student=soft_tree) choices
+    # a soft decision tree's (student=soft_tree) choices (the only architecture with a depth)
+    *((f"{k}.depth", TREE_DEPTH, "6") for k in ("teacher", "student")),
+    *((f"{k}.beta", POSITIVE, "1.0") for k in ("teacher", "student")),
+    *((f"{k}.penalty", NON_NEGATIVE, "0.1") for k in ("teacher", "student")),
+    *((f"{k}.learn_beta", BOOLEAN, "false") for k in ("teacher", "student")),
+    *((f"{k}.penalty_last_level", BOOLEAN, "false") for k in ("teacher", "student")),
+    *((f"{k}.penalty_root_depth", ZERO_OR_ONE, "1") for k in ("teacher", "student")),
     *((f"{k}.prediction", one_of("max", "mixture"), "max") for k in ("teacher", "student")),
     *(
         (f"{k}.objective", one_of("expected", "mixture"), "expected")

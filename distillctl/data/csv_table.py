@@ -53,6 +53,26 @@ def _number(text: str) -> float | None:
         return None
 
 
+def check_numeric(name: str, values: list[str], source: Path | str, first_line: int = 2) -> None:
+    """Every present value of a numeric column is a finite number: a word, `inf` or `nan`
+    spelled out as a number is named by column, line and value (it would reach training as a
+    NaN loss, far from its cause)."""
+    for row, value in enumerate(values):
+        if _is_missing(value):
+            continue
+        number = _number(value)
+        if number is not None and np.isfinite(number):
+            continue
+        fix = "fix the value (or leave it empty to impute it)"
+        if number is None:
+            fix += f", or list the column as categorical: data.categorical=[{name}]"
+        raise RunError(
+            f"column '{name}' of {source} is numeric but line {row + first_line} holds "
+            f"'{value.strip()}' ({'not a number' if number is None else 'not a finite number'})",
+            fix,
+        )
+
+
 def _is_missing(text: str) -> bool:
     return text.strip().lower() in MISSING
 
@@ -103,19 +123,14 @@ class Column:
         return ((np.asarray(values, np.float64) - self.mean) / self.std).astype(np.float32)[:, None]
 
 
-def _column(name: str, values: list[str], declared: set[str]) -> Column:
+def _column(name: str, values: list[str], declared: set[str], source: Path) -> Column:
     if name in declared:
         return Column(name, values, True)
     present = [(i, v) for i, v in enumerate(values) if not _is_missing(v)]
     words = [(i, v) for i, v in present if _number(v) is None]
     if present and len(words) == len(present):
         return Column(name, values, True)
-    if words:
-        row, value = words[0]
-        raise RunError(
-            f"column '{name}' is numeric but line {row + 2} holds '{value.strip()}'",
-            f"fix the value, or list the column as categorical: data.categorical=[{name}]",
-        )
+    check_numeric(name, values, source)
     return Column(name, values, False)
 
 
@@ -152,8 +167,13 @@ def fitted(cfg):
         raise RunError(
             f"data.categorical names no column {sorted(unknown)}", f"columns: {', '.join(header)}"
         )
+    if len(header) < 2:
+        raise RunError(
+            f"{path} has only the target column '{target}': there is nothing to learn from",
+            "add feature columns, or set data.target to the label column of a wider table",
+        )
     columns = [
-        _column(h, [row[i] for row in body], declared) for i, h in enumerate(header) if i != t
+        _column(h, [row[i] for row in body], declared, path) for i, h in enumerate(header) if i != t
     ]
     rows = np.arange(len(y))
     seed = int(cfg.split_seed)
@@ -200,4 +220,8 @@ def unlabelled_rows(cfg, path: Path) -> np.ndarray:
             "give it the labelled table's feature columns (the target column may be left out)",
         )
     where = {h: i for i, h in enumerate(header)}
-    return np.concatenate([c.encode([row[where[c.name]] for row in body]) for c in columns], axis=1)
+    values = {c.name: [row[where[c.name]] for row in body] for c in columns}
+    for column in columns:
+        if not column.categorical:
+            check_numeric(column.name, values[column.name], path)
+    return np.concatenate([c.encode(values[c.name]) for c in columns], axis=1)

@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 from pathlib import Path
 
 import numpy as np
 
 from distillctl.console import say
-from distillctl.data import register
+from distillctl.data import archives, register
 from distillctl.data.splits import Splits, carve, subset
 from distillctl.errors import ConfigError, RunError
 from distillctl.io import atomic_write_bytes
@@ -40,21 +39,8 @@ def _stamp(paths: list[Path]) -> str:
 
 
 def extract(archive: Path, cache: Path) -> Path:
-    """The archive's contents in the cache (extracted once per size and mtime)."""
-    target = cache / f"{archive.name.split('.')[0]}-{_stamp([archive])}"
-    done = target / ".extracted"
-    if not done.exists():
-        say(f"extracting {archive} into {target} (once)")
-        try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(target, filter="data")  # no absolute paths, links or devices
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise RunError(
-                f"data.root={archive} cannot be extracted: {type(exc).__name__}: {exc}",
-                "check the archive (tar -tf), or point data.root at the extracted folder",
-            ) from None
-        done.write_text("ok")
-    return target
+    """The archive's contents in the cache (extracted and verified once per size and mtime)."""
+    return archives.extract(archive, cache, f"{archive.name.split('.')[0]}-{_stamp([archive])}")
 
 
 def locate(root_value: str, data_dir: str, source: str | None = None) -> Path:
@@ -80,11 +66,11 @@ def locate(root_value: str, data_dir: str, source: str | None = None) -> Path:
                     merged.mkdir(parents=True, exist_ok=True)
                     link.symlink_to(item.resolve(), target_is_directory=True)
         root = merged
-    # an archive of one top folder (data/train/...): step into it
+    # an archive (or folder) of one top folder (photos/train/... or photos/<class>/...): step in
     entries = [p for p in root.iterdir() if not p.name.startswith(".")]
     if len(entries) == 1 and entries[0].is_dir() and entries[0].name not in SPLITS:
-        inner = [p for p in entries[0].iterdir() if p.is_dir()]
-        if any(p.name in SPLITS for p in inner):
+        inner = [p for p in entries[0].iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if any(p.name in SPLITS for p in inner) or len(inner) >= 2:
             root = entries[0]
     return root
 
@@ -100,11 +86,22 @@ def class_folders(folder: Path, where: str) -> list[Path]:
     return classes
 
 
+def to_eight_bits(image):
+    """A 16-bit grey image (PIL mode I;16*, or I as older Pillow reads 16-bit PNGs) scaled by its
+    bit depth to 8 bits: PIL's own convert() clips it at 255, so most of it turns white."""
+    from PIL import Image
+
+    if not (image.mode.startswith("I;16") or image.mode == "I"):
+        return image
+    wide = np.asarray(image, np.int64)
+    return Image.fromarray(np.clip((wide + 128) // 257, 0, 255).astype(np.uint8), "L")
+
+
 def _decode(path: Path, size: int | None, channels: int) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as image:
-        image = image.convert("RGB" if channels == 3 else "L")
+        image = to_eight_bits(image).convert("RGB" if channels == 3 else "L")
         if size is not None:
             w, h = image.size
             scale = size / min(w, h)
