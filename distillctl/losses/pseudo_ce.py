@@ -9,8 +9,9 @@ class), for every sample, labelled or not:
 `min_confidence` (tau) keeps only samples whose teacher softmax peak is at least that; as in
 FixMatch (Sohn et al. 2020, eq. 4: (1 / mu B) sum_b 1(max q_b >= tau) H(q^_b, p_b); its PyTorch
 ports take `(F.cross_entropy(..., reduction='none') * mask).mean()`), the masked values are
-averaged over the whole batch B, so the term's weight does not swing with how many pass. `mean_over=kept`
-averages over the kept samples instead. metrics.csv's train/samples_pseudo_ce counts the kept.
+averaged over the whole batch B, so the term's weight does not swing with how many pass.
+`mean_over=kept` averages over the kept samples instead. metrics.csv's train/samples_pseudo_ce
+counts the kept ones.
 """
 
 from __future__ import annotations
