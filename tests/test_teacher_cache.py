@@ -118,3 +118,30 @@ def test_a_second_distillation_reuses_the_first_ones_disk_entry(tmp_path, teache
     assert load(second)["teacher_cache"] == str(entry)
     a, b = _student_state(first), _student_state(second)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("damage", ["overwritten", "truncated"])
+def test_a_damaged_disk_entry_is_named_recomputed_and_replaced(tmp_path, capsys, damage):
+    """Other numbers of the right shape in one .npy (or a file cut short) are never trained on:
+    the checksum written with the entry names it, the teacher runs again, the entry is replaced."""
+    import numpy as np
+
+    entry = tmp_path / "teacher_outputs" / "k"
+    first = TeacherCache(size=4, budget_bytes=10, store="disk", entry=entry)
+    first.lookup(torch.arange(4), _teacher_outputs(torch.arange(4)))
+    (npy,) = entry.glob("0.npy")
+    if damage == "overwritten":
+        stored = np.load(npy)
+        np.save(npy, np.random.default_rng(0).normal(size=stored.shape).astype(stored.dtype))
+    else:
+        npy.write_bytes(npy.read_bytes()[:-8])
+    CALLS.clear()
+    again = TeacherCache(size=4, budget_bytes=10, store="disk", entry=entry)
+    printed = "".join(capsys.readouterr()).replace("\n", " ")
+    assert again.reused is None and "is damaged (0.npy does not match the checksum" in printed
+    out = again.lookup(torch.arange(4), _teacher_outputs(torch.arange(4)))
+    assert CALLS != []  # the teacher ran again
+    assert torch.equal(out["__logits__"][:, 2], torch.arange(4.0))
+    third = TeacherCache(size=4, budget_bytes=10, store="disk", entry=entry)
+    assert third.reused == entry  # replaced by an intact entry: reused from now on
+    assert torch.equal(third.lookup(torch.arange(4), None)["__logits__"][:, 2], torch.arange(4.0))

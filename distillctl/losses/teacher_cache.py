@@ -38,7 +38,14 @@ class TeacherCache:
         self.missing = self.size
         self.disabled = ""  # why the cache gave up (too large), else ""
         self.reused: Path | None = None  # the disk entry this run found finished
-        found = DiskStore.open(entry) if entry is not None else None
+        found, damage = DiskStore.read(entry) if entry is not None else (None, None)
+        if damage is not None:
+            from distillctl.console import say
+
+            say(
+                f"teacher-output cache entry {entry} is damaged ({damage}): the teacher's outputs "
+                "are computed again and the entry is replaced"
+            )
         if found is not None and found.size == self.size:
             self.store, self.reused = found, entry
             self.filled, self.missing = [True] * self.size, 0

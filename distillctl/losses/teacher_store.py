@@ -7,6 +7,8 @@ another teacher or other data is another key, so a stale entry is never read. It
 a private `<key>.tmp-<pid>` folder and renamed into place only when every sample is in, so a
 crashed or concurrent run (a sweep's jobs, DDP ranks) never reads a half-written entry; the
 first finished writer wins and later runs with the same key reuse it without a teacher pass.
+meta.json records each file's sha256, checked whenever the entry is opened: a file changed or
+cut short since is named, and the entry is recomputed and replaced (never trained on).
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ def cache_key(teacher: torch.nn.Module, data_cfg: dict[str, Any], extra: dict[st
     inputs = {k: v for k, v in data_cfg.items() if k not in SERVING_KEYS}
     digest.update(json.dumps([inputs, extra], sort_keys=True, default=str).encode())
     return digest.hexdigest()[:32]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class DeviceStore:
@@ -87,17 +97,28 @@ class DiskStore:
 
     @classmethod
     def open(cls, final: Path) -> DiskStore | None:
-        """A finished entry, or None (absent, or unreadable: then it is recomputed)."""
+        """A finished, intact entry, or None (absent or damaged: then it is recomputed)."""
+        return cls.read(final)[0]
+
+    @classmethod
+    def read(cls, final: Path) -> tuple[DiskStore | None, str | None]:
+        """(the entry, None) if it is finished and intact; (None, what is wrong) if it is there
+        but damaged; (None, None) if there is none."""
+        if not (final / META).exists():
+            return None, None
         try:
             meta = json.loads((final / META).read_text(encoding="utf-8"))
+            for i, _ in enumerate(meta["keys"]):
+                if _sha256(final / f"{i}.npy") != meta["sha256"][i]:
+                    return None, f"{i}.npy does not match the checksum written with it"
             arrays = {
                 k: np.load(final / f"{i}.npy", mmap_mode="r") for i, k in enumerate(meta["keys"])
             }
-        except (OSError, ValueError, KeyError):
-            return None
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+            return None, f"unreadable ({type(exc).__name__}: {exc})"
         if any(len(a) != meta["size"] for a in arrays.values()):
-            return None
-        return cls(final, arrays, meta["dtypes"])
+            return None, "its files hold another number of samples than meta.json says"
+        return cls(final, arrays, meta["dtypes"]), None
 
     @property
     def size(self) -> int:
@@ -122,8 +143,21 @@ class DiskStore:
         """Flush, describe and move the filled entry into place; returns where it is."""
         for array in self.arrays.values():
             array.flush()
-        meta = {"keys": list(self.arrays), "dtypes": self.dtypes, "size": self.size}
+        meta = {
+            "keys": list(self.arrays),
+            "dtypes": self.dtypes,
+            "size": self.size,
+            "sha256": [_sha256(self.folder / f"{i}.npy") for i in range(len(self.arrays))],
+        }
         (self.folder / META).write_text(json.dumps(meta), encoding="utf-8")
+        if self.final.exists() and DiskStore.open(self.final) is None:
+            # a damaged entry (this run recomputed it): moved aside, then replaced
+            aside = self.final.with_name(f"{self.final.name}.damaged-{os.getpid()}")
+            try:
+                os.replace(self.final, aside)
+            except OSError:
+                pass
+            shutil.rmtree(aside, ignore_errors=True)
         try:
             os.replace(self.folder, self.final)  # atomic; fails if another writer finished first
         except OSError:
