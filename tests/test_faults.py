@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import stat
 import time
 from datetime import datetime
 from pathlib import Path
@@ -285,3 +287,48 @@ def test_a_requeued_slurm_job_continues_the_run_it_began(tmp_path):
     assert info["status"] == "done" and len(info["resumed_at"]) == 1
     assert _epochs_in_csv(run_dir) == list(range(6))
     assert len(list((tmp_path / "outputs/train_teacher").rglob("run.json"))) == 1
+
+
+def test_run_files_honour_the_umask(tmp_path):
+    """A teammate on a shared file system reads the runs: files get 0666 less the umask, not
+    mkstemp's 0600."""
+    from distillctl.io import atomic_write_text
+
+    previous = os.umask(0o022)
+    try:
+        shared = atomic_write_text(tmp_path / "shared.json", "{}")
+        os.umask(0o077)
+        private = atomic_write_text(tmp_path / "private.json", "{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o644
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+
+
+def test_a_full_disk_while_writing_a_checkpoint_is_one_message_and_keeps_the_last(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from distillctl import io as dio
+
+    calls = {"n": 0}
+    real = os.fsync
+
+    def fsync(fd):
+        calls["n"] += 1
+        if calls["n"] > 12:  # a few epochs' files are written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(dio.os, "fsync", fsync)
+    with pytest.raises(RunError) as caught:
+        run_stage(
+            "train_teacher", tmp_path, "trainer.max_epochs=6", "trainer.limit_train_batches=2"
+        )
+    assert "the disk is full" in caught.value.problem and "free space" in caught.value.fix
+    run_dir = tmp_path / "train_teacher"
+    last = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=True)  # whole
+    assert last["epoch"] >= 0 and not list(run_dir.rglob("*.tmp"))
+    # run.json is whole (its update to `failed` needs the disk space that is missing)
+    assert load(run_dir)["status"] in ("running", "failed")
