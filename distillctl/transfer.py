@@ -176,6 +176,21 @@ def add_unlabelled(data: Any, x: np.ndarray, what: str) -> None:
             f"the transfer set ({what}) holds {x.dtype} values but the data stores uint8 pixels",
             "give uint8 pixels (0..255) as the training images are stored",
         )
+    if want.dtype != np.uint8 and not (
+        np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)
+    ):  # complex (its imaginary part would be dropped), strings, objects, booleans
+        raise ConfigError(
+            f"the transfer set ({what}) holds {x.dtype} values but the data's inputs are "
+            f"real numbers ({want.dtype})",
+            f"give real-valued inputs (e.g. numpy.save of a float32 array shaped like "
+            f"{list(want.shape[1:])} per input)",
+        )
+    if want.dtype != np.uint8 and not np.isfinite(x).all():
+        raise ConfigError(
+            f"the transfer set ({what}) holds NaN or infinite values "
+            f"({int((~np.isfinite(x)).sum()):,} of them)",
+            "replace or drop those inputs",
+        )
     x = x.astype(want.dtype, copy=False)
     labels = np.full(len(x), UNLABELLED, dtype=splits.y_train.dtype)
     data.splits = dataclasses.replace(

@@ -122,6 +122,15 @@ def test_an_unlabelled_file_of_the_wrong_shape_or_kind_is_named(tmp_path, teache
     args = [f"teacher_ckpt={teacher_run}", "distill.transfer=unlabeled"]
     with pytest.raises(ConfigError, match=r"inputs of shape \[7\] but the data's inputs are"):
         run_stage("distill_student", tmp_path, *args, f"distill.unlabeled_path={wrong}")
+    for name, values, what in (
+        ("complex", np.zeros((5, 1, 8, 8), np.complex64), "holds complex64 values"),
+        ("strings", np.full((5, 1, 8, 8), "a"), "holds <U1 values"),
+        ("nan", np.full((5, 1, 8, 8), np.nan, np.float32), "holds NaN or infinite values"),
+    ):
+        np.save(tmp_path / f"{name}.npy", values)
+        with pytest.raises(ConfigError, match=what):
+            run_stage("distill_student", tmp_path, *args,
+                      f"distill.unlabeled_path={tmp_path / f'{name}.npy'}", name=name)  # fmt: skip
     good = tmp_path / "good.pt"
     torch.save({"x": torch.rand(20, 1, 8, 8)}, good)
     run_dir, _ = run_stage("distill_student", tmp_path, *args, f"distill.unlabeled_path={good}",
