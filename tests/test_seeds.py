@@ -171,3 +171,29 @@ def test_attribution_agreement_is_paired_with_the_scratch_student_per_seed(tmp_p
     compare(collect([], tmp_path), tmp_path / "out")
     printed = capsys.readouterr().out
     assert "+0.073" in printed and printed.count("differs from 0") == 2  # accuracy, Spearman
+
+
+def test_compare_names_every_run_it_skips_and_why(tmp_path):
+    """A damaged run.json, model_card.json, .hydra/config.yaml or attributions/metrics.json:
+    that run is listed under the table with the file and why, the others are compared."""
+    from tests.conftest import cli
+
+    for seed in range(6):
+        fake_run(tmp_path, seed, 0.95, 0.90)
+    (tmp_path / "run1/run.json").write_text('{"stage": "run", "sta')
+    (tmp_path / "run2/distilled/model_card.json").write_text("{not json")
+    (tmp_path / "run3/.hydra/config.yaml").write_text("loss: [unclosed\n  - : :\n")
+    (tmp_path / "run4/attributions").mkdir()
+    (tmp_path / "run4/attributions/metrics.json").write_text("")
+    rows = collect([], tmp_path)
+    skipped = {Path(r["run"]).name: r["reason"] for r in rows if r.get("status") == "skipped"}
+    assert sorted(skipped) == ["run1", "run2", "run3", "run4"]
+    assert "run1/run.json cannot be read (JSONDecodeError" in skipped["run1"]
+    assert "distilled/model_card.json cannot be read" in skipped["run2"]
+    assert "config.yaml cannot be read" in skipped["run3"]
+    assert "attributions/metrics.json cannot be read" in skipped["run4"]
+    (kd,) = [g for g in groups(rows) if g["method"] == "ce+kd"]
+    assert kd["n"] == 2 and kd["seeds"] == [0, 5]
+    out = cli("compare", f"paths.output_root={tmp_path}", cwd=tmp_path)
+    assert out.returncode == 0 and "Traceback" not in out.stderr + out.stdout
+    assert "skipped 4 run(s) whose files cannot be read" in out.stdout

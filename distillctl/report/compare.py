@@ -50,8 +50,39 @@ NORMALISED = ("spearman",)  # figures also read between chance (0) and ceiling (
 QUALITY = ("deletion_auc", "insertion_auc", "faithfulness_corr", "randomisation_spearman")
 
 
+SKIPPED = "skipped"  # a run whose files cannot be read: listed under the table with why
+
+
+class Unreadable(Exception):
+    """A run's file that exists but cannot be read: its run is skipped and named."""
+
+
 def _read(path: Path) -> dict[str, Any]:
-    return read_json(path) if path.exists() else {}
+    """A run's JSON file, {} when absent."""
+    if not path.exists():
+        return {}
+    try:
+        found = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise Unreadable(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
+    if not isinstance(found, dict):
+        raise Unreadable(f"{path} holds a {type(found).__name__}, not an object")
+    return found
+
+
+def _config(path: Path):
+    """A run's .hydra/config.yaml, empty when absent."""
+    import yaml
+
+    if not path.exists():
+        return OmegaConf.create({})
+    try:
+        return OmegaConf.load(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise Unreadable(
+            f".hydra/{path.name} cannot be read ({type(exc).__name__}: {first})"
+        ) from None
 
 
 def _explanation(metrics: dict[str, Any], name: str) -> dict[str, Any]:
@@ -73,9 +104,8 @@ def _explanation(metrics: dict[str, Any], name: str) -> dict[str, Any]:
 
 def student_row(run_dir: Path, method: str | None = None) -> dict[str, Any]:
     """What a distill (or train student) run folder says about its student."""
-    info = runs.load(run_dir) or {}
-    cfg_path = run_dir / ".hydra" / "config.yaml"
-    cfg = OmegaConf.load(cfg_path) if cfg_path.exists() else OmegaConf.create({})
+    info = _read(run_dir / runs.RUN_FILE)
+    cfg = _config(run_dir / ".hydra" / "config.yaml")
     card = _read(run_dir / "model_card.json")
     if method is None:
         from distillctl.losses import recipe_name
@@ -123,7 +153,7 @@ def rows_of(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
         distilled = student_row(run_dir / "distilled")
         scratch = student_row(run_dir / "scratch", method="scratch")
         # the pipeline's own config (the sub-runs' differ by stage and teacher path only)
-        cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+        cfg = _config(run_dir / ".hydra" / "config.yaml")
         teacher = student_row(run_dir / "teacher", method="teacher")  # the reference row
         for row in (distilled, scratch, teacher):
             row["configuration"] = configuration(cfg)
@@ -173,22 +203,40 @@ def collect(
             for d, info in runs.runs_of(output_root, stage)
             if info.get("status") in ("done", *ENDED) and not _nested(d)
         ]
+        folders += unreadable_runs(output_root)
     rows = [row for folder in folders for row in rows_of_any(folder, output_root)]
-    if not rows:
+    if not [r for r in rows if r.get("status") != SKIPPED]:
+        skipped = "; ".join(f"{r['run']} ({r['reason']})" for r in rows)
         raise ConfigError(
-            f"no finished distill or run folders under {output_root}",
+            f"no finished distill or run folders under {output_root}"
+            + (f" that can be read (skipped: {skipped})" if rows else ""),
             "run `distillctl run` (or distill student + explain) first, or pass run folders",
         )
     return rows
 
 
+def unreadable_runs(output_root: Path) -> list[Path]:
+    """Run folders whose run.json exists but cannot be read (not inside a pipeline folder,
+    whose reading names them itself)."""
+    root = Path(output_root)
+    if not root.is_dir():
+        return []
+    found = [p.parent for p in root.rglob(runs.RUN_FILE) if runs.load(p.parent) is None]
+    return [d for d in found if not (d.parent / runs.RUN_FILE).exists()]
+
+
 def rows_of_any(run_dir: Path, output_root: Path) -> list[dict[str, Any]]:
     """rows_of for a finished run; for one that failed or was interrupted, its config's row
-    with the status and reason (counted in its group, never in its figures)."""
-    info = runs.load(run_dir) or {}
-    if info.get("status") in ENDED:
-        return [{**student_row(run_dir), "status": info["status"], "reason": info.get("reason")}]
-    return rows_of(run_dir, output_root)
+    with the status and reason (counted in its group, never in its figures); for one whose
+    files cannot be read, a `skipped` row naming the file and why (listed, never grouped)."""
+    try:
+        info = _read(run_dir / runs.RUN_FILE)
+        if info.get("status") in ENDED:
+            row = student_row(run_dir)
+            return [{**row, "status": info["status"], "reason": info.get("reason")}]
+        return rows_of(run_dir, output_root)
+    except Unreadable as exc:
+        return [{"run": str(run_dir), "status": SKIPPED, "reason": str(exc)}]
 
 
 NUMERIC = ("test_acc", "teacher_top1", *EXPLAINED, *(f"{k}_norm" for k in NORMALISED), *QUALITY)
@@ -391,13 +439,21 @@ def compare_command(args: list[str]) -> dict[str, Path]:
 
 
 def groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows grouped by configuration (seeds.group_by_configuration), with every figure."""
-    return group_by_configuration(rows, NUMERIC[1:])
+    """The rows grouped by configuration (seeds.group_by_configuration), with every figure;
+    skipped (unreadable) runs are left out."""
+    return group_by_configuration([r for r in rows if r.get("status") != SKIPPED], NUMERIC[1:])
 
 
 def compare(rows: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
     summary = groups(rows)
     print_table(summary)
+    skipped = [r for r in rows if r.get("status") == SKIPPED]
+    if skipped:
+        from distillctl.console import console
+
+        console.print(f"skipped {len(skipped)} run(s) whose files cannot be read:", soft_wrap=True)
+        for row in skipped:
+            console.print(f"  {row['run']}: {row['reason']}", soft_wrap=True, markup=False)
     written = {
         "csv": write_groups(summary, out_dir / "compare.csv"),
         "runs_csv": write_csv(rows, out_dir / "compare_runs.csv"),
