@@ -9,8 +9,8 @@ import pytest
 
 from distillctl.configuration.groups import groups
 from distillctl.configuration.validate import validate
-from tests import fake_vision
 from distillctl.errors import ConfigError
+from tests import fake_vision
 from tests.conftest import compose_cfg, run_stage
 
 PHOTOS = Path(__file__).resolve().parent / "fixtures" / "cifar10-jpeg"
