@@ -355,6 +355,13 @@ def test_explain_takes_a_given_distill_run_and_refuses_other_folders(tmp_path, t
     assert load(run_dir)["parents"]["distill"] == str(first.resolve())
     with pytest.raises(RunError, match="is not a `distill student` run folder"):
         run_stage("explain", tmp_path, f"explain.run={teacher_run}", name="e2")
+    # its checkpoints deleted: the advice names what explain can use (it has no *_ckpt keys)
+    second = tmp_path / "d2"
+    for ckpt in (second / "checkpoints").glob("*.ckpt"):
+        ckpt.unlink()
+    with pytest.raises(RunError, match="student checkpoint not found") as err:
+        run_stage("explain", tmp_path, f"explain.run={second}", name="e3")
+    assert "_ckpt" not in err.value.fix and "explain.run=<distill run folder>" in err.value.fix
 
 
 def test_the_scratch_baseline_is_matched_to_the_distilled_student(tmp_path, teacher_run):

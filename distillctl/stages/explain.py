@@ -8,6 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from distillctl.console import say
+from distillctl.errors import RunError
 from distillctl.report.build import explain_and_report
 from distillctl.runfolder import record as runs
 from distillctl.runfolder.record import RunRecord
@@ -24,14 +25,30 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     say(f"explaining distill run {distill_dir}")
     record.add_parent("distill", distill_dir)
     info = runs.load(distill_dir) or {}
-    student, student_meta = load_model(info["results"]["checkpoint_path"], "student")
-    teacher, _ = load_teacher(
-        student_meta["teacher_ckpt"],
-        student_meta.get("teacher_model") or {},
-        tuple(student_meta["input_shape"]),
-        int(student_meta["num_classes"]),
-        student_meta["data"],
-    )
+    try:
+        student, student_meta = load_model(info["results"]["checkpoint_path"], "student")
+    except RunError as exc:
+        raise RunError(
+            exc.problem,
+            f"explain reads the checkpoints of the distill run it explains ({distill_dir}): "
+            "distil again to write them (`distillctl distill student`), or explain another run "
+            "with explain.run=<distill run folder>",
+        ) from None
+    try:
+        teacher, _ = load_teacher(
+            student_meta["teacher_ckpt"],
+            student_meta.get("teacher_model") or {},
+            tuple(student_meta["input_shape"]),
+            int(student_meta["num_classes"]),
+            student_meta["data"],
+        )
+    except RunError as exc:
+        raise RunError(
+            exc.problem,
+            f"explain reads the teacher the distill run {distill_dir} was distilled from, "
+            f"{student_meta['teacher_ckpt']}: put that file back, or distil again from a teacher "
+            "that exists and explain that run",
+        ) from None
     teacher_run = info.get("parents", {}).get("teacher")
     # the data the student was trained on, read from where that run read it (its data_dir
     # and files), whatever this command's paths say
