@@ -332,3 +332,18 @@ def test_a_full_disk_while_writing_a_checkpoint_is_one_message_and_keeps_the_las
     assert last["epoch"] >= 0 and not list(run_dir.rglob("*.tmp"))
     # run.json is whole (its update to `failed` needs the disk space that is missing)
     assert load(run_dir)["status"] in ("running", "failed")
+
+
+def test_resuming_a_run_with_a_damaged_last_ckpt_or_config_is_one_message(tmp_path):
+    run_dir, _ = run_stage("train_teacher", tmp_path, "trainer.max_epochs=1")
+    info = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**info, "status": "interrupted"}))
+    last = run_dir / "checkpoints/last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    out = cli("train", "teacher", f"resume={run_dir}", cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "last.ckpt is damaged" in out.stderr and "fix:" in out.stderr
+    (run_dir / ".hydra/config.yaml").write_text("trainer: [unclosed\n  - : :\n")
+    out = cli("train", "teacher", f"resume={run_dir}", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "config.yaml is damaged and cannot be read" in out.stderr

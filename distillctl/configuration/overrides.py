@@ -160,7 +160,21 @@ def resume_args(stage: stages.Stage, args: list[str], overrides, resume, parsed)
 
 
 def resume_in(stage: stages.Stage, run_dir: Path) -> list[str]:
-    """Hydra's arguments that continue the run in `run_dir` with its own saved config."""
+    """Hydra's arguments that continue the run in `run_dir` with its own saved config (which
+    must still read: Hydra would end in a parser's traceback)."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    saved = run_dir / ".hydra" / "config.yaml"
+    try:
+        OmegaConf.load(saved)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"the run's saved config {saved} is damaged and cannot be read ({first})",
+            "restore that file (it is the config the run started with), or start a new run "
+            "with the same overrides",
+        ) from None
     return [
         "-cp",
         str(run_dir / ".hydra"),

@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from distillctl import data as data_registry
-from distillctl.errors import ConfigError, DistillctlError, exit_with, report_error
+from distillctl.errors import ConfigError, DistillctlError, RunError, exit_with, report_error
 from distillctl.guards import seed_all, seed_stream
 from distillctl.io import atomic_write_text
 from distillctl.runfolder.naming import make_folder
@@ -107,7 +107,14 @@ def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
     if last.exists():
         import torch
 
-        epoch = int(torch.load(last, map_location="cpu", weights_only=True)["epoch"])
+        try:
+            epoch = int(torch.load(last, map_location="cpu", weights_only=True)["epoch"])
+        except Exception as exc:  # torch raises many kinds on a truncated or foreign file
+            raise RunError(
+                f"{last} is damaged ({type(exc).__name__}): the run cannot continue from it",
+                f"delete {last} to train this run again from its start, in its folder (resume= "
+                "then starts over), or start a new run",
+            ) from None
         say(
             f"resuming {run_dir} from {last} (epoch {epoch} finished; training continues at "
             f"epoch {epoch + 1})"
