@@ -39,6 +39,31 @@ def check(cfg: DictConfig) -> None:
             f"logger={name} needs the '{module}' package, which is not installed",
             f"pip install '{requirement}', or choose logger=csv",
         )
+    uri = str(cfg.logger.get("tracking_uri") or "") if name == "mlflow" else ""
+    if uri.startswith(("http://", "https://")):
+        reachable(uri)
+
+
+REACH_TIMEOUT = 5.0  # seconds; MLflow's own client retries an unreachable server for minutes
+
+
+def reachable(uri: str) -> None:
+    """A tracking server answers (any HTTP answer counts) within REACH_TIMEOUT, checked before
+    training: MLflow's client would retry for minutes and end in chained tracebacks."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=REACH_TIMEOUT).close()
+    except urllib.error.HTTPError:
+        return  # it answered (an older server without /health)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        why = getattr(exc, "reason", exc)
+        raise ConfigError(
+            f"logger.tracking_uri={uri} cannot be reached ({why})",
+            "start the tracking server (mlflow server --port ...) or check the address, or drop "
+            "logger.tracking_uri to keep the MLflow store in the run folder",
+        ) from None
 
 
 @register("csv")

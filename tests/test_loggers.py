@@ -55,3 +55,22 @@ def test_a_logger_whose_library_is_missing_is_named_before_any_run(tmp_path, mon
         loggers.check(cfg)
     with pytest.raises(ConfigError, match="unknown logger 'nope'"):
         loggers.check(compose_cfg("train_teacher", ["logger.name=nope"], tmp_path))
+
+
+def test_an_unreachable_tracking_server_is_one_message_before_any_run(tmp_path):
+    """MLflow's client retries an unreachable server for minutes and ends in chained
+    tracebacks: the address is tried once, briefly, before anything runs."""
+    import socket
+
+    from tests.conftest import cli
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    cfg = compose_cfg("train_teacher", ["logger=mlflow", f"logger.tracking_uri={uri}"], tmp_path)
+    with pytest.raises(ConfigError, match=f"logger.tracking_uri={uri} cannot be reached"):
+        loggers.check(cfg)
+    out = cli("train", "teacher", "logger=mlflow", f"logger.tracking_uri={uri}", cwd=tmp_path)
+    assert out.returncode == 2 and "cannot be reached" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "outputs").exists()
