@@ -102,12 +102,40 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
     main_fn = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=stage.name)(
         task
     )
-    main_fn()
+    search = any(a.startswith("hparams_search=") for a in args)
+    if search:  # Hydra prints a sweeper's error as a traceback unless it may raise it to us
+        os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main_fn()
+    except ValueError as exc:
+        if not (search and "No trials are completed yet" in str(exc)):
+            raise
+        no_trial_finished(args)
     # a sweep went on past its failed jobs (in this process or a launcher's); its exit code
     # still says they failed. Only where a sweep ran: --cfg and --help must stay light.
     sweep = sys.modules.get("distillctl.report.sweep")
     if getattr(sweep, "EXIT_CODE", 0):
         sys.exit(sweep.EXIT_CODE)
+
+
+def no_trial_finished(args: list[str]) -> None:
+    """Optuna's sweeper ends a search where every trial failed in `ValueError: No trials are
+    completed yet`: the trials' table instead, and one message."""
+    from distillctl.errors import RunError
+    from distillctl.report import sweep
+
+    folder = sweep.SWEEP_DIR
+    reasons = []
+    if folder is not None and folder.is_dir():
+        rows = sweep.jobs(folder)
+        sweep.jobs_table(folder, rows)
+        reasons = [r["reason"] for r in rows if r["reason"]]
+    raise RunError(
+        "every trial of the search failed, so there is no best trial"
+        + (f" (the first: {reasons[0]})" if reasons else ""),
+        "fix what the trials report (the table above; each trial's run.json says why), then "
+        "search again",
+    )
 
 
 # Commands that start no run: their words -> "module:function" taking the remaining arguments.

@@ -259,6 +259,12 @@ CASES = [
         "trained on data 'breast_cancer' but this run uses 'digits'",
     ),
     (
+        "every trial of a search fails",
+        [*TD, "hparams_search=optuna", "hydra.sweeper.n_trials=2", "paths.output_root={tmp}/e1"],
+        1,
+        "every trial of the search failed, so there is no best trial",
+    ),
+    (
         "explain before any distill run",
         ["explain", "paths.output_root={tmp}/empty"],
         1,
@@ -344,3 +350,12 @@ def test_a_teacher_folder_survives_a_failed_distillation(places, tmp_path):
     out = cli(*TD, f"teacher_ckpt={copy}", "teacher=mlp", *TINY, cwd=tmp_path)
     assert out.returncode == 1
     assert {p: p.stat().st_size for p in copy.rglob("*") if p.is_file()} == sizes
+
+
+def test_a_sweep_whose_every_job_fails_says_so_briefly(places, tmp_path):
+    """Each job's one-line error, the jobs table, one closing line: no grouped table of nothing."""
+    out = cli(*TD, "-m", "seed=1,2", *TINY, f"paths.output_root={tmp_path}/none", cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr + out.stdout
+    assert "every job failed" in out.stdout.replace("\n", " ")
+    assert "runs that differ only by seed grouped" not in out.stdout
+    assert len((out.stdout + out.stderr).splitlines()) < 30

@@ -414,7 +414,7 @@ def print_table(summary: list[dict[str, Any]]) -> None:
             _short(g.get("spearman_vs_scratch_verdict")),
             "-" if g.get("parameters") is None else f"{g['parameters']:,}",
             _pct(g.get("teacher_top1")),
-            str(g["failed"]) if not g["failed"] else f"{g['failed']}: {g['failed_runs']}",
+            str(g["failed"]) if not g["failed"] else f"{g['failed']} (compare.csv says why)",
         )
     console.print(table)
     explained = sorted({g["explained"] for g in summary if g.get("explained")})

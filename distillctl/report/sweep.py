@@ -13,9 +13,15 @@ from omegaconf import DictConfig
 # the exit code of the sweep that just ended: the largest of its failed jobs' (from their
 # run.json, so jobs run by joblib, submitit or Slurm count too); cli.launch exits with it
 EXIT_CODE = 0
+# the folder of the sweep under way (cli.no_trial_finished reads it when a sweeper gives up)
+SWEEP_DIR: Path | None = None
 
 
 class SeedGroups(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global SWEEP_DIR
+        SWEEP_DIR = Path(str(config.hydra.sweep.dir))
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from distillctl.console import say
         from distillctl.errors import DistillctlError
@@ -30,6 +36,9 @@ class SeedGroups(Callback):
         rows = jobs(sweep_dir)
         jobs_table(sweep_dir, rows)
         EXIT_CODE = max([r["exit_code"] for r in rows if r["status"] != "done"], default=0)
+        if rows and all(r["status"] != "done" for r in rows):
+            say(f"sweep {sweep_dir}: every job failed (the table above says why; jobs.csv)")
+            return
         best_job(sweep_dir, config)
         try:
             rows = collect([], sweep_dir, stages=SWEPT)
