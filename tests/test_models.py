@@ -94,3 +94,24 @@ def test_randomised_copy_redraws_every_parameter(arch):
         if torch.equal(p, q)
     ]
     assert kept == [], f"{arch}: not re-drawn: {kept}"
+
+
+def test_one_pixel_images_and_one_step_signals_build():
+    """The dry forward that sizes the head runs in train mode: BatchNorm needs two samples."""
+    for arch, shape in (("cnn", (3, 1, 1)), ("cnn1d", (1, 1))):
+        model = create_model({"arch": arch, "num_classes": 2}, shape)
+        assert model(torch.zeros(4, *shape)).shape == (4, 2)
+
+
+class NeedsBigInputs(torch.nn.Module):
+    def __init__(self, num_classes: int, input_shape):
+        super().__init__()
+        if input_shape[-1] < 8:
+            raise RuntimeError("Output size is too small")
+        self.fc = torch.nn.Linear(input_shape[-1], num_classes)
+
+
+def test_a_builder_that_cannot_take_the_inputs_is_one_config_error():
+    spec = {"arch": "custom", "_target_": "tests.test_models.NeedsBigInputs", "num_classes": 2}
+    with pytest.raises(ConfigError, match=r"teacher=custom cannot be built for inputs of shape"):
+        create_model(spec, (3, 2, 2), role="teacher")

@@ -67,6 +67,14 @@ def create_model(model_cfg: Any, input_shape: tuple[int, ...], role: str = "mode
         return builder(input_shape=tuple(input_shape), **kwargs)
     except ShapeError as exc:
         raise ConfigError(f"{role}={arch} {exc.problem}", exc.fix) from None
+    except (RuntimeError, ValueError) as exc:  # its dry forward could not take these inputs
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ConfigError(
+            f"{role}={arch} cannot be built for inputs of shape {tuple(input_shape)} "
+            f"({type(exc).__name__}: {first})",
+            "choose an architecture for inputs of this size, or resize them (images: "
+            "data.image_size=<pixels>)",
+        ) from None
 
 
 class ShapeError(ConfigError):

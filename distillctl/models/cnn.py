@@ -31,7 +31,7 @@ def cnn(
         in_ch = int(ch)
     features = nn.Sequential(blocks)
     with torch.no_grad():
-        flat = features(torch.zeros(1, *input_shape)).numel()
+        flat = features(torch.zeros(2, *input_shape))[0].numel()  # 2: BatchNorm in train mode
     head = [nn.Flatten(), nn.Linear(flat, int(hidden)), nn.ReLU()]
     if dropout:
         head.append(nn.Dropout(float(dropout)))

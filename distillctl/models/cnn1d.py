@@ -30,7 +30,7 @@ def cnn1d(
         in_ch = int(ch)
     features = nn.Sequential(blocks)
     with torch.no_grad():
-        flat = features(torch.zeros(1, *input_shape)).numel()
+        flat = features(torch.zeros(2, *input_shape))[0].numel()  # 2: BatchNorm in train mode
     head = [nn.Flatten()]
     if dropout:
         head.append(nn.Dropout(float(dropout)))
