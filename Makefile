@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/distillctl run -m seed=0,1,2
 
+# one worker per core (pytest-xdist); each computes on one thread (tests/conftest.py)
 test: $(STAMP) browser
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n auto
 
 browser:
 	@bash scripts/ensure-chromium.sh

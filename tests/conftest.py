@@ -11,10 +11,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from distillctl.configuration.groups import config_dir
 from distillctl.configuration.overrides import register_resolvers
+
+# `make test` runs the suite in one worker per core (pytest-xdist): each worker, and every CLI
+# it starts, computes on one thread, so the workers do not fight over the cores (tiny models
+# gain nothing from intra-op threads anyway).
+THREADS = "1"
+os.environ["OMP_NUM_THREADS"] = THREADS
+torch.set_num_threads(int(THREADS))
 
 # 1 epoch of 2 batches, small explanations: every stage end to end in about a second.
 TINY = [

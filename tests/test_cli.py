@@ -153,7 +153,7 @@ def test_an_optuna_search_maximises_validation_accuracy_and_writes_the_best_conf
     run_stage("train_teacher", tmp_path / "outputs")  # found as teacher_ckpt=latest
     out = cli(
         "distill", "student", "hparams_search=optuna", "hydra.sweeper.n_trials=2",
-        "trainer.limit_train_batches=4", *TINY[2:], cwd=tmp_path,
+        "trainer.max_epochs=3", "trainer.limit_train_batches=4", *TINY[2:], cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     (result,) = (tmp_path / "outputs/distill_student").rglob("optimization_results.yaml")
