@@ -167,6 +167,8 @@ def test_an_optuna_search_maximises_validation_accuracy_and_writes_the_best_conf
     best = OmegaConf.load(sweep_dir / "best_config.yaml")
     assert best.loss.kd.temperature == study.best_params["loss.kd.temperature"]
     assert best.optim.lr == study.best_params["optim.lr"] and best.objective == "val_acc"
+    # a search is a sweep even without -m: no empty single-run folder is reserved beside it
+    assert [p.name for p in (tmp_path / "outputs/distill_student").iterdir()] == ["multirun"]
 
 
 def test_a_run_time_error_exits_1_marks_the_run_failed_and_prints_no_traceback(tmp_path):

@@ -124,7 +124,9 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
     if resume is not None:
         return resume_args(stage, args, overrides, resume, parsed)
     cfg = precheck(stage.name, " ".join(stage.words), overrides, parsed.config_dir)
-    requeued = None if parsed.multirun else requeued_run(str(cfg.paths.output_root), stage.name)
+    # a search config (hparams_search=...) sets hydra.mode=MULTIRUN itself: a sweep, even without -m
+    sweeping = parsed.multirun or any(o.key_or_group == "hparams_search" for o in overrides)
+    requeued = None if sweeping else requeued_run(str(cfg.paths.output_root), stage.name)
     if requeued is not None:  # the same command, started again by Slurm: continue its run
         return resume_in(stage, requeued)
     named = [o for o in overrides if o.key_or_group in ("hydra.run.dir", "hydra.sweep.dir")]
@@ -132,13 +134,9 @@ def check_command_line(stage: stages.Stage, args: list[str]) -> list[str]:
         check_folder(str(override.value()), override.key_or_group)
     if named:
         return args
-    tasks = (
-        None if parsed.multirun else slurm_tasks_folder(cfg.paths.output_root, stage.name, cfg.tag)
-    )
-    run_dir = tasks or reserve(
-        str(cfg.paths.output_root), stage.name, cfg.tag, bool(parsed.multirun)
-    )
-    key = "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir"
+    tasks = None if sweeping else slurm_tasks_folder(cfg.paths.output_root, stage.name, cfg.tag)
+    run_dir = tasks or reserve(str(cfg.paths.output_root), stage.name, cfg.tag, bool(sweeping))
+    key = "hydra.sweep.dir" if sweeping else "hydra.run.dir"
     return [*args, f'{key}="{run_dir}"']
 
 
