@@ -55,6 +55,14 @@ def one_of(*choices: str) -> Bound:
     return Bound(f"one of: {', '.join(choices)}", lambda v: v in choices)
 
 
+def whole_between(low: int, high: int) -> Bound:
+    return Bound(f"a whole number from {low} to {high}", lambda v: _whole(v) and low <= v <= high)
+
+
+def whole_one_of(*values: int, what: str | None = None) -> Bound:
+    return Bound(what or " or ".join(str(v) for v in values), lambda v: _whole(v) and v in values)
+
+
 def check(key: str, value: Any, bound: Bound) -> None:
     if not bound.check(value):
         raise ConfigError(

@@ -113,3 +113,16 @@ def test_unknown_names_and_unavailable_weights_are_named(tmp_path):
             {"arch": "torchvision", "name": "resnet18", "pretrained": True, "num_classes": 10},
             (3, 8, 8),
         )
+
+
+def test_a_users_own_depth_option_is_not_read_as_a_soft_trees(tmp_path, user_package):
+    """The soft tree's option rules apply where a role chooses soft_tree, not to every `depth`."""
+    from distillctl.configuration.validate import validate
+    from distillctl.errors import ConfigError
+    from tests.conftest import compose_cfg
+
+    mine = ["teacher=custom", f"teacher._target_={user_package}.make_tiny", "+teacher.depth=50"]
+    validate(compose_cfg("train_teacher", mine, tmp_path))  # 50 is the user's to choose
+    tree = compose_cfg("train_student", ["student=soft_tree", "student.depth=50"], tmp_path)
+    with pytest.raises(ConfigError, match="student.depth=50 is not valid"):
+        validate(tree)

@@ -22,17 +22,30 @@ from distillctl.bounds import (
     check,
     check_options,
     one_of,
+    whole_between,
+    whole_one_of,
 )
 from distillctl.errors import ConfigError
 from distillctl.objective import OBJECTIVES
 
 AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and v >= 2)
-TREE_DEPTH = Bound("a whole number from 1 to 12", lambda v: _whole(v) and 1 <= v <= 12)
-ZERO_OR_ONE = Bound("0 or 1", lambda v: _whole(v) and v in (0, 1))
 
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+# An architecture's own options, checked where a role (teacher, student) chooses it: option,
+# rule, example. Only there: a user's network (teacher=custom) may take a `depth` of its own.
+# The builder checks the same table (models/soft_tree.py), for models built outside a run.
+ARCH_OPTIONS: dict[str, tuple[tuple[str, Bound, str], ...]] = {
+    "soft_tree": (
+        # 12: 4095 inner nodes; beyond it the leaf-wise objective's memory grows too fast
+        ("depth", whole_between(1, 12), "6"),
+        ("beta", POSITIVE, "1.0"),
+        ("penalty", NON_NEGATIVE, "0.1"),
+        ("learn_beta", BOOLEAN, "false"),
+        ("penalty_root_depth", whole_one_of(0, 1), "1"),
+        ("penalty_last_level", BOOLEAN, "false"),
+        ("prediction", one_of("max", "mixture"), "max"),
+        ("objective", one_of("expected", "mixture"), "expected"),
+    ),
+}
 
 
 # key (dotted), rule, an example of a good value. Keys absent from a config are skipped.
@@ -57,7 +70,7 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
     ("data.subset", OPTIONAL_POSITIVE_INT, "1000"),
     # data=image_folder: null keeps the images' own size
     ("data.image_size", OPTIONAL_POSITIVE_INT, "32"),
-    ("data.channels", Bound("1 (grey) or 3 (RGB)", lambda v: _whole(v) and v in (1, 3)), "3"),
+    ("data.channels", whole_one_of(1, 3, what="1 (grey) or 3 (RGB)"), "3"),
     # null: counted from the data (a CSV's target column, an image folder's class folders)
     *((f"{k}.num_classes", CLASSES, "10") for k in ("data", "teacher", "student")),
     # the optimiser of every stage, and the teacher's own when teacher_optim is chosen
@@ -74,18 +87,6 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
             (f"{group}.gamma", POSITIVE, "0.1"),
             (f"{group}.warmup_epochs", NON_NEGATIVE_INT, "5"),
         )
-    ),
-    # a soft decision tree's (student=soft_tree) choices (the only architecture with a depth)
-    *((f"{k}.depth", TREE_DEPTH, "6") for k in ("teacher", "student")),
-    *((f"{k}.beta", POSITIVE, "1.0") for k in ("teacher", "student")),
-    *((f"{k}.penalty", NON_NEGATIVE, "0.1") for k in ("teacher", "student")),
-    *((f"{k}.learn_beta", BOOLEAN, "false") for k in ("teacher", "student")),
-    *((f"{k}.penalty_last_level", BOOLEAN, "false") for k in ("teacher", "student")),
-    *((f"{k}.penalty_root_depth", ZERO_OR_ONE, "1") for k in ("teacher", "student")),
-    *((f"{k}.prediction", one_of("max", "mixture"), "max") for k in ("teacher", "student")),
-    *(
-        (f"{k}.objective", one_of("expected", "mixture"), "expected")
-        for k in ("teacher", "student")
     ),
     ("eval_checkpoint", one_of("best", "last"), "best"),
     ("teacher_checkpoint", one_of("best", "last"), "best"),
@@ -244,6 +245,12 @@ def validate(cfg: DictConfig) -> None:
     for pattern, bound, example in RULES:
         for key, value in _matches(resolved, pattern):
             check(key, value, bound.eg(example))
+    for role in ("teacher", "student"):
+        spec = resolved.get(role)
+        arch = spec.get("arch") if isinstance(spec, DictConfig) else None
+        for option, bound, example in ARCH_OPTIONS.get(arch, ()):
+            if option in spec:
+                check(f"{role}.{option}", spec[option], bound.eg(example))
     paths_exist(resolved)
     owned_options(resolved)
     banks_under_ddp(resolved)

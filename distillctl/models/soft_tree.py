@@ -38,10 +38,6 @@ from torch import nn
 from distillctl.models import ShapeError, register
 from distillctl.models.stages import declare
 
-PREDICTIONS = ("max", "mixture")
-OBJECTIVES = ("expected", "mixture")
-MAX_DEPTH = 12  # 4095 inner nodes: beyond it the leaf-wise objective's memory grows too fast
-
 
 @dataclass
 class Routing:
@@ -173,38 +169,24 @@ def soft_tree(
     penalty_last_level: bool = False,
     learn_beta: bool = False,
 ) -> nn.Module:
-    for key, value in (("depth", depth), ("penalty_root_depth", penalty_root_depth)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ShapeError(f"{key}={value!r} is not a whole number", f"e.g. {key}=1")
-    for key, value in (("beta", beta), ("penalty", penalty)):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ShapeError(f"{key}={value!r} is not a number", f"e.g. {key}=1.0")
-    for key, value in (("penalty_last_level", penalty_last_level), ("learn_beta", learn_beta)):
-        if not isinstance(value, bool):
-            raise ShapeError(f"{key}={value!r} is not true or false", f"e.g. {key}=false")
-    if penalty_root_depth not in (0, 1):
-        raise ShapeError(
-            f"penalty_root_depth={penalty_root_depth} is not 0 or 1",
-            "1: the root weighs lambda / 2 (the reference's), 0: lambda",
-        )
-    if not 1 <= int(depth) <= MAX_DEPTH:
-        raise ShapeError(  # create_model names the role: "student=soft_tree depth=0 ..."
-            f"depth={depth} is out of range",
-            f"choose a depth from 1 to {MAX_DEPTH} (the paper's MNIST tree has depth 8)",
-        )
-    for key, value, allowed in (
-        ("prediction", prediction, PREDICTIONS),
-        ("objective", objective, OBJECTIVES),
-    ):
-        if value not in allowed:
-            raise ShapeError(
-                f"{key}={value!r} is not known", f"choose one of: {', '.join(allowed)}"
+    from distillctl.configuration.validate import ARCH_OPTIONS
+
+    given = {
+        "depth": depth,
+        "beta": beta,
+        "penalty": penalty,
+        "learn_beta": learn_beta,
+        "penalty_root_depth": penalty_root_depth,
+        "penalty_last_level": penalty_last_level,
+        "prediction": prediction,
+        "objective": objective,
+    }
+    for key, bound, example in ARCH_OPTIONS["soft_tree"]:  # the rules validate applies in a run
+        if not bound.check(given[key]):
+            raise ShapeError(  # create_model names the role: "student=soft_tree depth=0 ..."
+                f"{key}={given[key]!r} is not valid",
+                f"set {key} to {bound.what}, e.g. {key}={example}",
             )
-    if float(beta) <= 0 or float(penalty) < 0:
-        raise ShapeError(
-            f"needs beta > 0 and penalty >= 0, got beta={beta}, penalty={penalty}",
-            "e.g. beta=1 penalty=0.1",
-        )
     tree = SoftTree(
         input_shape,
         num_classes,
