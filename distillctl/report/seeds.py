@@ -89,13 +89,14 @@ def group_by_configuration(
     for row in rows:  # how it was explained is part of what a group's figures mean
         key = (row.get("configuration", ""), row["method"], row.get("explained") or "")
         by_key.setdefault(key, []).append(row)
-    # the scratch baseline's figures per configuration, per figure, per seed (for pairing)
-    scratch: dict[tuple[str, str], dict] = {}
+    # the scratch baseline's figures per seed, for pairing: accuracy per configuration,
+    # attribution agreement per configuration and way of explaining
+    scratch: dict[tuple[str, str, str], dict] = {}
     for (config, method, explained), members in by_key.items():
         if method == "scratch":
-            for key, figure in (("test_acc", "test_acc"), ("spearman", "spearman")):
-                where = (config, explained) if figure == "spearman" else (config, "")
-                scratch.setdefault((key, *where), {}).update(per_seed(members, figure))
+            for figure in PAIRED:
+                key = _baseline_key(figure, config, explained)
+                scratch.setdefault(key, {}).update(per_seed(members, figure))
     out = []
     for (config, method, explained), members in by_key.items():
         done = [r for r in members if r.get("status") not in ENDED]
@@ -127,15 +128,22 @@ def group_by_configuration(
             [r["spearman"] for r in done if r.get("spearman") is not None]
         )["std"]
         if method not in ("scratch", "teacher"):
-            for figure, prefix, scale in (
-                ("test_acc", "vs_scratch", 100),
-                ("spearman", "spearman_vs_scratch", 1),
-            ):
-                baseline = scratch.get((figure, config, explained if figure == "spearman" else ""))
+            for figure, (prefix, scale) in PAIRED.items():
+                baseline = scratch.get(_baseline_key(figure, config, explained))
                 if baseline:
                     group.update(paired_columns(per_seed(done, figure), baseline, prefix, scale))
         out.append(group)
     return out
+
+
+# figures paired with the scratch student per seed: their column prefix and reading scale
+PAIRED = {"test_acc": ("vs_scratch", 100), "spearman": ("spearman_vs_scratch", 1)}
+
+
+def _baseline_key(figure: str, config: str, explained: str) -> tuple[str, str, str]:
+    """Accuracy pairs within a configuration; attribution agreement only with the scratch
+    student explained the same way."""
+    return (figure, config, explained if figure == "spearman" else "")
 
 
 def per_seed(rows: list[dict[str, Any]], figure: str) -> dict[int, float]:
