@@ -1,12 +1,13 @@
 """Image archives (`.tar`, `.tar.gz`, `.tgz`) extracted once into the data cache, whole or not
 at all.
 
-An archive is read to its end before anything of it is used: every member header, the data
-after the last member (a damaged header in the middle makes tarfile stop early, as if the
-archive ended there), and for gzip the whole stream (its CRC is only checked at the end). The
-members go into a private folder that is renamed into place only when complete, with the number
-of files it holds; a cached copy whose count no longer matches is extracted again. So a damaged
-archive is one message naming it (and the member, where known), never a silently short data set.
+An archive is read once, to its end, extracting each member as it comes into a private folder:
+every member header, then the data after the last member (a damaged header in the middle makes
+tarfile stop early, as if the archive ended there), and for gzip the whole stream (its CRC is
+only checked at the end). The private folder is renamed into place only when all of that
+passed, with the number of files it holds; a cached copy whose count no longer matches is
+extracted again. So a damaged archive is one message naming it (and the member, where known),
+never a silently short data set.
 """
 
 from __future__ import annotations
@@ -43,24 +44,6 @@ def _read_to_end(tar: tarfile.TarFile, archive: Path, last: str | None) -> None:
             raise _damaged(archive, f"a member header {after} cannot be read")
 
 
-def verified_members(archive: Path) -> list[tarfile.TarInfo]:
-    """The archive's members, after reading it to its end (see the module's docstring)."""
-    last = None
-    try:
-        with tarfile.open(archive) as tar:
-            members = []
-            for member in tar:
-                members.append(member)
-                last = member.name
-            _read_to_end(tar, archive, last)
-            return members
-    except RunError:
-        raise
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        where = f" (after member {last})" if last else ""
-        raise _damaged(archive, f"{type(exc).__name__}: {exc}{where}") from None
-
-
 def _count(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file() and p.name != DONE)
 
@@ -79,16 +62,23 @@ def extract(archive: Path, cache: Path, name: str) -> Path:
     if _complete(target):
         return target
     say(f"extracting {archive} into {target} (once)")
-    members = verified_members(archive)
     partial = cache / f".{name}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    last = None
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(partial, members=members, filter="data")  # no absolute paths, links
+            for member in tar:
+                tar.extract(member, partial, filter="data")  # no absolute paths, links, devices
+                last = member.name
+            _read_to_end(tar, archive, last)
+    except RunError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        raise _damaged(archive, f"{type(exc).__name__}: {exc}") from None
+        where = f" (after member {last})" if last else ""
+        raise _damaged(archive, f"{type(exc).__name__}: {exc}{where}") from None
     (partial / DONE).write_text(str(_count(partial)))
     shutil.rmtree(target, ignore_errors=True)  # a short or stale copy
     os.replace(partial, target)
