@@ -34,8 +34,8 @@ report-shot: $(STAMP) browser
 	$(PY) -m distillctl.report.browser shot "$(REPORT)" "$(dir $(REPORT))report.png"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check distillctl tests benchmarks
-	$(VENV)/bin/ruff format --check distillctl tests benchmarks
+	$(VENV)/bin/ruff check distillctl tests benchmarks scripts
+	$(VENV)/bin/ruff format --check distillctl tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from _report import compose_config, emit  # benchmarks/ is the script's folder, on sys.path
 
 from distillctl.data import build
-from distillctl.guards import seed_stream
 from distillctl.models import create_model
+from distillctl.train.seeding import seed_stream
 
 STAGES = ("train_teacher", "train_student", "distill_student")
 

@@ -18,7 +18,7 @@ from distillctl.configuration.groups import USER_GROUPS, config_dir, defaults, d
 from distillctl.configuration.overrides import check_command_line, register_resolvers
 from distillctl.errors import ConfigError, DistillctlError, exit_with
 from distillctl.runfolder.naming import RESUMABLE
-from distillctl.signals import Stopped
+from distillctl.train.signals import Stopped
 
 # Lightning's DDP launcher re-runs `sys.argv` for ranks > 0, which by then holds only Hydra's
 # overrides (the stage words were taken off for Hydra). The stage travels to those ranks in
@@ -87,7 +87,7 @@ def launch(stage: stages.Stage, args: list[str]) -> None:
     """Run a stage's task function through @hydra.main with `args` as Hydra's argv."""
     import hydra
 
-    from distillctl.signals import install_sigterm_handler
+    from distillctl.train.signals import install_sigterm_handler
 
     install_sigterm_handler()
     register_resolvers()
@@ -141,8 +141,8 @@ def no_trial_finished(args: list[str]) -> None:
 # Commands that start no run: their words -> "module:function" taking the remaining arguments.
 # Longer word sequences first, so `list layers` is not read as `list` with an argument.
 TOOLS = {
-    ("list", "layers"): "distillctl.layers_cmd:list_layers",
-    ("data", "info"): "distillctl.data_cmd:data_info",
+    ("list", "layers"): "distillctl.commands.layers:list_layers",
+    ("data", "info"): "distillctl.commands.data_info:data_info",
     ("list",): "distillctl.cli:list_groups",
     ("compare",): "distillctl.report.compare:compare_command",
 }

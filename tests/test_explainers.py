@@ -326,7 +326,7 @@ def test_completeness_gap_of_integrated_gradients_shrinks_with_steps():
 
 def test_gradcam_auto_takes_the_last_layer_with_maps_at_least_4_wide():
     from distillctl.explain.captum_explainers import gradcam_auto_layer
-    from distillctl.taps import layer_names, output_shapes
+    from distillctl.models.taps import layer_names, output_shapes
 
     cnn = create_model({"arch": "cnn", "num_classes": 10}, (1, 8, 8)).eval()
     shapes = output_shapes(cnn, (1, 8, 8), layer_names(cnn))

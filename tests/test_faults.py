@@ -42,11 +42,11 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
     tmp_path, teacher_run, every
 ):
     from distillctl.data import build
-    from distillctl.lit import Distiller
     from distillctl.losses import Recipe, WeightedTerm
     from distillctl.models import create_model
     from distillctl.runfolder.checkpoints import load_model
-    from distillctl.training import fit_and_test
+    from distillctl.train.fit import fit_and_test
+    from distillctl.train.lit import Distiller
 
     cfg = compose_cfg(
         "distill_student",
@@ -71,7 +71,7 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
 
 
 def test_a_nan_loss_marks_the_run_failed(tmp_path, monkeypatch):
-    import distillctl.lit as lit
+    import distillctl.train.lit as lit
 
     monkeypatch.setattr(lit, "masked_cross_entropy", lambda s, y, ls: s.sum() * float("nan"))
     with pytest.raises(RunError, match="term\\(s\\): ce"):

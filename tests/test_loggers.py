@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
-from distillctl import loggers
 from distillctl.errors import ConfigError
+from distillctl.train import loggers
 from tests.conftest import compose_cfg, run_stage
 
 EPOCHS = ["trainer.max_epochs=2", "trainer.limit_train_batches=3"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from distillctl.errors import ConfigError
-from distillctl.optim import configure
+from distillctl.train.optim import configure
 from tests.conftest import compose_cfg, run_stage
 
 

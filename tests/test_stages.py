@@ -159,11 +159,11 @@ def test_failure_marks_run_json_and_keeps_the_config(tmp_path):
 
 def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, tmp_path):
     from distillctl.data import build
-    from distillctl.lit import Distiller
     from distillctl.losses import build_recipe
     from distillctl.models import create_model
     from distillctl.runfolder.checkpoints import load_model
-    from distillctl.training import fit_and_test
+    from distillctl.train.fit import fit_and_test
+    from distillctl.train.lit import Distiller
 
     cfg = compose_cfg("distill_student", ["trainer.limit_train_batches=3"], tmp_path)
     teacher, _ = load_model(teacher_run / "checkpoints/best.ckpt", "teacher")
@@ -384,7 +384,7 @@ def test_the_scratch_baseline_is_matched_to_the_distilled_student(tmp_path, teac
 @pytest.mark.parametrize("terms", ["[ce,kd]", "[ce,crd]", "[ce,fitnet]"])
 def test_no_recipe_moves_the_students_initial_weights(tmp_path, teacher_run, monkeypatch, terms):
     """Auxiliary modules (regressors, embedders, banks) draw from their own stream."""
-    import distillctl.lit as lit
+    import distillctl.train.lit as lit
 
     seen = {}
     original = lit.Distiller.__init__
@@ -395,8 +395,8 @@ def test_no_recipe_moves_the_students_initial_weights(tmp_path, teacher_run, mon
 
     monkeypatch.setattr(lit.Distiller, "__init__", record)
     run_stage("distill_student", tmp_path, f"loss={terms}", f"teacher_ckpt={teacher_run}")
-    from distillctl.guards import seed_stream
     from distillctl.models import create_model
+    from distillctl.train.seeding import seed_stream
 
     seed_stream(0, "student")
     reference = create_model(compose_cfg("train_student", [], tmp_path).student, (1, 8, 8))

@@ -218,7 +218,7 @@ def test_synthetic_data_has_the_asked_shape_and_classes(tmp_path):
 
 
 def test_data_info_prints_sizes_classes_shape_and_identity(tmp_path, capsys, monkeypatch):
-    from distillctl.data_cmd import data_info
+    from distillctl.commands.data_info import data_info
 
     monkeypatch.setenv("DISTILLCTL_DATA", str(tmp_path))
     path = _wine_csv(tmp_path / "wine.csv")

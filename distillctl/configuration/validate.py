@@ -26,7 +26,7 @@ from distillctl.bounds import (
     whole_one_of,
 )
 from distillctl.errors import ConfigError
-from distillctl.objective import OBJECTIVES
+from distillctl.train.objective import OBJECTIVES
 
 AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and v >= 2)
 
@@ -196,7 +196,7 @@ def banks_under_ddp(cfg: DictConfig) -> None:
 
 
 def transfer_fits(cfg: DictConfig) -> None:
-    """distill.* settings that only make sense together (distillctl/transfer.py)."""
+    """distill.* settings that only make sense together (distillctl/data/transfer.py)."""
     distill = cfg.get("distill")
     if not isinstance(distill, DictConfig):
         return
@@ -255,7 +255,7 @@ def validate(cfg: DictConfig) -> None:
     owned_options(resolved)
     banks_under_ddp(resolved)
     transfer_fits(resolved)
-    from distillctl import loggers
+    from distillctl.train import loggers
 
     loggers.check(resolved)
     for role in ("teacher", "student"):

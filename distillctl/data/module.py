@@ -168,7 +168,7 @@ class _Module(pl.LightningDataModule):
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.with_index = False
-        self.mix = None  # distill.mix, set by distillctl/transfer.py (training batches only)
+        self.mix = None  # distill.mix, set by distillctl/data/transfer.py (training batches only)
         self.pixels = Pixels(splits.normalise)
 
     @property

@@ -185,7 +185,7 @@ def gradcam_auto_layer(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     """The last layer whose output is a map like the input's with every spatial side at least
     GRADCAM_MIN_SIZE; if none is, the one with the largest map (a 2x2 map after the last
     pooling leaves many inputs with an all-zero Grad-CAM)."""
-    from distillctl.taps import layer_names, output_shapes
+    from distillctl.models.taps import layer_names, output_shapes
 
     shapes = output_shapes(model, input_shape, layer_names(model))
     maps = {n: s for n, s in shapes.items() if len(s) == len(input_shape) and len(s) >= 2}
@@ -199,7 +199,7 @@ def gradcam_auto_layer(model: nn.Module, input_shape: tuple[int, ...]) -> str:
 
 def gradcam_layer(model: nn.Module, input_shape: tuple[int, ...], cfg) -> tuple[str, tuple]:
     """The layer Grad-CAM uses for `model` and its per-sample output shape."""
-    from distillctl.taps import output_shapes, resolve_layers
+    from distillctl.models.taps import output_shapes, resolve_layers
 
     if cfg.layer in (None, "auto"):
         name = gradcam_auto_layer(model, input_shape)

@@ -25,7 +25,7 @@ _STRIDE = 1_000_033
 
 def draw_seed(seed: int, index: int = 0) -> int:
     """The `explain` stream of explain seed `seed`, offset by `index` (a class, a bootstrap)."""
-    from distillctl.guards import stream_seed  # lazily: guards brings Lightning in
+    from distillctl.train.seeding import stream_seed
 
     return (stream_seed(seed, "explain") + _STRIDE * int(index)) % (2**31)
 

@@ -24,8 +24,8 @@ from distillctl.errors import ConfigError
 from distillctl.losses.teacher_cache import LOGITS
 from distillctl.models import plain
 from distillctl.models.soft_tree import is_soft_tree
+from distillctl.models.taps import FeatureTaps, output_shapes
 from distillctl.registry import Registry, checked_options
-from distillctl.taps import FeatureTaps, output_shapes
 
 TERMS: Registry[type[Term]] = Registry("loss")
 

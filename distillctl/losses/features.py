@@ -1,7 +1,7 @@
 """What feature-based terms share: layer pairs, shape checks, and learned adapters.
 
 A FeatureTerm compares student layer i with teacher layer i. `layers` names them for both
-models, or picks them by a named choice (see distillctl/taps.py: `all` stages, paired from
+models, or picks them by a named choice (see distillctl/models/taps.py: `all` stages, paired from
 the end; `last`; `middle`; `embedding`); `auto` is the term's `auto_layers`, the place its
 reference implementation taps. `student_layers` / `teacher_layers` override one side.
 """
@@ -17,7 +17,7 @@ from torch import nn
 
 from distillctl.errors import ConfigError
 from distillctl.losses import Shapes, Step, Term
-from distillctl.taps import resolve_layers
+from distillctl.models.taps import resolve_layers
 
 Shape = tuple[int, ...]
 

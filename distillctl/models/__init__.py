@@ -4,7 +4,7 @@ Each architecture is one module that registers a builder. Models are plain nn.Mo
 from layers (no functional activations, no in-place ops, no reused modules) so that every
 explainer, SHAP's DeepExplainer included, can walk them; layers have stable names for taps,
 and each builder lists its feature stages in forward order as `model.feature_info` and names
-the layer that gives the classifier's input vector as `model.embedding` (see distillctl/taps.py).
+the layer that gives the classifier's input vector as `model.embedding` (see models/taps.py).
 """
 
 from __future__ import annotations

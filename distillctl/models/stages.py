@@ -16,7 +16,7 @@ from torch import nn
 def declare(
     model: nn.Module, input_shape: tuple[int, ...], names: list[str], embedding: str
 ) -> nn.Module:
-    from distillctl.taps import output_shapes
+    from distillctl.models.taps import output_shapes
 
     shapes = output_shapes(model, tuple(input_shape), list(names))
     size = input_shape[-1] if len(input_shape) > 1 else 1

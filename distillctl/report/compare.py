@@ -112,7 +112,7 @@ def student_row(run_dir: Path, method: str | None = None) -> dict[str, Any]:
         from distillctl.losses import recipe_name
 
         method = recipe_name(cfg.loss) if "loss" in cfg else "?"
-        from distillctl.transfer import label
+        from distillctl.data.transfer import label
 
         method += label(info.get("transfer"))
     return {

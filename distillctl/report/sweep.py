@@ -111,8 +111,8 @@ def best_job(sweep_dir: Path, config: DictConfig) -> None:
     import shutil
 
     from distillctl.console import say
-    from distillctl.objective import value
     from distillctl.runfolder.record import load
+    from distillctl.train.objective import value
 
     name = config.get("objective")
     if not name:

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from distillctl.errors import RunError
-from distillctl.lit import META_KEY
 from distillctl.models import create_model
+from distillctl.train.lit import META_KEY
 
 PREFIX = "model."
 

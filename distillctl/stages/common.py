@@ -10,13 +10,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from distillctl import data as data_registry
 from distillctl.errors import ConfigError, DistillctlError, RunError, exit_with, report_error
-from distillctl.guards import seed_all, seed_stream
 from distillctl.io import atomic_write_text
 from distillctl.runfolder.naming import make_folder
 from distillctl.runfolder.record import RunRecord, is_rank_zero
 from distillctl.runfolder.record import load as load_record
-from distillctl.signals import Stopped
 from distillctl.stages import Stage
+from distillctl.train.seeding import seed_all, seed_stream
+from distillctl.train.signals import Stopped
 
 
 def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | float | None:
@@ -42,7 +42,7 @@ def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | float | None:
             record.finish("failed", reason=str(exc), exit_code=exc.exit_code)
         return None
     if cfg.get("objective"):
-        from distillctl.objective import value
+        from distillctl.train.objective import value
 
         return value(results, str(cfg.objective))
     return results

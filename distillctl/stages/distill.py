@@ -9,13 +9,13 @@ from omegaconf import DictConfig, open_dict
 
 from distillctl.console import say
 from distillctl.errors import ConfigError, RunError
-from distillctl.guards import seed_stream
 from distillctl.losses.teacher_cache import TeacherCache, decide
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.resolve import architecture, describe_arch, resolve_teacher
 from distillctl.runfolder.results import model_meta, write_results
 from distillctl.runfolder.weights import NONE, load_teacher
 from distillctl.stages.common import build_model, resume_checkpoint, save_config
+from distillctl.train.seeding import seed_stream
 
 
 def check_teacher_fits(
@@ -43,7 +43,7 @@ def check_teacher_fits(
 def teacher_accuracy(teacher, data, cfg: DictConfig) -> dict[str, float]:
     """The teacher's accuracy on validation and test, before distilling: the teacher the user
     got (an imported file's weights, a run's best or last checkpoint), recorded in run.json."""
-    from distillctl.evaluation import accuracy_on, device_for
+    from distillctl.train.evaluation import accuracy_on, device_for
 
     device = device_for(cfg)
     return {
@@ -101,12 +101,12 @@ def settle(cfg: DictConfig) -> None:
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
-    from distillctl import transfer as transfer_set
-    from distillctl.lit import Distiller
+    from distillctl.data import transfer as transfer_set
+    from distillctl.data.transfer import label as transfer_label
     from distillctl.losses import build_recipe, recipe_name
     from distillctl.models import plain
-    from distillctl.training import fit_and_test
-    from distillctl.transfer import label as transfer_label
+    from distillctl.train.fit import fit_and_test
+    from distillctl.train.lit import Distiller
 
     recipe = build_recipe(cfg.loss)
     data, info = data_registry.build(cfg)

@@ -37,13 +37,13 @@ def top1_agreement(model, reference, inputs, batch: int = 1024) -> float:
 
 def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.data import build_splits
+    from distillctl.data.transfer import label as transfer_label
     from distillctl.explain.pipeline import Explained
     from distillctl.losses import recipe_name
     from distillctl.report.build import explain_and_report
     from distillctl.runfolder.checkpoints import load_model
     from distillctl.stages import BY_NAME
     from distillctl.stages.common import execute as execute_stage
-    from distillctl.transfer import label as transfer_label
 
     folders = {
         "teacher": run_dir / "teacher",

@@ -20,9 +20,9 @@ def stage_optim(cfg: DictConfig, role: str) -> DictConfig:
 
 def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
-    from distillctl.lit import Classifier
     from distillctl.losses.ce import label_smoothing
-    from distillctl.training import fit_and_test
+    from distillctl.train.fit import fit_and_test
+    from distillctl.train.lit import Classifier
 
     smoothing = label_smoothing(cfg.loss)
     data, info = data_registry.build(cfg)

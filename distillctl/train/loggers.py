@@ -68,7 +68,7 @@ def reachable(uri: str) -> None:
 
 @register("csv")
 def _csv(options: DictConfig, run_dir: Path):
-    return None  # the run folder's own metrics.csv / steps.csv (distillctl/training.py)
+    return None  # the run folder's own metrics.csv / steps.csv (distillctl/train/fit.py)
 
 
 @register("tensorboard", needs=("tensorboard", "tensorboard>=2.14"))

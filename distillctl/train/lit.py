@@ -146,7 +146,7 @@ class _Trainable(pl.LightningModule):
         self._finish(self.test_metrics, "test")
 
     def configure_optimizers(self):
-        from distillctl.optim import configure
+        from distillctl.train.optim import configure
 
         params = [p for p in self.parameters() if p.requires_grad]
         return configure(self.optim, params, max(int(self.trainer.max_epochs or 1), 1))

@@ -26,7 +26,7 @@ def list_layers(overrides: list[str]) -> None:
     from distillctl.configuration.overrides import compose_checked
     from distillctl.data import build_splits
     from distillctl.models import create_model
-    from distillctl.taps import output_shapes
+    from distillctl.models.taps import output_shapes
 
     cfg = compose_checked("list layers", overrides)
     shape = build_splits(cfg.data, cfg.paths.data_dir).input_shape
@@ -34,7 +34,7 @@ def list_layers(overrides: list[str]) -> None:
     for role in roles_named(overrides):
         model = create_model(cfg[role], shape, role=role)
         shapes = output_shapes(model, shape)
-        from distillctl.taps import NAMED
+        from distillctl.models.taps import NAMED
 
         marks: dict[str, list[str]] = {}
         for choice, pick in NAMED.items():

@@ -16,8 +16,8 @@ import torch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
-from distillctl.guards import AtomicCheckpointIO, NanGuard, NoteStop, ReseedEachEpoch
 from distillctl.io import atomic_write_csv
+from distillctl.train.callbacks import AtomicCheckpointIO, NanGuard, NoteStop, ReseedEachEpoch
 
 MONITOR = "val/acc"
 
@@ -166,7 +166,7 @@ def build_trainer(
     if os.environ.get(FIRST_STEP_ENV):
         callbacks.append(FirstStepProbe(Path(os.environ[FIRST_STEP_ENV])))
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    from distillctl import speed
+    from distillctl.train import speed
 
     speed.take(kwargs)  # applied to the networks by fit_and_test, not Trainer arguments
     every = kwargs.pop("nan_check_every", 1)
@@ -174,7 +174,7 @@ def build_trainer(
         callbacks.append(NanGuard(every))
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar(leave=False))
-    from distillctl import loggers
+    from distillctl.train import loggers
 
     trainer = pl.Trainer(
         **kwargs,
@@ -200,7 +200,7 @@ def fit_and_test(
 ) -> dict[str, Any]:
     """Train (from `resume_from`, a last.ckpt, when given) with the best checkpoint chosen on
     validation; test that checkpoint once."""
-    from distillctl import speed
+    from distillctl.train import speed
 
     trainer, (best, last), interrupt = build_trainer(cfg, run_dir)
     options = {key: cfg.trainer.get(key) for key in speed.KEYS}

@@ -1,0 +1,1 @@
+"""Commands that inspect without running a stage: `list layers`, `data info`."""

@@ -1,0 +1,1 @@
+"""Training: the Lightning modules, the fit loop, its callbacks, seeding, optimisers, loggers."""
