@@ -34,7 +34,7 @@ def list_layers(overrides: list[str]) -> None:
     for role in roles_named(overrides):
         model = create_model(cfg[role], shape, role=role)
         shapes = output_shapes(model, shape)
-        from distillctl.models.taps import NAMED
+        from distillctl.models.stages import NAMED
 
         marks: dict[str, list[str]] = {}
         for choice, pick in NAMED.items():

@@ -199,7 +199,8 @@ def gradcam_auto_layer(model: nn.Module, input_shape: tuple[int, ...]) -> str:
 
 def gradcam_layer(model: nn.Module, input_shape: tuple[int, ...], cfg) -> tuple[str, tuple]:
     """The layer Grad-CAM uses for `model` and its per-sample output shape."""
-    from distillctl.models.taps import output_shapes, resolve_layers
+    from distillctl.models.stages import resolve_layers
+    from distillctl.models.taps import output_shapes
 
     if cfg.layer in (None, "auto"):
         name = gradcam_auto_layer(model, input_shape)

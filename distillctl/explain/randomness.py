@@ -12,6 +12,7 @@ caller's random sequence exactly where it was.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,18 +41,31 @@ def input_seed(seed: int, one_input: torch.Tensor) -> int:
 
 
 @contextmanager
+def kept_state() -> Iterator[None]:
+    """Python's and NumPy's global generators restored after the block to what they were."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    try:
+        yield
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+def import_quietly(module: str):
+    """`module`, imported without moving the caller's random state (shap's import draws from
+    Python's generator, through scikit-learn)."""
+    with kept_state(), torch.random.fork_rng(devices=[]):
+        return importlib.import_module(module)
+
+
+@contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Python's, NumPy's and torch's global generators (CPU and CUDA) seeded with `seed` for
     the block, and restored to the caller's state after it, whatever happens inside."""
-    np_state = np.random.get_state()
-    py_state = random.getstate()
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        try:
-            random.seed(seed)
-            np.random.seed(seed)
-            torch.manual_seed(seed)
-            yield
-        finally:
-            np.random.set_state(np_state)
-            random.setstate(py_state)
+    with torch.random.fork_rng(devices=devices), kept_state():
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        yield

@@ -9,7 +9,7 @@ from torch import nn
 from distillctl.bounds import POSITIVE_INT
 from distillctl.errors import RunError
 from distillctl.explain import from_background, per_target, register
-from distillctl.explain.randomness import input_seed, seeded
+from distillctl.explain.randomness import import_quietly, input_seed, seeded
 
 
 def shap_layout(values, like: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
@@ -41,7 +41,7 @@ def shap_layout(values, like: torch.Tensor, targets: torch.Tensor | None = None)
 def shap_gradient(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:
-    import shap
+    shap = import_quietly("shap")
 
     def explain_one(output: nn.Module, group: torch.Tensor) -> torch.Tensor:
         explainer = shap.GradientExplainer(output, background, batch_size=int(cfg.batch_size))
@@ -60,7 +60,7 @@ def shap_gradient(
 def shap_deep(
     model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, background: torch.Tensor, cfg
 ) -> torch.Tensor:
-    import shap
+    shap = import_quietly("shap")
 
     def explain_one(output: nn.Module, group: torch.Tensor) -> torch.Tensor:
         try:
@@ -96,7 +96,7 @@ def shap_kernel(
 ) -> torch.Tensor:
     """Kernel SHAP (model-agnostic, for tabular data): the background is summarised by
     k-means to `explainer.kmeans` centres; `nsamples` coalitions per input."""
-    import shap
+    shap = import_quietly("shap")
 
     flat_bg = background.reshape(len(background), -1).cpu().numpy()
     distinct = len(np.unique(flat_bg, axis=0))  # k-means needs as many distinct rows as centres
@@ -134,7 +134,7 @@ def shap_permutation(
 ) -> torch.Tensor:
     """Permutation SHAP with an independent (background) masker; `max_evals` model calls
     per input, `batch_size` rows per model call."""
-    import shap
+    shap = import_quietly("shap")
 
     flat_bg = background.reshape(len(background), -1).cpu().numpy()
     with seeded(int(cfg.seed)):  # its constructor reseeds NumPy's global generator with seed=

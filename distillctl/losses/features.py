@@ -17,7 +17,7 @@ from torch import nn
 
 from distillctl.errors import ConfigError
 from distillctl.losses import Shapes, Step, Term
-from distillctl.models.taps import resolve_layers
+from distillctl.models.stages import resolve_layers
 
 Shape = tuple[int, ...]
 
