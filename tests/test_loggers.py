@@ -49,7 +49,8 @@ def test_mlflow_store_in_the_run_folder_holds_metrics_and_params(tmp_path):
 
 
 def test_a_logger_whose_library_is_missing_is_named_before_any_run(tmp_path, monkeypatch):
-    monkeypatch.setitem(loggers.NEEDS, "wandb", ("no_such_module_xyz", "wandb>=0.16"))
+    missing = loggers.LoggerFacts(needs=("no_such_module_xyz", "wandb>=0.16"))
+    monkeypatch.setitem(loggers.LOGGERS._facts, "wandb", missing)
     cfg = compose_cfg("train_teacher", ["logger=wandb"], tmp_path)
     with pytest.raises(ConfigError, match="(?s)logger=wandb needs .* pip install 'wandb>=0.16'"):
         loggers.check(cfg)

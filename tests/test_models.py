@@ -3,7 +3,7 @@ import torch
 from omegaconf import OmegaConf
 
 from distillctl.errors import ConfigError
-from distillctl.models import MODELS, _load_builtin, create_model
+from distillctl.models import MODELS, create_model
 from distillctl.models.card import model_card
 
 SHAPES = {"mlp": (1, 8, 8), "cnn": (1, 8, 8), "cnn1d": (1, 40)}
@@ -49,7 +49,6 @@ def test_model_card_reports_size_and_speed():
     assert card["cpu_latency_ms_per_sample"] > 0
 
 
-_load_builtin()
 ARCHITECTURES = sorted(MODELS)  # every registered one: a new architecture is checked too
 # input shapes each registered architecture is built for here (external ones with a small net)
 REDRAWN = {

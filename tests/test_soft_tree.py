@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from conftest import run_stage
 
 from distillctl.errors import ConfigError
-from distillctl.losses import PENALTY, Step, build_recipe, build_term
-from distillctl.losses.leafwise import check_terms, tree_terms
+from distillctl.losses import Step, build_recipe, build_term
+from distillctl.losses.leafwise import PENALTY, check_terms, tree_terms
 from distillctl.models import create_model
 from distillctl.report.tree import branch_distributions, draw_tree, tree_summary
 

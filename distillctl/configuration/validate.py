@@ -22,30 +22,12 @@ from distillctl.bounds import (
     check,
     check_options,
     one_of,
-    whole_between,
     whole_one_of,
 )
 from distillctl.errors import ConfigError
 from distillctl.train.objective import OBJECTIVES
 
 AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and v >= 2)
-
-# An architecture's own options, checked where a role (teacher, student) chooses it: option,
-# rule, example. Only there: a user's network (teacher=custom) may take a `depth` of its own.
-# The builder checks the same table (models/soft_tree.py), for models built outside a run.
-ARCH_OPTIONS: dict[str, tuple[tuple[str, Bound, str], ...]] = {
-    "soft_tree": (
-        # 12: 4095 inner nodes; beyond it the leaf-wise objective's memory grows too fast
-        ("depth", whole_between(1, 12), "6"),
-        ("beta", POSITIVE, "1.0"),
-        ("penalty", NON_NEGATIVE, "0.1"),
-        ("learn_beta", BOOLEAN, "false"),
-        ("penalty_root_depth", whole_one_of(0, 1), "1"),
-        ("penalty_last_level", BOOLEAN, "false"),
-        ("prediction", one_of("max", "mixture"), "max"),
-        ("objective", one_of("expected", "mixture"), "expected"),
-    ),
-}
 
 
 # key (dotted), rule, an example of a good value. Keys absent from a config are skipped.
@@ -78,12 +60,10 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
         rule
         for group in ("optim", "teacher_optim")
         for rule in (
-            (f"{group}.name", one_of("adamw", "sgd"), "sgd"),
             (f"{group}.lr", POSITIVE, "0.05"),
             (f"{group}.weight_decay", NON_NEGATIVE, "5e-4"),
             (f"{group}.momentum", NON_NEGATIVE, "0.9"),
             (f"{group}.nesterov", BOOLEAN, "false"),
-            (f"{group}.scheduler", one_of("cosine", "multistep", "none"), "cosine"),
             (f"{group}.gamma", POSITIVE, "0.1"),
             (f"{group}.warmup_epochs", NON_NEGATIVE_INT, "5"),
         )
@@ -96,7 +76,6 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
         "auto",
     ),
     ("teacher_cache_store", one_of("auto", "memory", "disk"), "auto"),
-    ("distill.transfer", one_of("none", "generated", "augment", "unlabeled"), "none"),
     ("distill.transfer_samples", NON_NEGATIVE_INT, "100000"),
     ("distill.mix", one_of("none", "mixup", "cutmix"), "none"),
     ("distill.mix_alpha", POSITIVE, "1.0"),
@@ -121,14 +100,29 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
 )
 
 
-# architectures from outside (a user's class, timm, torchvision): their names are checked here,
-# before any run folder exists
-EXTERNAL = ("custom", "timm", "torchvision")
 # data sources that read the user's files: the key naming them, and what it should be
 PATH_KEYS = {
     "image_folder": ("root", "a folder of class folders, or a .tar/.tar.gz of one"),
     "csv": ("path", "a .csv file"),
 }
+
+
+def registered() -> tuple[tuple[str, Bound, str], ...]:
+    """Rules whose allowed values are a registry's names: read from the registry."""
+    from distillctl.data.transfer import TRANSFERS
+    from distillctl.train.optim import OPTIMIZERS, SCHEDULES
+
+    return (
+        *(
+            rule
+            for group in ("optim", "teacher_optim")
+            for rule in (
+                (f"{group}.name", one_of(*sorted(OPTIMIZERS)), "sgd"),
+                (f"{group}.scheduler", one_of(*sorted(SCHEDULES)), "cosine"),
+            )
+        ),
+        ("distill.transfer", one_of(*sorted(TRANSFERS)), "none"),
+    )
 
 
 def _matches(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
@@ -174,11 +168,22 @@ def paths_exist(cfg: DictConfig) -> None:
         )
 
 
-def banks_under_ddp(cfg: DictConfig) -> None:
-    """CRD keeps per-sample memory banks in each process; they are not synchronised across
-    processes, so a multi-process run would train against partial, diverging banks."""
-    loss, trainer = cfg.get("loss"), cfg.get("trainer")
-    if not isinstance(loss, DictConfig) or "crd" not in loss or not isinstance(trainer, DictConfig):
+def _terms(cfg: DictConfig) -> dict[str, Any]:
+    """The selected loss terms' facts (losses.TermFacts), by name."""
+    loss = cfg.get("loss")
+    if not isinstance(loss, DictConfig):
+        return {}
+    from distillctl.losses import TERMS
+
+    return {str(name): TERMS.facts(str(name), "loss") for name in loss}
+
+
+def state_per_process(cfg: DictConfig) -> None:
+    """A term that keeps state in each process (CRD's memory banks) cannot run on several: the
+    states are not synchronised, so each process would train against a partial, diverging
+    one."""
+    trainer = cfg.get("trainer")
+    if not isinstance(trainer, DictConfig):
         return
     devices = trainer.get("devices", 1)
     many = (
@@ -187,12 +192,15 @@ def banks_under_ddp(cfg: DictConfig) -> None:
         or str(devices) == "-1"
         or int(trainer.get("num_nodes", 1) or 1) > 1
     )
-    if many:
-        raise ConfigError(
-            f"loss=crd keeps its memory banks in each process, and with trainer.devices={devices}"
-            f" (num_nodes={trainer.get('num_nodes', 1)}) they would not be synchronised",
-            "distil with crd on one device (trainer.devices=1), or drop crd from the loss",
-        )
+    for name, facts in _terms(cfg).items():
+        if many and facts.process_state:
+            raise ConfigError(
+                f"loss={name} keeps its {facts.process_state} in each process, and with "
+                f"trainer.devices={devices} (num_nodes={trainer.get('num_nodes', 1)}) they would"
+                " not be synchronised",
+                f"distil with {name} on one device (trainer.devices=1), or drop {name} from the "
+                "loss",
+            )
 
 
 def transfer_fits(cfg: DictConfig) -> None:
@@ -200,19 +208,23 @@ def transfer_fits(cfg: DictConfig) -> None:
     distill = cfg.get("distill")
     if not isinstance(distill, DictConfig):
         return
-    transfer = distill.get("transfer", "none")
-    if distill.get("mix", "none") != "none" and transfer != "augment":
+    from distillctl.data.transfer import TRANSFERS
+
+    transfer = str(distill.get("transfer", "none"))
+    facts = TRANSFERS.facts(transfer)
+    if distill.get("mix", "none") != "none" and not facts.mixes:
+        mixing = ", ".join(f"distill.transfer={n}" for n in TRANSFERS if TRANSFERS.facts(n).mixes)
         raise ConfigError(
             f"distill.mix={distill.mix} mixes consistent views, but distill.transfer={transfer}",
-            "add distill.transfer=augment, or drop distill.mix",
+            f"add {mixing}, or drop distill.mix",
         )
-    loss = cfg.get("loss")
-    if transfer in ("generated", "unlabeled") and isinstance(loss, DictConfig) and "crd" in loss:
-        raise ConfigError(
-            f"loss=crd draws its negatives from other classes, and distill.transfer={transfer} "
-            "adds inputs without a class",
-            "distil with crd on the labelled split (distill.transfer=none), or drop crd",
-        )
+    for name, term in _terms(cfg).items():
+        if facts.unlabelled and term.needs_every_class:
+            raise ConfigError(
+                f"loss={name} reads the class of every sample (negatives from other classes), "
+                f"and distill.transfer={transfer} adds inputs without a class",
+                f"distil with {name} on the labelled split (distill.transfer=none), or drop {name}",
+            )
 
 
 def owned_options(cfg: DictConfig) -> None:
@@ -239,31 +251,38 @@ def _lookup(cfg: DictConfig, key: str) -> tuple[bool, Any]:
     return True, node
 
 
+def architectures(cfg: DictConfig) -> None:
+    """Each role's architecture: its options against the rules it declares (ArchFacts.options),
+    and what it checks from the config alone (ArchFacts.early: a user's class imports, a timm
+    name exists)."""
+    from distillctl.models import MODELS, check_options
+
+    for role in ("teacher", "student"):
+        spec = cfg.get(role)
+        arch = spec.get("arch") if isinstance(spec, DictConfig) else None
+        if arch is None:
+            continue
+        node = OmegaConf.to_container(spec)
+        check_options(str(arch), node, role)
+        early = MODELS.facts(str(arch), f"{role} architecture").early
+        if early is not None:
+            early(node, role)
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that breaks its rule."""
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    for pattern, bound, example in RULES:
+    for pattern, bound, example in (*RULES, *registered()):
         for key, value in _matches(resolved, pattern):
             check(key, value, bound.eg(example))
-    for role in ("teacher", "student"):
-        spec = resolved.get(role)
-        arch = spec.get("arch") if isinstance(spec, DictConfig) else None
-        for option, bound, example in ARCH_OPTIONS.get(arch, ()):
-            if option in spec:
-                check(f"{role}.{option}", spec[option], bound.eg(example))
+    architectures(resolved)
     paths_exist(resolved)
     owned_options(resolved)
-    banks_under_ddp(resolved)
+    state_per_process(resolved)
     transfer_fits(resolved)
     from distillctl.train import loggers
 
     loggers.check(resolved)
-    for role in ("teacher", "student"):
-        present, spec = _lookup(resolved, role)
-        if present and isinstance(spec, DictConfig) and spec.get("arch") in EXTERNAL:
-            from distillctl.models.external import check_early
-
-            check_early(OmegaConf.to_container(spec), role)
     classes = _lookup(resolved, "data.num_classes")[1]
     for role in ("teacher", "student"):
         present, value = _lookup(resolved, f"{role}.num_classes")

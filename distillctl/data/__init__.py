@@ -4,7 +4,7 @@ A source is a function (data config, data_dir) -> Splits plus the config keys th
 samples land in which split (its identity). Everything else in `data.*` only changes how the
 samples are served (batch size, augmentation, workers, in memory or not), so a teacher trained
 with another batch size is still the teacher of this data. Adding a data source is adding one
-module that calls `register(name, identity=(...))`.
+module to this package that decorates its loader with `register(name, identity=(...))`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from distillctl.registry import Registry
 
 
 @dataclass(frozen=True)
-class Source:
-    load: Callable[[Any, str], Splits]
+class SourceFacts:
+    """What a data source declares on registration."""
+
     # data.* keys (besides `name`) that decide which samples are in which split
     identity: tuple[str, ...]
     # data.* keys that name files or folders: made absolute once, before a run's config is
@@ -28,15 +29,14 @@ class Source:
     files: tuple[str, ...] = ()
 
 
-SOURCES: Registry[Source] = Registry("data source")
+# a source: (data config, data_dir) -> Splits
+SOURCES: Registry[Callable[[Any, str], Splits]] = Registry(
+    "data source", package=__name__, facts=SourceFacts
+)
 
 
 def register(name: str, identity: tuple[str, ...], files: tuple[str, ...] = ()) -> Callable:
-    def wrap(load: Callable[[Any, str], Splits]) -> Callable[[Any, str], Splits]:
-        SOURCES[name] = Source(load, tuple(identity), tuple(files))
-        return load
-
-    return wrap
+    return SOURCES.register(name, identity=tuple(identity), files=tuple(files))
 
 
 def absolute(path: Any) -> Any:
@@ -52,11 +52,11 @@ def resolve_files(cfg: Any) -> None:
     place: done once, before the run folder's config is written."""
     from omegaconf import open_dict
 
-    _load_builtin()
-    source = SOURCES.get(str(cfg.data.get("name")))
+    name = str(cfg.data.get("name"))
+    files = SOURCES.facts(name).files if name in SOURCES else ()
     with open_dict(cfg):
         cfg.paths.data_dir = absolute(cfg.paths.data_dir)
-        for key in source.files if source is not None else ():
+        for key in files:
             cfg.data[key] = absolute(cfg.data.get(key))
 
 
@@ -64,22 +64,11 @@ def location(cfg: Any) -> dict[str, Any]:
     """Where a run read its data (absolute): kept beside the identity in every checkpoint, so
     `explain` rebuilds the data from the same files whatever the explaining command's paths."""
     plain = _plain(cfg.data)
-    source = SOURCES.get_or_fail(plain.get("name"))
+    source = SOURCES.facts(plain.get("name"))
     return {
         "data_dir": absolute(cfg.paths.data_dir),
         **{k: absolute(plain.get(k)) for k in source.files},
     }
-
-
-def _load_builtin() -> None:
-    from distillctl.data import (  # noqa: F401  (they register themselves)
-        csv_table,
-        image_folder,
-        mnist1d,
-        sklearn_sets,
-        synthetic,
-        vision,
-    )
 
 
 @dataclass
@@ -111,9 +100,8 @@ def identity(data_cfg: Any) -> dict[str, Any]:
     """The source's declared identity keys with their values: two configs with equal identities
     give the same samples in the same splits (checked before KD, stored in every checkpoint, and
     enough to rebuild the splits in `explain`)."""
-    _load_builtin()
     plain = _plain(data_cfg)
-    source = SOURCES.get_or_fail(plain.get("name"))
+    source = SOURCES.facts(plain.get("name"))
     for key in source.files:  # a file is the same file however it was typed
         plain[key] = absolute(plain.get(key))
     return {"name": plain["name"], **{k: plain.get(k) for k in sorted(source.identity)}}
@@ -121,9 +109,8 @@ def identity(data_cfg: Any) -> dict[str, Any]:
 
 def build_splits(data_cfg: Any, data_dir: str) -> Splits:
     """The train/val/test arrays of `data_cfg` (the class count checked when the config has one)."""
-    _load_builtin()
     name = data_cfg.name
-    splits = SOURCES.get_or_fail(name).load(data_cfg, data_dir)
+    splits = SOURCES.get_or_fail(name)(data_cfg, data_dir)
     wanted = data_cfg.get("num_classes")
     if wanted is not None and int(wanted) != splits.num_classes:
         raise ConfigError(

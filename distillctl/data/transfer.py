@@ -29,7 +29,21 @@ from distillctl.errors import ConfigError
 from distillctl.registry import Registry
 
 UNLABELLED = -1
-TRANSFERS: Registry[Callable[[Any, Any, Any], dict[str, Any]]] = Registry("distill.transfer")
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferFacts:
+    """What a transfer set declares on registration (read by validate.py)."""
+
+    # adds inputs without a class (label -1)
+    unlabelled: bool = False
+    # its batches can be mixed between inputs (distill.mix)
+    mixes: bool = False
+
+
+TRANSFERS: Registry[Callable[[Any, Any, Any], dict[str, Any]]] = Registry(
+    "distill.transfer", facts=TransferFacts
+)
 # data set name -> (data config, how many, seed, data_dir) -> inputs stored as x_train is
 GENERATORS: Registry[Callable[[Any, int, int, str], np.ndarray]] = Registry("input generator")
 # the augmentation `augment` turns on where the data config has none, by kind of input and
@@ -62,7 +76,7 @@ def _none(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
     return {}
 
 
-@TRANSFERS.register("generated")
+@TRANSFERS.register("generated", unlabelled=True)
 def _generated(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
     n, seed = int(cfg.distill.transfer_samples), int(cfg.distill.transfer_seed)
     if info.name not in GENERATORS:
@@ -81,7 +95,7 @@ def _generated(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
     return {"transfer_samples": n, "transfer_seed": seed}
 
 
-@TRANSFERS.register("unlabeled")
+@TRANSFERS.register("unlabeled", unlabelled=True)
 def _unlabeled(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
     path = cfg.distill.get("unlabeled_path")
     if not path:
@@ -94,7 +108,7 @@ def _unlabeled(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
     return {"transfer_samples": int(len(x)), "unlabeled_path": str(path)}
 
 
-@TRANSFERS.register("augment")
+@TRANSFERS.register("augment", mixes=True)
 def _augment(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
     from distillctl.data import augment, mix
 

@@ -9,6 +9,7 @@ explainer is adding one module that registers itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -16,23 +17,41 @@ from torch import nn
 
 from distillctl.bounds import ANY_INT, Bound
 from distillctl.errors import ConfigError
+from distillctl.models import ANY_FLOAT_KIND
 from distillctl.registry import Registry
 
 Attribute = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Any], torch.Tensor]
-EXPLAINERS: Registry[Attribute] = Registry("explainer")
-# whether an explainer's maps carry a sign, given its config (saliency with abs and Grad-CAM
-# after its ReLU give magnitudes only)
-SIGNED: dict[str, Callable[[Any], bool]] = {}
-# explainers whose maps depend on random draws (from explainer.seed)
-STOCHASTIC: set[str] = set()
 # explainers whose maps should sum to f(x) - f(reference): reference(cfg, inputs, background)
 # gives the reference inputs (f(reference) is the mean output over them)
 Reference = Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
-COMPLETE: dict[str, Reference] = {}
 # what an explainer chose for a model, to name in the report: details(model, input_shape, cfg)
 Details = Callable[[nn.Module, tuple[int, ...], Any], dict[str, str]]
-DETAILS: dict[str, Details] = {}
-BOUNDS: dict[str, dict[str, Bound]] = {}
+
+
+def _always(cfg: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class ExplainerFacts:
+    """What an explainer declares on registration."""
+
+    # whether its maps carry a sign, given its config (saliency with abs and Grad-CAM after its
+    # ReLU give magnitudes only)
+    signed: Callable[[Any], bool] = _always
+    # its maps depend on random draws (seeded from explainer.seed, which it then takes)
+    stochastic: bool = False
+    # the reference its maps sum from, if they should (completeness)
+    complete: Reference | None = None
+    # what it chose for a model, for the report (e.g. Grad-CAM's layer)
+    details: Details | None = None
+    # its options' rules, checked before any run folder exists
+    bounds: dict[str, Bound] = field(default_factory=dict)
+    # the input kinds (data.kind) it explains
+    kinds: tuple[str, ...] = ANY_FLOAT_KIND
+
+
+EXPLAINERS: Registry[Attribute] = Registry("explainer", package=__name__, facts=ExplainerFacts)
 
 
 def from_background(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
@@ -47,40 +66,34 @@ def from_baseline(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) -> t
 
 def register(
     name: str,
-    signed: Callable[[Any], bool] = lambda cfg: True,
+    signed: Callable[[Any], bool] = _always,
     stochastic: bool = False,
     complete: Reference | None = None,
     details: Details | None = None,
+    kinds: tuple[str, ...] = ANY_FLOAT_KIND,
     **bounds: Bound,
 ):
-    """Register an explainer under `name`; `signed(cfg)` says whether its maps are signed,
-    `stochastic` whether they depend on random draws (seeded from `explainer.seed`),
-    `complete` the reference its maps sum from, if they should; `bounds` those of its options
-    (checked before any run folder exists)."""
-
-    def wrap(attribute: Attribute) -> Attribute:
-        BOUNDS[name] = {**({"seed": ANY_INT.eg(0)} if stochastic else {}), **bounds}
-        SIGNED[name] = signed
-        if stochastic:
-            STOCHASTIC.add(name)
-        if complete is not None:
-            COMPLETE[name] = complete
-        if details is not None:
-            DETAILS[name] = details
-        return EXPLAINERS.register(name)(attribute)
-
-    return wrap
+    """Register an explainer under `name` with its facts (ExplainerFacts); `bounds` are those
+    of its options (a stochastic one also takes `seed`)."""
+    declared = {**({"seed": ANY_INT.eg(0)} if stochastic else {}), **bounds}
+    return EXPLAINERS.register(
+        name,
+        signed=signed,
+        stochastic=stochastic,
+        complete=complete,
+        details=details,
+        bounds=declared,
+        kinds=tuple(kinds),
+    )
 
 
 def explainer_bounds(name: str) -> dict[str, Bound]:
-    get_explainer(name)
-    return BOUNDS.get(name, {})
+    return EXPLAINERS.facts(name).bounds
 
 
 def explainer_details(cfg: Any, model: nn.Module, input_shape: tuple[int, ...]) -> dict:
     """What the explainer `cfg` names chose for `model` (e.g. Grad-CAM's layer), or {}."""
-    get_explainer(cfg.name)
-    details = DETAILS.get(cfg.name)
+    details = EXPLAINERS.facts(cfg.name).details
     return {} if details is None else details(model, input_shape, cfg)
 
 
@@ -88,25 +101,20 @@ def completeness_reference(
     cfg: Any, inputs: torch.Tensor, background: torch.Tensor
 ) -> torch.Tensor | None:
     """The inputs the explainer `cfg` names sums its maps from (None: no such property)."""
-    get_explainer(cfg.name)
-    reference = COMPLETE.get(cfg.name)
+    reference = EXPLAINERS.facts(cfg.name).complete
     return None if reference is None else reference(cfg, inputs, background)
 
 
 def signed_maps(cfg: Any) -> bool:
     """Whether the explainer `cfg` names gives signed maps."""
-    get_explainer(cfg.name)
-    return bool(SIGNED[cfg.name](cfg))
+    return bool(EXPLAINERS.facts(cfg.name).signed(cfg))
 
 
 def is_stochastic(name: str) -> bool:
-    get_explainer(name)
-    return name in STOCHASTIC
+    return EXPLAINERS.facts(name).stochastic
 
 
 def get_explainer(name: str) -> Attribute:
-    from distillctl.explain import captum_explainers, lime, shap_explainers  # noqa: F401  (register)
-
     return EXPLAINERS.get_or_fail(name)
 
 

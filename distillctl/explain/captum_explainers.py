@@ -19,6 +19,7 @@ from distillctl.bounds import POSITIVE_INT, one_of
 from distillctl.errors import ConfigError, RunError
 from distillctl.explain import baseline, from_background, from_baseline, register
 from distillctl.explain.randomness import input_seed, seeded
+from distillctl.models import SPATIAL_KINDS
 
 
 def chunked(
@@ -218,6 +219,7 @@ def gradcam_details(model: nn.Module, input_shape: tuple[int, ...], cfg) -> dict
     "captum_gradcam",
     signed=lambda cfg: False,
     details=gradcam_details,
+    kinds=SPATIAL_KINDS,
     batch_size=POSITIVE_INT.eg(100),
 )
 def gradcam(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from distillctl.bounds import POSITIVE_INT
-from distillctl.errors import RunError
+from distillctl.errors import ConfigError, RunError
 from distillctl.explain import from_background, per_target, register
 from distillctl.explain.randomness import import_quietly, input_seed, seeded
 
@@ -114,12 +114,16 @@ def one_row_at_a_time(explain, inputs: torch.Tensor, targets: torch.Tensor, seed
     """A model-agnostic SHAP explainer (which draws its coalitions or orders from NumPy's
     global generator) called per input, each from its own seeded state: an input's map
     depends on the seed and that input only, never on the other inputs or on what ran before."""
-    rows = inputs.reshape(len(inputs), -1).cpu().numpy()
+    flat = inputs.reshape(len(inputs), -1)
+    rows = flat.cpu().numpy()
     parts = []
     for index in range(len(rows)):
         with seeded(input_seed(seed, inputs[index])):
             values = explain(rows[index : index + 1])
-        parts.append(shap_layout(values, inputs[index : index + 1], targets[index : index + 1]))
+        # laid out against the flat row SHAP saw: a signal's (1, C, L) has as many axes as
+        # SHAP's (1, features, outputs) answer, which read as one output before
+        picked = shap_layout(values, flat[index : index + 1], targets[index : index + 1])
+        parts.append(picked.reshape(inputs[index : index + 1].shape))
     return torch.cat(parts)
 
 
@@ -137,6 +141,14 @@ def shap_permutation(
     shap = import_quietly("shap")
 
     flat_bg = background.reshape(len(background), -1).cpu().numpy()
+    features = flat_bg.shape[1]
+    if int(cfg.max_evals) < 2 * features + 1:  # SHAP's own rule, checked before any work
+        raise ConfigError(
+            f"explainer.max_evals={cfg.max_evals} is too low for inputs of {features} features: "
+            f"the permutation explainer needs at least 2 * {features} + 1 = {2 * features + 1}",
+            f"set explainer.max_evals={2 * features + 1} or more, or choose "
+            "explainer=captum_gradientshap for inputs this large",
+        )
     with seeded(int(cfg.seed)):  # its constructor reseeds NumPy's global generator with seed=
         explainer = shap.PermutationExplainer(
             numpy_model(model, inputs),

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from distillctl.bounds import POSITIVE
 from distillctl.losses import register
 from distillctl.losses.features import FeatureTerm, match_spatial
+from distillctl.models import SPATIAL_KINDS
 
 
 def attention_map(features: torch.Tensor, p: float = 2.0) -> torch.Tensor:
@@ -27,7 +28,7 @@ def attention_distance(
     return (attention_map(student, p) - attention_map(teacher, p)).pow(2).mean()
 
 
-@register("at", p=POSITIVE.eg(2))
+@register("at", kinds=SPATIAL_KINDS, p=POSITIVE.eg(2))
 class AttentionTransfer(FeatureTerm):
     auto_layers = "all"  # RepDistiller: every stage, feat[1:-1], summed
 

@@ -60,6 +60,8 @@ def other_class_negatives(labels: torch.Tensor, index: torch.Tensor, k: int) -> 
 
 @register(
     "crd",
+    process_state="memory banks",
+    needs_every_class=True,
     feat_dim=POSITIVE_INT.eg(128),
     negatives=POSITIVE_INT.eg(1024),
     temperature=POSITIVE.eg(0.07),

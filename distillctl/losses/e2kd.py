@@ -21,6 +21,7 @@ from distillctl.errors import ConfigError
 from distillctl.losses import Step, register
 from distillctl.losses.features import FeatureTerm, match_spatial
 from distillctl.losses.gradmaps import grad_cam
+from distillctl.models import SPATIAL_KINDS
 
 RESIZE = ("input", "feature")
 
@@ -37,7 +38,7 @@ def compare_maps(student_cam, teacher_cam, x, resize: str) -> tuple[torch.Tensor
     return match_spatial(student_cam[:, None], teacher_cam[:, None])
 
 
-@register("e2kd")
+@register("e2kd", kinds=SPATIAL_KINDS)
 class ExplanationEnhancedKD(FeatureTerm):
     needs_graph = True
     auto_layers = "last"  # the official code: the last feature map before pooling

@@ -27,7 +27,7 @@ def soft_kl(
     return kl if per_sample else kl.mean()
 
 
-@register("kd", temperature=POSITIVE.eg(4))
+@register("kd", temperature=POSITIVE)
 class SoftTargetKL(SampleTerm):
     def __init__(self, temperature: float = 4.0):
         super().__init__()

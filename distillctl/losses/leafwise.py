@@ -11,13 +11,25 @@ way the tree's balance penalty is added and reported as `tree_penalty`.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import nn
 
 from distillctl.errors import ConfigError
-from distillctl.losses import PENALTY, SampleTerm, Step, Term
+from distillctl.losses.base import SampleTerm, Step, Term
 from distillctl.models.soft_tree import Routing, SoftTree, is_soft_tree
+
+PENALTY = "tree_penalty"  # a soft tree student's balance penalty, beside the terms' values
+
+
+def student_outputs(student: nn.Module, x: torch.Tensor) -> tuple[Any, torch.Tensor]:
+    """(routing, logits) of a soft tree (its routing and mixture log-probabilities), else
+    (None, student(x))."""
+    if is_soft_tree(student):
+        routing = student.route(x)
+        return routing, student.output(routing, "mixture")
+    return None, student(x)
 
 
 def check_terms(student: nn.Module, terms: dict[str, Term]) -> None:

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from distillctl.losses import register
 from distillctl.losses.features import FeatureTerm, match_spatial
+from distillctl.models import SPATIAL_KINDS
 
 
 def polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -20,7 +21,7 @@ def polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.bmm(a, b.transpose(1, 2)).pow(2)
 
 
-@register("nst")
+@register("nst", kinds=SPATIAL_KINDS)
 class NeuronSelectivityTransfer(FeatureTerm):
     auto_layers = "all"  # RepDistiller: every stage, feat[1:-1], summed
 

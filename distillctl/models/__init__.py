@@ -10,32 +10,52 @@ the layer that gives the classifier's input vector as `model.embedding` (see mod
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
+from distillctl.bounds import Bound
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry, checked_options
 
-MODELS: Registry[Callable[..., nn.Module]] = Registry("architecture")
+# the input kinds a network that flattens its input (or takes any tensor) builds for
+ANY_FLOAT_KIND = ("image", "signal", "tabular")
+# the input kinds whose feature maps keep spatial axes (attention maps, Grad-CAM)
+SPATIAL_KINDS = ("image", "signal")
+
+
+@dataclass(frozen=True)
+class ArchFacts:
+    """What an architecture declares on registration."""
+
+    # the input kinds (data.kind: image, signal, tabular) it builds for
+    kinds: tuple[str, ...] = ("image",)
+    # its own options' rules, checked where a role chooses it (before any run folder) and by the
+    # builder: (option, rule, example)
+    options: tuple[tuple[str, Bound, str], ...] = ()
+    # a check of the config alone (role's node, role) before any run folder exists: a user's
+    # class can be imported, a timm name exists
+    early: Callable[[dict, str], None] | None = None
+    # built by another library or the user's code: no one network to compare weights with
+    external: bool = False
+
+
+MODELS: Registry[Callable[..., nn.Module]] = Registry(
+    "architecture", package=__name__, facts=ArchFacts
+)
 register = MODELS.register
 # keys of a teacher/student config that are not arguments of the builder
 NON_BUILD_KEYS = frozenset({"arch", "ckpt"})
 
 
-def _load_builtin() -> None:
-    from distillctl.models import (  # noqa: F401  (they register themselves)
-        cnn,
-        cnn1d,
-        external,
-        mlp,
-        mobilenetv2,
-        resnet,
-        shufflenet,
-        soft_tree,
-        vgg,
-        wrn,
-    )
+def check_options(arch: str, given: dict[str, Any], role: str) -> None:
+    """`given` against the rules `arch` declares for its options (ArchFacts.options)."""
+    from distillctl.bounds import check
+
+    for option, bound, example in MODELS.facts(arch, f"{role} architecture").options:
+        if option in given:
+            check(f"{role}.{option}", given[option], bound.eg(example))
 
 
 def plain(model_cfg: Any) -> dict[str, Any]:
@@ -48,7 +68,6 @@ def plain(model_cfg: Any) -> dict[str, Any]:
 
 def create_model(model_cfg: Any, input_shape: tuple[int, ...], role: str = "model") -> nn.Module:
     """Build the architecture `model_cfg['arch']` for inputs of `input_shape` (no batch dim)."""
-    _load_builtin()
     spec = plain(model_cfg)
     arch = spec.get("arch")
     builder = MODELS.get_or_fail(arch, f"{role} architecture")

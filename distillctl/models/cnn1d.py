@@ -14,7 +14,7 @@ from distillctl.models import expect_rank, register
 from distillctl.models.stages import declare
 
 
-@register("cnn1d")
+@register("cnn1d", kinds=("signal",))
 def cnn1d(
     input_shape, num_classes: int, channels=(32, 32, 32), kernel_size: int = 5, dropout: float = 0.0
 ) -> nn.Module:

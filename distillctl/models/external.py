@@ -24,7 +24,7 @@ from typing import Any
 from torch import nn
 
 from distillctl.errors import ConfigError
-from distillctl.models import ShapeError, register
+from distillctl.models import ANY_FLOAT_KIND, ShapeError, register
 
 
 def import_target(target: str, role: str = "model") -> Any:
@@ -75,21 +75,22 @@ def check_name(source: str, name: str, role: str = "teacher") -> None:
         )
 
 
-def check_early(spec: dict, role: str) -> None:
-    """What can be checked from the config alone, before a run folder exists (validate.py)."""
-    arch = spec.get("arch")
-    if arch == "custom":
-        if not spec.get("_target_"):
-            raise ConfigError(
-                f"{role}=custom needs {role}._target_",
-                f"pass {role}._target_=<package.module.Class>",
-            )
-        import_target(spec["_target_"], role)
-    elif arch in ("timm", "torchvision"):
-        check_name(arch, str(spec.get("name")), role)
+def target_importable(spec: dict, role: str) -> None:
+    """A user's class can be imported (checked before a run folder exists, validate.py)."""
+    if not spec.get("_target_"):
+        raise ConfigError(
+            f"{role}=custom needs {role}._target_",
+            f"pass {role}._target_=<package.module.Class>",
+        )
+    import_target(spec["_target_"], role)
 
 
-@register("custom")
+def name_exists(spec: dict, role: str) -> None:
+    """timm's or torchvision's model name exists (checked before a run folder exists)."""
+    check_name(str(spec.get("arch")), str(spec.get("name")), role)
+
+
+@register("custom", kinds=ANY_FLOAT_KIND, early=target_importable, external=True)
 def custom(input_shape, num_classes: int, _target_: str = "", **options) -> nn.Module:
     if not _target_:
         raise ConfigError(
@@ -162,7 +163,7 @@ def _timm_weights_cached(name: str) -> None:
     raise _not_cached("timm", name, f"looked for {cfg.hf_hub_id or cfg.url}")
 
 
-@register("timm")
+@register("timm", early=name_exists, external=True)
 def timm_model(input_shape, num_classes: int, name: str = "", pretrained: bool = False, **options):
     import timm
 
@@ -194,7 +195,7 @@ def _replace(model: nn.Module, kind: type, pick: int, build) -> None:
     model.set_submodule(name, build(old))
 
 
-@register("torchvision")
+@register("torchvision", early=name_exists, external=True)
 def torchvision_model(input_shape, num_classes: int, name: str = "", pretrained: bool = False):
     import torch
     import torchvision

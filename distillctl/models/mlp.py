@@ -7,11 +7,11 @@ from collections import OrderedDict
 
 from torch import nn
 
-from distillctl.models import register
+from distillctl.models import ANY_FLOAT_KIND, register
 from distillctl.models.stages import declare
 
 
-@register("mlp")
+@register("mlp", kinds=ANY_FLOAT_KIND)
 def mlp(input_shape, num_classes: int, hidden=(128,), dropout: float = 0.0) -> nn.Module:
     layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
     width = math.prod(input_shape)

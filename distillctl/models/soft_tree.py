@@ -35,7 +35,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from distillctl.models import ShapeError, register
+from distillctl.bounds import (
+    BOOLEAN,
+    NON_NEGATIVE,
+    POSITIVE,
+    one_of,
+    whole_between,
+    whole_one_of,
+)
+from distillctl.models import ANY_FLOAT_KIND, ShapeError, register
 from distillctl.models.stages import declare
 
 
@@ -156,7 +164,22 @@ def is_soft_tree(model: nn.Module) -> bool:
     return isinstance(model, SoftTree)
 
 
-@register("soft_tree")
+# the soft tree's option rules (validate applies them where a role chooses soft_tree; the
+# builder applies them to models built outside a run)
+OPTIONS = (
+    # 12: 4095 inner nodes; beyond it the leaf-wise objective's memory grows too fast
+    ("depth", whole_between(1, 12), "6"),
+    ("beta", POSITIVE, "1.0"),
+    ("penalty", NON_NEGATIVE, "0.1"),
+    ("learn_beta", BOOLEAN, "false"),
+    ("penalty_root_depth", whole_one_of(0, 1), "1"),
+    ("penalty_last_level", BOOLEAN, "false"),
+    ("prediction", one_of("max", "mixture"), "max"),
+    ("objective", one_of("expected", "mixture"), "expected"),
+)
+
+
+@register("soft_tree", kinds=ANY_FLOAT_KIND, options=OPTIONS)
 def soft_tree(
     input_shape,
     num_classes: int,
@@ -169,8 +192,6 @@ def soft_tree(
     penalty_last_level: bool = False,
     learn_beta: bool = False,
 ) -> nn.Module:
-    from distillctl.configuration.validate import ARCH_OPTIONS
-
     given = {
         "depth": depth,
         "beta": beta,
@@ -181,7 +202,7 @@ def soft_tree(
         "prediction": prediction,
         "objective": objective,
     }
-    for key, bound, example in ARCH_OPTIONS["soft_tree"]:  # the rules validate applies in a run
+    for key, bound, example in OPTIONS:  # the rules validate applies in a run
         if not bound.check(given[key]):
             raise ShapeError(  # create_model names the role: "student=soft_tree depth=0 ..."
                 f"{key}={given[key]!r} is not valid",

@@ -66,13 +66,13 @@ def closest_architecture(
     from omegaconf import OmegaConf
 
     from distillctl.configuration.groups import config_dir
-    from distillctl.configuration.validate import EXTERNAL
-    from distillctl.models import create_model
+    from distillctl.models import MODELS, create_model
 
     best, best_score = None, 0.0
     for path in sorted((config_dir() / "teacher").glob("*.yaml")):
         spec = OmegaConf.to_container(OmegaConf.load(path))
-        if not isinstance(spec, dict) or spec.get("arch") in (None, *EXTERNAL):
+        arch = spec.get("arch") if isinstance(spec, dict) else None
+        if arch not in MODELS or MODELS.facts(arch).external:
             continue  # a user's class, timm and torchvision have no one shape to compare
         spec["num_classes"] = num_classes
         try:

@@ -20,8 +20,10 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from distillctl.losses import PENALTY, Recipe, Step, student_outputs
+from distillctl.losses.base import Step
 from distillctl.losses.ce import masked_cross_entropy
+from distillctl.losses.leafwise import PENALTY, student_outputs
+from distillctl.losses.recipe import Recipe
 
 META_KEY = "distillctl"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +19,23 @@ from omegaconf import DictConfig, OmegaConf
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry
 
-LOGGERS: Registry[Callable[[DictConfig, Path], Any]] = Registry("logger")
-# what each logger needs installed: (module to find, pip requirement)
-NEEDS: dict[str, tuple[str, str]] = {}
+
+@dataclass(frozen=True)
+class LoggerFacts:
+    """What a logger declares on registration: what it needs installed (module to find, pip
+    requirement), if anything."""
+
+    needs: tuple[str, str] | None = None
 
 
-def register(name: str, needs: tuple[str, str] | None = None):
-    if needs is not None:
-        NEEDS[name] = needs
-    return LOGGERS.register(name)
+LOGGERS: Registry[Callable[[DictConfig, Path], Any]] = Registry("logger", facts=LoggerFacts)
+register = LOGGERS.register
 
 
 def check(cfg: DictConfig) -> None:
     """The chosen logger exists and its library is installed (before any run folder)."""
     name = str(cfg.get("logger", {}).get("name", "csv"))
-    LOGGERS.get_or_fail(name)
-    module, requirement = NEEDS.get(name, (None, None))
+    module, requirement = LOGGERS.facts(name).needs or (None, None)
     if module is not None and importlib.util.find_spec(module) is None:
         raise ConfigError(
             f"logger={name} needs the '{module}' package, which is not installed",

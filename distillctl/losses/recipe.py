@@ -1,0 +1,133 @@
+"""The Recipe: the weighted sum of the selected terms, with the feature taps and auxiliary
+modules they need."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from distillctl.losses.base import Shapes, Step, Term
+from distillctl.losses.leafwise import PENALTY, check_terms, student_outputs, tree_terms
+from distillctl.losses.teacher_cache import LOGITS
+from distillctl.models.taps import FeatureTaps, output_shapes
+
+
+@dataclass
+class WeightedTerm:
+    name: str
+    weight: float
+    term: Term
+
+
+class Recipe(nn.Module):
+    """The weighted sum of terms, with the feature taps and auxiliary modules they need.
+
+    The student and teacher are not submodules: the Recipe's state (auxiliary modules, memory
+    banks) is saved in the training checkpoint, never in the exported student.
+    """
+
+    def __init__(self, terms: list[WeightedTerm]):
+        super().__init__()
+        self.names = [t.name for t in terms]
+        self.weights = [float(t.weight) for t in terms]
+        self.terms = nn.ModuleList(t.term for t in terms)
+        self.needs_index = any(t.needs_index for t in self.terms)
+        self.needs_graph = any(t.needs_graph for t in self.terms)
+        self._taps: tuple[FeatureTaps | None, FeatureTaps | None] = (None, None)
+        self.teacher_cache = None  # a losses.teacher_cache.TeacherCache, set by the stage
+
+    def describe(self) -> str:
+        return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
+
+    def samples_seen(self, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """How many samples of the batch each term applied to (label terms: the labelled)."""
+        return {n: t.samples(labels) for n, t in zip(self.names, self.terms)}
+
+    def teacher_layers(self) -> list[str]:
+        """The teacher layers whose outputs the terms read (after bind): part of what a
+        teacher-output cache holds."""
+        taps = self._taps[1]
+        return list(taps.names) if taps is not None else []
+
+    def bind(
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        input_shape: tuple[int, ...],
+        train_labels: Any,
+    ) -> Recipe:
+        """Resolve layers, measure their shapes with one dry forward, build auxiliary modules,
+        and place the forward hooks. `train_labels`: the training split's labels.
+        Call once, before training (and before loading a checkpoint that holds the auxiliary
+        modules' weights)."""
+        check_terms(student, dict(zip(self.names, self.terms)))
+        for term in self.terms:
+            term.bind(student, teacher)
+        s_names = list(dict.fromkeys(n for t in self.terms for n in t.tapped()[0]))
+        t_names = list(dict.fromkeys(n for t in self.terms for n in t.tapped()[1]))
+        shapes = Shapes(
+            output_shapes(student, input_shape, s_names) if s_names else {},
+            output_shapes(teacher, input_shape, t_names) if t_names else {},
+            torch.as_tensor(train_labels).long(),
+        )
+        for term in self.terms:
+            term.build(shapes)
+        self._taps = (
+            FeatureTaps(student, s_names) if s_names else None,
+            FeatureTaps(teacher, t_names) if t_names else None,
+        )
+        return self
+
+    def forward(
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        index: torch.Tensor | None = None,
+        epoch: int = 0,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted total and each term's value for one batch."""
+        s_taps, t_taps = (
+            taps.capture() if taps is not None else contextlib.nullcontext({})
+            for taps in self._taps
+        )
+        if self.needs_graph:
+            x = x.detach().requires_grad_(True)
+
+        def teacher_pass() -> dict[str, torch.Tensor]:
+            with torch.set_grad_enabled(self.needs_graph), t_taps as feats:
+                logits = teacher(x)
+            return {LOGITS: logits, **feats}
+
+        cache = self.teacher_cache
+        if cache is not None and index is not None:
+            outputs = cache.lookup(index, teacher_pass)
+        else:
+            outputs = teacher_pass()
+        teacher_logits = outputs.pop(LOGITS)
+        t_feats = outputs
+        with s_taps as s_feats:
+            routing, student_logits = student_outputs(student, x)
+        step = Step(
+            x=x,
+            labels=labels,
+            student_logits=student_logits,
+            teacher_logits=teacher_logits.detach(),
+            student_features=dict(s_feats),
+            teacher_features={k: v.detach() for k, v in t_feats.items()},
+            index=index,
+            epoch=epoch,
+            graph={"teacher_logits": teacher_logits, "teacher_features": dict(t_feats)},
+        )
+        terms = dict(zip(self.names, self.terms))
+        if routing is None:
+            values = {name: term(step) for name, term in terms.items()}
+        else:  # a soft tree: its objective and penalty (losses/leafwise.py)
+            values = tree_terms(student, routing, step, terms)
+        total = sum(w * values[n] for n, w in zip(self.names, self.weights))
+        return total + values.get(PENALTY, 0.0), values
