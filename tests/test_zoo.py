@@ -36,9 +36,9 @@ PUBLISHED = {
 def _build(arch: str, classes: int = 100, shape=(3, 32, 32)) -> nn.Module:
     from omegaconf import OmegaConf
 
-    from distillctl.configuration.groups import config_dir
+    from distillctl.configuration.groups import source
 
-    spec = OmegaConf.to_container(OmegaConf.load(config_dir() / "teacher" / f"{arch}.yaml"))
+    spec = OmegaConf.to_container(OmegaConf.load(source("teacher", arch)))
     spec["num_classes"] = classes
     return create_model(spec, shape)
 
@@ -77,3 +77,24 @@ def test_deeplift_walks_a_residual_and_a_shuffle_network():
         # DeepLift is complete: the maps sum to f(x) - f(baseline)
         gap = model(x)[:, 0] - model(torch.zeros_like(x))[:, 0]
         assert torch.allclose(maps.flatten(1).sum(1), gap, rtol=1e-3, atol=1e-3)
+
+
+def test_the_zoo_is_one_source_for_teacher_and_student(tmp_path):
+    """configs/arch/<name>.yaml is teacher=<name> and student=<name>; a role keeps a file of
+    its own only where it differs (the small nets' sizes), never a copy of the zoo's."""
+    from omegaconf import OmegaConf
+
+    from distillctl.configuration.groups import ZOO, config_dir, groups
+    from tests.conftest import compose_cfg
+
+    zoo = sorted(p.stem for p in (config_dir() / ZOO).glob("*.yaml"))
+    assert len(zoo) >= 20 and {"resnet8", "wrn_40_2", "custom"} <= set(zoo)
+    for role in ("teacher", "student"):
+        assert set(zoo) <= set(groups()[role])
+        for own in (config_dir() / role).glob("*.yaml"):
+            assert own.stem not in zoo, f"{role}/{own.name} copies the zoo's file"
+    cfg = compose_cfg("distill_student", ["teacher=resnet8", "student=wrn_16_1"], tmp_path)
+    for role, name in (("teacher", "resnet8"), ("student", "wrn_16_1")):
+        shipped = OmegaConf.load(config_dir() / ZOO / f"{name}.yaml")
+        node = OmegaConf.to_container(cfg[role])
+        assert node == {**OmegaConf.to_container(shipped), "num_classes": node["num_classes"]}

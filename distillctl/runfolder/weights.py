@@ -65,11 +65,12 @@ def closest_architecture(
     """The shipped teacher config whose network the state_dict fits best, as `teacher=<name>`."""
     from omegaconf import OmegaConf
 
-    from distillctl.configuration.groups import config_dir
+    from distillctl.configuration.groups import groups, source
     from distillctl.models import MODELS, create_model
 
     best, best_score = None, 0.0
-    for path in sorted((config_dir() / "teacher").glob("*.yaml")):
+    for name in groups()["teacher"]:
+        path = source("teacher", name)
         spec = OmegaConf.to_container(OmegaConf.load(path))
         arch = spec.get("arch") if isinstance(spec, dict) else None
         if arch not in MODELS or MODELS.facts(arch).external:
@@ -80,7 +81,7 @@ def closest_architecture(
         except Exception:  # an architecture that cannot take this data
             continue
         if score > best_score:
-            best, best_score = path.stem, score
+            best, best_score = name, score
     if best is None or best_score < 0.5:  # naming a network that barely fits would mislead
         return None
     return f"teacher={best} ({best_score:.0%} of the tensors fit)"
