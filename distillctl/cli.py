@@ -41,6 +41,7 @@ def usage() -> str:
     lines.append(f"  {'list layers':<{width}}layer names of a model, for feature taps")
     lines.append(f"  {'data info':<{width}}sizes, classes, shapes and identity of a data config")
     lines.append(f"  {'compare [RUN...]':<{width}}distilled students across runs: table, CSV, plot")
+    lines.append(f"  {'validate STAGE':<{width}}the config check alone: exit 0, or the one message")
     lines += [
         "",
         "overrides use Hydra's grammar:",
@@ -144,6 +145,7 @@ TOOLS = {
     ("list", "layers"): "distillctl.commands.layers:list_layers",
     ("data", "info"): "distillctl.commands.data_info:data_info",
     ("list",): "distillctl.cli:list_groups",
+    ("validate",): "distillctl.commands.validate:validate_command",
     ("compare",): "distillctl.report.compare:compare_command",
 }
 

@@ -65,6 +65,19 @@ def test_unknown_choice_and_command_exit_2_with_the_valid_choices(tmp_path):
     assert not (tmp_path / "outputs").exists()  # nothing started
 
 
+def test_validate_is_the_pre_check_alone(tmp_path):
+    ok = cli("validate", "distill", "student", "loss=[ce,kd]", "-m", "seed=0,1", cwd=tmp_path)
+    assert ok.returncode == 0 and "2 config(s) checked" in ok.stdout + ok.stderr
+    bad = cli("validate", "distill", "student", "loss.kd.temperature=-1", cwd=tmp_path)
+    assert bad.returncode == 2 and "loss.kd.temperature=-1 is not valid" in bad.stderr
+    moved = cli("validate", "train", "teacher", "trainer.compile=true", cwd=tmp_path)
+    assert moved.returncode == 2 and "'trainer.compile' is now 'engine.compile'" in moved.stderr
+    assert "pass engine.compile=true" in moved.stderr
+    none = cli("validate", "nope", cwd=tmp_path)
+    assert none.returncode == 2 and "validate needs a stage" in none.stderr
+    assert not (tmp_path / "outputs").exists()  # nothing was written
+
+
 def test_cfg_job_prints_the_composed_config_of_the_stage(tmp_path):
     out = cli("distill", "student", "loss.kd.temperature=7", "--cfg", "job", cwd=tmp_path)
     assert out.returncode == 0

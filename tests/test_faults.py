@@ -53,7 +53,7 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
         [
             "trainer.limit_train_batches=3",
             "trainer.max_epochs=3",
-            f"trainer.nan_check_every={every}",
+            f"engine.nan_check_every={every}",
         ],
         tmp_path,
     )

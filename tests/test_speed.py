@@ -18,9 +18,9 @@ def test_bf16_mixed_precision_trains_on_the_cpu(tmp_path):
 
 def test_compiled_channels_last_networks_keep_plain_checkpoints(tmp_path, teacher_run):
     fast = [
-        "trainer.compile=true",
-        "trainer.compile_backend=eager",  # the compile path without a C++ toolchain's wait
-        "trainer.channels_last=true",
+        "engine.compile=true",
+        "engine.compile_backend=eager",  # the compile path without a C++ toolchain's wait
+        "engine.channels_last=true",
     ]
     run_dir, result = run_stage("distill_student", tmp_path, f"teacher_ckpt={teacher_run}", *fast)
     assert load(run_dir)["status"] == "done"

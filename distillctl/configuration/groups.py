@@ -14,6 +14,7 @@ USER_GROUPS = (
     "loss",
     "explainer",
     "trainer",
+    "engine",
     "logger",
     "experiment",
     "hparams_search",

@@ -92,6 +92,20 @@ MOVED = {
         "teacher_ckpt",
         "the teacher's weights are not part of its architecture node",
     ),
+    **{
+        f"trainer.{key}": (
+            f"engine.{key}",
+            "trainer: holds only pytorch_lightning.Trainer arguments",
+        )
+        for key in (
+            "detect_nan",
+            "nan_check_every",
+            "channels_last",
+            "compile",
+            "compile_mode",
+            "compile_backend",
+        )
+    },
 }
 
 

@@ -36,11 +36,11 @@ AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and 
 RULES: tuple[tuple[str, Bound, str], ...] = (
     ("seed", ANY_INT, "0"),
     ("trainer.max_epochs", POSITIVE_INT, "30"),
-    ("trainer.channels_last", BOOLEAN, "true"),
-    ("trainer.nan_check_every", POSITIVE_INT, "50"),
-    ("trainer.compile", BOOLEAN, "true"),
+    ("engine.channels_last", BOOLEAN, "true"),
+    ("engine.nan_check_every", POSITIVE_INT, "50"),
+    ("engine.compile", BOOLEAN, "true"),
     (
-        "trainer.compile_mode",
+        "engine.compile_mode",
         one_of("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
         "default",
     ),

@@ -69,7 +69,7 @@ def teacher_cache(cfg: DictConfig, teacher, recipe, size: int) -> TeacherCache:
             {
                 "layers": recipe.teacher_layers(),
                 "precision": str(cfg.trainer.precision),
-                "channels_last": bool(cfg.trainer.get("channels_last", False)),
+                "channels_last": bool(cfg.engine.channels_last),
                 "transfer": OmegaConf.to_container(cfg.get("distill") or {}, resolve=True),
             },
         )

@@ -34,9 +34,9 @@ class NanGuard(Callback):
     Each step only records, on the device, whether its loss and terms are finite; the records
     are read (one host sync) every `every` steps, and always before validation and at the end of
     an epoch, so no checkpoint of broken weights is ever written and the last good `last.ckpt`
-    stays. every=1 (the default) checks each step; on a GPU a larger `trainer.nan_check_every`
+    stays. every=1 (the default) checks each step; on a GPU a larger `engine.nan_check_every`
     saves a sync per step, and the message still names the first bad step.
-    `trainer.detect_nan=false` removes the guard.
+    `engine.detect_nan=false` removes the guard.
     """
 
     def __init__(self, every: int = 1):

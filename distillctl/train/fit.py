@@ -165,13 +165,9 @@ def build_trainer(
     ]
     if os.environ.get(FIRST_STEP_ENV):
         callbacks.append(FirstStepProbe(Path(os.environ[FIRST_STEP_ENV])))
-    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    from distillctl.train import speed
-
-    speed.take(kwargs)  # applied to the networks by fit_and_test, not Trainer arguments
-    every = kwargs.pop("nan_check_every", 1)
-    if kwargs.pop("detect_nan", True):
-        callbacks.append(NanGuard(every))
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)  # Trainer arguments only
+    if cfg.engine.detect_nan:
+        callbacks.append(NanGuard(int(cfg.engine.nan_check_every)))
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar(leave=False))
     from distillctl.train import loggers
@@ -203,7 +199,7 @@ def fit_and_test(
     from distillctl.train import speed
 
     trainer, (best, last), interrupt = build_trainer(cfg, run_dir)
-    options = {key: cfg.trainer.get(key) for key in speed.KEYS}
+    options = {key: cfg.engine.get(key) for key in speed.KEYS}
     speed.apply(module, options, on_gpu=trainer.strategy.root_device.type == "cuda")
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)

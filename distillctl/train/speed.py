@@ -1,5 +1,5 @@
 """Speed options that are not Trainer arguments, applied to a module's networks before `fit`:
-`trainer.channels_last` (NHWC memory format for convolutions), `trainer.compile` with
+`engine.channels_last` (NHWC memory format for convolutions), `engine.compile` with
 `compile_mode` and `compile_backend` (torch.compile of the student and of the teacher, in
 place, so checkpoint keys stay those of the plain network). Mixed precision is Lightning's own
 `trainer.precision` (bf16-mixed, 16-mixed); cudnn's autotuner is on for GPU runs."""
@@ -11,12 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-# trainer.* keys read here, taken off before the rest go to pytorch_lightning.Trainer
+# engine.* keys read here
 KEYS = ("channels_last", "compile", "compile_mode", "compile_backend")
-
-
-def take(trainer_kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {key: trainer_kwargs.pop(key) for key in KEYS if key in trainer_kwargs}
 
 
 def networks(module: nn.Module) -> list[nn.Module]:
