@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # built from a fresh copy of the sources: a checkout's build/ folder keeps modules of
+    # earlier builds, which would hide a package missing from pyproject's list
+    source = tmp_path_factory.mktemp("source")
+    for name in ("distillctl", "configs"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run(
         [
             sys.executable,
@@ -27,7 +35,7 @@ def wheel(tmp_path_factory) -> Path:
             "--quiet",
             "-w",
             str(out),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -45,6 +53,8 @@ def test_the_wheel_holds_every_config_file(wheel):
     }
     assert shipped and shipped <= names
     assert "distillctl/configs/data/digits.yaml" in names
+    modules = {f"{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "distillctl").rglob("*.py")}
+    assert modules <= names, f"missing from the wheel: {sorted(modules - names)[:5]}"
 
 
 def test_an_installed_distillctl_finds_its_configs_outside_the_checkout(wheel, tmp_path):

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from distillctl.errors import ConfigError
+from distillctl.inputs import kind
 from distillctl.registry import Registry
 
 UNLABELLED = -1
@@ -46,15 +47,6 @@ TRANSFERS: Registry[Callable[[Any, Any, Any], dict[str, Any]]] = Registry(
 )
 # data set name -> (data config, how many, seed, data_dir) -> inputs stored as x_train is
 GENERATORS: Registry[Callable[[Any, int, int, str], np.ndarray]] = Registry("input generator")
-# the augmentation `augment` turns on where the data config has none, by kind of input and
-# its shape: images crop by an eighth of their side (CIFAR's 4 of 32) and flip only at 32
-# pixels and more (photographs; a mirrored digit is another digit); signals shift, scale and
-# take noise; tables take noise in standardised units
-DEFAULT_VIEWS: dict[str, Callable[[tuple[int, ...]], dict[str, float]]] = {
-    "image": lambda shape: {"crop": max(1, shape[-1] // 8), "flip": 0.5 if shape[-1] >= 32 else 0},
-    "signal": lambda shape: {"shift": max(1, shape[-1] // 10), "scale": 0.1, "noise": 0.1},
-    "tabular": lambda shape: {"noise": 0.1},
-}
 
 
 @GENERATORS.register("mnist1d")
@@ -114,7 +106,7 @@ def _augment(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
 
     views = None
     if data.augment is None:
-        views = DEFAULT_VIEWS[info.kind](info.input_shape)
+        views = kind(info.kind).views(info.input_shape)  # the kind's own default
         data.augment = augment.build(views)
     data.mix = mix.build(str(cfg.distill.mix), float(cfg.distill.mix_alpha))
     return {"views": views or "data.augment", "mix": str(cfg.distill.mix)}

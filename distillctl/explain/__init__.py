@@ -146,12 +146,13 @@ def per_target(
 
 
 def baseline(
-    kind: str, inputs: torch.Tensor, background: torch.Tensor, key: str = "explainer.baseline"
+    how: str, inputs: torch.Tensor, background: torch.Tensor, key: str = "explainer.baseline"
 ) -> torch.Tensor:
-    """The reference input (1, *shape): zeros, or the background's mean. Explainers that
-    integrate from it and the faithfulness measures that remove features to it share it."""
-    if kind == "zero":
-        return torch.zeros_like(inputs[:1])
-    if kind == "mean":
-        return background.mean(0, keepdim=True)
-    raise ConfigError(f"{key}={kind} is not a baseline", "choose zero or mean")
+    """The reference input (1, *shape), as the inputs' kind defines it (zeros, or the
+    background's mean): explainers that integrate from it and the faithfulness measures that
+    remove features to it share it."""
+    from distillctl.inputs import for_shape
+
+    if how not in ("zero", "mean"):
+        raise ConfigError(f"{key}={how} is not a baseline", "choose zero or mean")
+    return for_shape(tuple(inputs.shape[1:])).baseline(how, inputs, background)

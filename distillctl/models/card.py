@@ -10,6 +10,8 @@ import time
 import torch
 from torch import nn
 
+from distillctl.inputs import example_input
+
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
@@ -28,7 +30,7 @@ def macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(torch.zeros(1, *input_shape))
+        model(example_input(tuple(input_shape), n=1))
     return int(counter.get_total_flops() // 2)
 
 

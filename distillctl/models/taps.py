@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from distillctl.inputs import example_input
+
 
 def layer_names(model: nn.Module) -> list[str]:
     return [name for name, _ in model.named_modules() if name]
@@ -64,7 +66,7 @@ def output_shapes(
     try:
         with taps.capture() as outputs:
             device = next(model.parameters()).device
-            model(torch.zeros(2, *input_shape, device=device))
+            model(example_input(tuple(input_shape), device=device))
     finally:
         model.train(was_training)
         taps.remove()

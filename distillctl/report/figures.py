@@ -1,4 +1,5 @@
-"""Pictures of attributions, one drawer per kind of data (image, signal, tabular).
+"""Pictures of attributions: the drawers each input kind names (distillctl/inputs/), and the
+histogram and per-class chart every report has.
 
 Matplotlib with the Agg backend; every figure is saved as a PNG and returned as a path.
 """
@@ -6,7 +7,6 @@ Matplotlib with the Agg backend; every figure is saved as a PNG and returned as 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -16,11 +16,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from distillctl.io import atomic_write_bytes  # noqa: E402
-from distillctl.registry import Registry  # noqa: E402
-
-Drawer = Callable[..., list[Path]]
-DRAWERS: Registry[Drawer] = Registry("kind of data")
-register = DRAWERS.register
 
 
 def save(fig, path: Path) -> Path:
@@ -60,7 +55,6 @@ def viewable(image: np.ndarray, normalise=None) -> np.ndarray:
     return image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
 
 
-@register("image")
 def image_maps(
     inputs,
     maps,
@@ -114,7 +108,6 @@ def image_grid(inputs, maps, labels, out_dir: Path, columns: int = 12, normalise
     return save(fig, out_dir / "grid.png")
 
 
-@register("signal")
 def signal_maps(
     inputs, maps, labels, targets, out_dir: Path, chosen: list[int], predictions=None, **_
 ) -> list[Path]:
@@ -135,7 +128,6 @@ def signal_maps(
     return paths
 
 
-@register("tabular")
 def tabular_bars(
     inputs, maps, labels, targets, out_dir: Path, chosen: list[int], feature_names=(), **_
 ) -> list[Path]:
@@ -237,8 +229,9 @@ def draw(
     per_input = explained["metrics"]["per_input"]
     chosen = choose_inputs(per_input, predictions, labels, count)
     reasons = {f"input_{i:03d}.png": f"test input {i}: {why}" for i, why in chosen}
-    drawer = DRAWERS.get_or_fail(kind)
-    paths = drawer(
+    from distillctl.inputs import kind as input_kind
+
+    paths = input_kind(kind).draw_maps(
         explained["inputs"],
         explained["maps"],
         labels,

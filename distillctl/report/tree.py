@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from distillctl.inputs import kind as input_kind
 from distillctl.models.soft_tree import SoftTree, is_soft_tree
 
 LEVELS = 4  # inner-node levels drawn: 15 filters and 16 distributions fit across a page
@@ -47,7 +48,7 @@ def branch_distributions(summary: dict[str, np.ndarray], levels: int) -> np.ndar
     return np.stack(out)
 
 
-def _image_filter(ax, w: np.ndarray, feature_names) -> None:
+def image_filter(ax, w: np.ndarray, feature_names) -> None:
     image = w.mean(0)  # signed, averaged over colour channels
     scale = float(np.abs(image).max()) or 1.0
     ax.imshow(image, cmap="bwr", vmin=-scale, vmax=scale)
@@ -55,14 +56,14 @@ def _image_filter(ax, w: np.ndarray, feature_names) -> None:
     ax.set_yticks([])
 
 
-def _signal_filter(ax, w: np.ndarray, feature_names) -> None:
+def signal_filter(ax, w: np.ndarray, feature_names) -> None:
     ax.axhline(0, color="0.7", lw=0.5)
     ax.plot(w.reshape(w.shape[0], -1).mean(0) if w.ndim > 1 else w, color="k", lw=0.8)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def _table_filter(ax, w: np.ndarray, feature_names) -> None:
+def table_filter(ax, w: np.ndarray, feature_names) -> None:
     flat = w.reshape(-1)
     order = np.argsort(-np.abs(flat))[:TOP_FEATURES][::-1]
     names = feature_names or [f"x{i}" for i in range(len(flat))]
@@ -71,14 +72,6 @@ def _table_filter(ax, w: np.ndarray, feature_names) -> None:
     ax.set_yticks(range(len(order)), [names[i][:14] for i in order], fontsize=5)
     ax.tick_params(axis="x", labelsize=5)
     ax.axvline(0, color="0.5", lw=0.5)
-
-
-# how a filter is drawn, per kind of data (as figures.py draws maps), and what the caption says
-FILTERS = {
-    "image": (_image_filter, "its filter w_i as an image (channel mean; red pixels push right)"),
-    "signal": (_signal_filter, "its filter w_i along the signal (above 0 pushes right)"),
-    "tabular": (_table_filter, f"its {TOP_FEATURES} largest feature weights (red pushes right)"),
-}
 
 
 def draw_tree(
@@ -114,7 +107,7 @@ def draw_tree(
             node = 2**level - 1 + j
             x, y = centre(level, j)
             ax = fig.add_axes((x - box_w / 2, y - box_h / 2, box_w, box_h))
-            FILTERS[kind][0](ax, summary["filters"][node], feature_names)
+            input_kind(kind).draw_filter(ax, summary["filters"][node], feature_names)
             ax.set_title(f"node {node} · {summary['reach'][node]:.0%}", fontsize=8, pad=2)
             for side in (0, 1):  # lines to the left (w.x + b < 0) and right children
                 cx, cy = centre(level + 1, 2 * j + side)
@@ -146,7 +139,7 @@ def draw_tree(
 
 def caption(tree: SoftTree, kind: str) -> str:
     drawn = min(tree.depth, LEVELS)
-    what = FILTERS[kind][1]
+    what = input_kind(kind).tree_caption.format(top=TOP_FEATURES)
     cut = (
         f"the top {drawn} of its {tree.depth} levels; each bottom box is the mixture of the "
         f"{2 ** (tree.depth - drawn)} leaves under it"

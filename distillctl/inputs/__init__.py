@@ -1,0 +1,96 @@
+"""Input kinds: what differs between images, signals, tables (and what a new kind brings).
+
+An input kind is one module in this package that registers an InputKind: the shape of one
+input (its rank), how inputs are stored, the example input a dry run feeds a network, the
+augmentation `distill.transfer=augment` turns on where the data config has none, the
+explainers' and faithfulness measures' reference input, and the report's pictures of maps
+and of a soft tree's filters (named as "module:function", imported only when a report is
+drawn). A data source says which kind its splits are (`Splits.kind`); everything else asks
+`kind(name)` instead of branching on the name. docs/architecture.md says how to add one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from distillctl.errors import ConfigError
+from distillctl.registry import Registry
+
+
+def _lazy(target: str) -> Callable[..., Any]:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class InputKind:
+    name: str
+    # axes of one input: image (C, H, W) 3, signal (C, L) 2, table (F,) 1
+    rank: int
+    # the augmentation `augment` turns on where the data config has none: shape -> options
+    views: Callable[[tuple[int, ...]], dict[str, float]]
+    # "module:function" drawing the chosen inputs' maps (report/figures.py's signature)
+    drawer: str
+    # "module:function" drawing one soft-tree filter, and what the caption says of it ({top}:
+    # how many features a filter shows)
+    tree_filter: str
+    tree_caption: str
+    # how inputs are stored and fed to networks
+    dtype: torch.dtype = torch.float32
+
+    def example(self, shape: tuple[int, ...], n: int = 2, device: Any = None) -> torch.Tensor:
+        """`n` inputs a dry run feeds a network to measure its layers: zeros of the storage
+        dtype (two by default: BatchNorm in train mode needs more than one)."""
+        return torch.zeros(n, *shape, dtype=self.dtype, device=device)
+
+    def baseline(self, how: str, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+        """The reference input (1, *shape) explainers integrate from and faithfulness measures
+        remove features to: zeros, or the background's mean."""
+        if how == "zero":
+            return torch.zeros_like(inputs[:1])
+        if how == "mean":
+            return background.mean(0, keepdim=True)
+        raise ConfigError(f"baseline={how} is not a baseline", "choose zero or mean")
+
+    def draw_maps(self, *args: Any, **kwargs: Any):
+        return _lazy(self.drawer)(*args, **kwargs)
+
+    def draw_filter(self, *args: Any, **kwargs: Any) -> None:
+        _lazy(self.tree_filter)(*args, **kwargs)
+
+
+KINDS: Registry[InputKind] = Registry("input kind", package=__name__)
+
+
+def register(kind: InputKind) -> InputKind:
+    return KINDS.register(kind.name)(kind)
+
+
+def kind(name: str) -> InputKind:
+    return KINDS.get_or_fail(name)
+
+
+# any tensor of a shape no registered kind has (a user's network may take one): float zeros
+# for dry runs, zero / mean baselines; it has no pictures
+TENSOR = InputKind(
+    name="tensor", rank=-1, views=lambda shape: {}, drawer="", tree_filter="", tree_caption=""
+)
+
+
+def for_shape(shape: tuple[int, ...]) -> InputKind:
+    """The float kind whose inputs have as many axes as `shape`, else TENSOR (a dry run or an
+    explainer's baseline, where only the tensor is known)."""
+    for entry in KINDS.values():
+        if entry.rank == len(shape) and entry.dtype.is_floating_point:
+            return entry
+    return TENSOR
+
+
+def example_input(shape: tuple[int, ...], n: int = 2, device: Any = None) -> torch.Tensor:
+    """The example input of the kind of `shape` (see for_shape)."""
+    return for_shape(tuple(shape)).example(tuple(shape), n, device)

@@ -1,0 +1,15 @@
+"""Tables (F,): one row of standardised features."""
+
+from distillctl.inputs import InputKind, register
+
+TABULAR = register(
+    InputKind(
+        name="tabular",
+        rank=1,
+        # noise in standardised units
+        views=lambda shape: {"noise": 0.1},
+        drawer="distillctl.report.figures:tabular_bars",
+        tree_filter="distillctl.report.tree:table_filter",
+        tree_caption="its {top} largest feature weights (red pushes right)",
+    )
+)
