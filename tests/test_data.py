@@ -103,13 +103,13 @@ def test_index_batches_shuffle_per_epoch_and_shard_per_rank():
     x, y = torch.arange(10.0)[:, None], torch.arange(10)
     epoch = {"n": 0}
     loader = IndexBatches(x, y, Served(4, shuffle=True, seed=3, epoch_fn=lambda: epoch["n"]))
-    first = torch.cat([b for _, b in loader])
+    first = torch.cat([b.labels for b in loader])
     assert sorted(first.tolist()) == list(range(10)) and len(loader) == 3
-    assert torch.equal(first, torch.cat([b for _, b in loader]))  # same epoch, same order
+    assert torch.equal(first, torch.cat([b.labels for b in loader]))  # same epoch, same order
     epoch["n"] = 1
-    assert not torch.equal(first, torch.cat([b for _, b in loader]))
+    assert not torch.equal(first, torch.cat([b.labels for b in loader]))
     shards = [
-        torch.cat([b for _, b in IndexBatches(x, y, Served(4, True, 3, r, 2))]) for r in (0, 1)
+        torch.cat([b.labels for b in IndexBatches(x, y, Served(4, True, 3, r, 2))]) for r in (0, 1)
     ]
     assert set(shards[0].tolist()).isdisjoint(shards[1].tolist())
     assert sorted(torch.cat(shards).tolist()) == list(range(10))
@@ -143,11 +143,12 @@ def test_training_batches_are_augmented_and_evaluation_batches_are_not(tmp_path)
     )
     data, _ = build(cfg)
     x_train, _ = data.tensors("train")
-    xb, yb = next(iter(data.train_dataloader()))
+    first = next(iter(data.train_dataloader()))
+    xb = first.inputs
     assert not any(torch.equal(xb[0], row) for row in x_train)  # noise makes every input new
-    xv, _ = next(iter(data.val_dataloader()))
+    xv = next(iter(data.val_dataloader())).inputs
     assert torch.equal(xv, data.tensors("val")[0][: len(xv)])
-    again, _ = next(iter(data.train_dataloader()))
+    again = next(iter(data.train_dataloader())).inputs
     assert torch.equal(xb, again)  # same seed and epoch: the same augmented batch
 
 
@@ -182,9 +183,10 @@ def test_tensor_and_loader_modules_serve_identical_batches(tmp_path, augment):
     for workers in (0, 1):
         module, train, val = batches(False, workers)
         assert len(train) == len(tensor_train) == len(module.train_dataloader())
-        for (xa, ya, ia), (xb, yb, ib) in zip(tensor_train, train):
-            assert torch.equal(xa, xb) and torch.equal(ya, yb) and torch.equal(ia, ib)
-        assert all(torch.equal(a[0], b[0]) for a, b in zip(tensor_val, val))
+        for a, b in zip(tensor_train, train):
+            assert torch.equal(a.inputs, b.inputs) and torch.equal(a.labels, b.labels)
+            assert torch.equal(a.index, b.index)
+        assert all(torch.equal(a.inputs, b.inputs) for a, b in zip(tensor_val, val))
 
 
 def test_in_memory_auto_follows_the_stated_budget(tmp_path):
@@ -202,3 +204,19 @@ def test_in_memory_auto_follows_the_stated_budget(tmp_path):
     assert not in_memory(OmegaConf.create({"in_memory": False}), splits)
     with pytest.raises(ConfigError, match="data.in_memory=sometimes is not a choice"):
         in_memory(OmegaConf.create({"in_memory": "sometimes"}), splits)
+
+
+def test_lightning_moves_a_batch_field_by_field():
+    """Lightning's device transfer (move_data_to_device) takes dataclasses apart: a Batch
+    arrives as a Batch, every tensor field moved and None kept (pinned: the training steps
+    read batch.inputs / batch.index after this transfer)."""
+    from pytorch_lightning.utilities import move_data_to_device
+
+    from distillctl.data.batch import Batch
+
+    batch = Batch(torch.zeros(2, 3), torch.tensor([0, 1]), torch.tensor([4, 7]))
+    moved = move_data_to_device(batch, torch.device("meta"))
+    assert isinstance(moved, Batch) and moved.mask is None
+    assert {moved.inputs.device.type, moved.labels.device.type, moved.index.device.type} == {
+        "meta"
+    }

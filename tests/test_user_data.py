@@ -213,7 +213,8 @@ def test_synthetic_data_has_the_asked_shape_and_classes(tmp_path):
     cfg = OmegaConf.create({"data": data, "paths": {"data_dir": str(tmp_path)}, "seed": 0})
     module, info = build(cfg)
     assert info.input_shape == (3, 8, 8) and info.num_classes == 7 and info.kind == "image"
-    x, y = next(iter(module.train_dataloader()))
+    first = next(iter(module.train_dataloader()))
+    x, y = first.inputs, first.labels
     assert x.shape == (32, 3, 8, 8) and x.dtype.is_floating_point and int(y.max()) < 7
 
 

@@ -109,9 +109,10 @@ def test_crop_and_flip_run_on_scaled_pixels_and_both_modules_agree(tmp_path):
         module, _ = build(cfg)
         return next(iter(module.train_dataloader()))
 
-    x, y = first_batch(True)
+    first = first_batch(True)
+    x = first.inputs
     assert x.dtype == torch.float32 and x.shape == (16, 3, 32, 32)
-    assert torch.equal(x, first_batch(False)[0])
+    assert torch.equal(x, first_batch(False).inputs)
 
 
 def test_flip_mirrors_images_with_its_probability():

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 import pytorch_lightning as pl
 import torch
 
+from distillctl.data.batch import Batch
 from distillctl.data.pixels import Pixels
 from distillctl.data.splits import Splits
 
@@ -73,7 +74,8 @@ class Served:
         return -(-per_rank // self.batch_size)
 
     def finish(self, batches: Iterable, device: torch.device) -> Iterator:
-        """Batches (x, y, idx) moved to `device`, augmented there, shaped as the trainer wants."""
+        """Raw (x, y, idx) moved to `device`, augmented there, as Batches (the index only when
+        the trainer asked for it)."""
         gen = None
         if self.augment is not None or self.mix is not None:  # per epoch and rank, on the device
             gen = augment_generator(self.seed, self.epoch_fn(), self.rank, device)
@@ -84,11 +86,11 @@ class Served:
             if self.mix is not None:  # after the views, before normalising (both are linear)
                 x, y = self.mix(x, y, gen)
             x = self.pixels.standardise(x)
-            yield (x, y, idx.to(device)) if self.with_index else (x, y)
+            yield Batch(x, y, idx.to(device) if self.with_index else None)
 
 
 class IndexBatches:
-    """(x, y) batches of device tensors, one index operation each."""
+    """Batches of device tensors, one index operation each."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, served: Served):
         self.x, self.y, self.served = x, y, served
@@ -136,7 +138,7 @@ class OrderSampler(torch.utils.data.Sampler):
 
 
 class LoaderBatches:
-    """(x, y) batches from a DataLoader over a per-sample Dataset, finished on the device."""
+    """Batches from a DataLoader over a per-sample Dataset, finished on the device."""
 
     def __init__(self, dataset, served: Served, device: torch.device, workers: int, pin: bool):
         self.served, self.device = served, device

@@ -20,10 +20,10 @@ def device_for(cfg: Any) -> torch.device:
 
 @torch.no_grad()
 def accuracy_on(model: nn.Module, batches: Iterable, device: torch.device) -> float:
-    """Top-1 accuracy of `model` (put in eval mode on `device`) on (x, y) batches there."""
+    """Top-1 accuracy of `model` (put in eval mode on `device`) on Batches there."""
     right = total = 0
     model.eval().to(device)
-    for x, y in batches:
-        right += int((model(x).argmax(-1) == y).sum())
-        total += len(y)
+    for batch in batches:
+        right += int((model(batch.inputs).argmax(-1) == batch.labels).sum())
+        total += len(batch)
     return right / max(total, 1)

@@ -20,6 +20,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from distillctl.data.batch import Batch
 from distillctl.losses.base import Step
 from distillctl.losses.ce import masked_cross_entropy
 from distillctl.losses.leafwise import PENALTY, student_outputs
@@ -116,8 +117,8 @@ class _Trainable(pl.LightningModule):
         """Logits the student is compared with at evaluation (the teacher's), if any."""
         return None
 
-    def _evaluate(self, batch, metrics: MetricCollection, stage: str) -> None:
-        x, y = batch
+    def _evaluate(self, batch: Batch, metrics: MetricCollection, stage: str) -> None:
+        x, y = batch.inputs, batch.labels
         logits = self.model(x)
         metrics.update(logits, y)
         values = {"loss": nn.functional.cross_entropy(logits, y)}
@@ -171,8 +172,8 @@ class Classifier(_Trainable):
         super().__init__(model, num_classes, optim, meta)
         self.label_smoothing = float(label_smoothing)
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch
+    def training_step(self, batch: Batch, batch_idx):
+        x, y = batch.inputs, batch.labels
         routing, logits = student_outputs(self.model, x)
         if routing is None:
             loss = masked_cross_entropy(logits, y, self.label_smoothing)
@@ -223,10 +224,9 @@ class Distiller(_Trainable):
         with torch.no_grad():
             return self.teacher(x)
 
-    def training_step(self, batch, batch_idx):
-        x, y, *rest = batch
-        index = rest[0] if rest else None
-        total, values = self.recipe(self.model, self.teacher, x, y, index, self.current_epoch)
+    def training_step(self, batch: Batch, batch_idx):
+        x, y = batch.inputs, batch.labels
+        total, values = self.recipe(self.model, self.teacher, x, y, batch.index, self.current_epoch)
         self.last_terms = values  # read by NanGuard (a broken term) and StepCSV (per step)
         self.accumulate("train", {"loss": total, **values}, len(y))
         seen = self.recipe.samples_seen(y)  # label terms skip unlabelled samples: say how many
