@@ -217,6 +217,4 @@ def test_lightning_moves_a_batch_field_by_field():
     batch = Batch(torch.zeros(2, 3), torch.tensor([0, 1]), torch.tensor([4, 7]))
     moved = move_data_to_device(batch, torch.device("meta"))
     assert isinstance(moved, Batch) and moved.mask is None
-    assert {moved.inputs.device.type, moved.labels.device.type, moved.index.device.type} == {
-        "meta"
-    }
+    assert {moved.inputs.device.type, moved.labels.device.type, moved.index.device.type} == {"meta"}
