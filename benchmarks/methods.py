@@ -91,6 +91,7 @@ def stage(name: str, overrides: list[str], run_dir: Path, seed: int) -> tuple[di
 def attribution_agreement(runs: dict[str, dict], cfg, out: Path) -> dict[str, dict]:
     """Spearman of each student's shap_gradient maps with the teacher's, on the same inputs,
     and the measure's chance (highest of the three levels) and ceiling for this teacher."""
+    from distillctl.configuration.validate import validate
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained, explain_models
     from distillctl.runfolder.checkpoints import load_model
@@ -99,7 +100,8 @@ def attribution_agreement(runs: dict[str, dict], cfg, out: Path) -> dict[str, di
         Explained(name, load_model(r["checkpoint_path"], "teacher" if i == 0 else "student")[0])
         for i, (name, r) in enumerate(runs.items())
     ]
-    metrics = explain_models(models, build_splits(cfg.data, cfg.paths.data_dir), cfg, out)
+    splits = build_splits(cfg.data, cfg.paths.data_dir)
+    metrics = explain_models(models, splits, cfg, validate(cfg).explain, out)
     level = metrics["metrics"]["levels"]["spearman"]
     figures = {
         "teacher": {"spearman_chance": level["chance_max"], "spearman_ceiling": level["ceiling"]}

@@ -158,6 +158,7 @@ def test_failure_marks_run_json_and_keeps_the_config(tmp_path):
 
 
 def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, tmp_path):
+    from distillctl.configuration.validate import validate
     from distillctl.data import build
     from distillctl.losses import build_recipe
     from distillctl.models import create_model
@@ -179,7 +180,7 @@ def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, 
 
     recipe = build_recipe(cfg.loss).bind(student, teacher, data.input_shape, data.train_labels())
     module = Spy(student, teacher, recipe, 10, cfg.optim, {"model": {}})
-    fit_and_test(module, data, cfg, tmp_path / "run")
+    fit_and_test(module, data, cfg, validate(cfg).engine, tmp_path / "run")
     assert seen and all(t is False and s is True for t, s in seen)
     after = teacher.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # BN statistics included
@@ -447,7 +448,8 @@ def test_explanations_are_the_same_from_run_and_from_a_later_explain(tmp_path):
 
 
 def test_the_saved_config_is_the_one_that_ran(tmp_path, teacher_run):
-    """distill.max_epochs decides the distill stage's epochs: the run folder's config says so."""
+    """distill.max_epochs decides the distill stage's epochs: the saved config is the composed
+    one (never rewritten by the stage), and run.json says what the stage decided."""
     run_dir, _ = run_stage(
         "distill_student",
         tmp_path,
@@ -457,6 +459,7 @@ def test_the_saved_config_is_the_one_that_ran(tmp_path, teacher_run):
         "data.batch_size=512",
     )
     saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    assert saved.trainer.max_epochs == 2
+    assert saved.trainer.max_epochs == 1 and saved.distill.max_epochs == 2
+    assert load(run_dir)["max_epochs"] == 2
     assert saved.paths.data_dir == str(tmp_path / "data")  # absolute, as it was read
     assert len((run_dir / "metrics.csv").read_text().splitlines()) == 1 + 2

@@ -106,7 +106,7 @@ def test_one_folder_of_classes_is_carved_and_can_be_grey_and_resized(photo_archi
 
 
 def test_a_missing_root_is_named(tmp_path):
-    with pytest.raises(RunError, match="data.root=.*nowhere does not exist"):
+    with pytest.raises(ConfigError, match="data.root=.*nowhere does not exist"):
         build_splits(_cfg(root=str(tmp_path / "nowhere")), str(tmp_path))
 
 

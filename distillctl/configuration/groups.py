@@ -15,6 +15,8 @@ USER_GROUPS = (
     "explainer",
     "trainer",
     "engine",
+    "distill",
+    "explain",
     "logger",
     "experiment",
     "hparams_search",
@@ -40,6 +42,9 @@ def config_dir() -> Path:
         raise RuntimeError("distillctl's configs are missing from this installation; reinstall it")
     folder = Path(next(iter(spec.submodule_search_locations))).resolve()
     _register_zoo(folder)
+    from distillctl.configuration.specs import register_nodes
+
+    register_nodes()  # engine, distill, explain: made from their specs
     return folder
 
 
@@ -78,11 +83,21 @@ def groups(extra_dirs: tuple[Path, ...] = ()) -> dict[str, list[str]]:
     zoo = {f.stem for f in (config_dir() / ZOO).glob("*.yaml")}
     for role in ROLES:
         found.setdefault(role, set()).update(zoo)
+    from distillctl.configuration.specs import GROUPS
+
+    for group in GROUPS:
+        found.setdefault(group, set()).add("default")
     return {name: sorted(choices) for name, choices in sorted(found.items())}
 
 
 def describe(group: str, choice: str) -> str:
-    """The first comment line of a choice's YAML file: its one-line description."""
+    """The first comment line of a choice's YAML file (or its spec's docstring): its one-line
+    description."""
+    from distillctl.configuration.specs import GROUPS
+    from distillctl.configuration.specs import describe as describe_spec
+
+    if group in GROUPS:
+        return describe_spec(GROUPS[group])
     path = source(group, choice)
     if not path.exists():
         return ""

@@ -17,13 +17,14 @@ from distillctl.bounds import (
     OPTIONAL_POSITIVE_INT,
     POSITIVE,
     POSITIVE_INT,
-    UNIT_POSITIVE,
     Bound,
     check,
     check_options,
     one_of,
     whole_one_of,
 )
+from distillctl.configuration.plain import plain
+from distillctl.configuration.specs import Specs, parse_all
 from distillctl.errors import ConfigError
 from distillctl.train.objective import OBJECTIVES
 
@@ -36,14 +37,6 @@ AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and 
 RULES: tuple[tuple[str, Bound, str], ...] = (
     ("seed", ANY_INT, "0"),
     ("trainer.max_epochs", POSITIVE_INT, "30"),
-    ("engine.channels_last", BOOLEAN, "true"),
-    ("engine.nan_check_every", POSITIVE_INT, "50"),
-    ("engine.compile", BOOLEAN, "true"),
-    (
-        "engine.compile_mode",
-        one_of("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
-        "default",
-    ),
     ("data.batch_size", POSITIVE_INT, "64"),
     ("data.val_fraction", OPEN_UNIT, "0.1"),
     ("data.test_fraction", OPEN_UNIT, "0.2"),
@@ -76,40 +69,16 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
         "auto",
     ),
     ("teacher_cache_store", one_of("auto", "memory", "disk"), "auto"),
-    ("distill.transfer_samples", NON_NEGATIVE_INT, "100000"),
-    ("distill.mix", one_of("none", "mixup", "cutmix"), "none"),
-    ("distill.mix_alpha", POSITIVE, "1.0"),
-    ("distill.max_epochs", OPTIONAL_POSITIVE_INT, "10"),
     (
         "objective",
         Bound(f"null or one of: {', '.join(OBJECTIVES)}", lambda v: v is None or v in OBJECTIVES),
         "val_acc",
     ),
-    ("explain.num_inputs", POSITIVE_INT, "64"),
-    ("explain.background", POSITIVE_INT, "100"),
-    ("explain.num_figures", NON_NEGATIVE_INT, "6"),
-    ("explain.top_k_fraction", UNIT_POSITIVE, "0.1"),
-    ("explain.target", one_of("label", "teacher_pred"), "label"),
-    ("explain.quality.baseline", one_of("zero", "mean"), "zero"),
-    ("explain.quality.steps", POSITIVE_INT, "32"),
-    ("explain.quality.subsets", AT_LEAST_TWO, "64"),
-    ("explain.quality.subset_fraction", UNIT_POSITIVE, "0.1"),
-    ("explain.quality.sanity", BOOLEAN, "true"),
-    ("explain.levels", BOOLEAN, "true"),
-    ("explain.quality.cascading", BOOLEAN, "false"),
 )
-
-
-# data sources that read the user's files: the key naming them, and what it should be
-PATH_KEYS = {
-    "image_folder": ("root", "a folder of class folders, or a .tar/.tar.gz of one"),
-    "csv": ("path", "a .csv file"),
-}
 
 
 def registered() -> tuple[tuple[str, Bound, str], ...]:
     """Rules whose allowed values are a registry's names: read from the registry."""
-    from distillctl.data.transfer import TRANSFERS
     from distillctl.train.optim import OPTIMIZERS, SCHEDULES
 
     return (
@@ -121,7 +90,6 @@ def registered() -> tuple[tuple[str, Bound, str], ...]:
                 (f"{group}.scheduler", one_of(*sorted(SCHEDULES)), "cosine"),
             )
         ),
-        ("distill.transfer", one_of(*sorted(TRANSFERS)), "none"),
     )
 
 
@@ -139,33 +107,14 @@ def _matches(cfg: DictConfig, pattern: str) -> list[tuple[str, Any]]:
     return found
 
 
-def _missing(key: str, value: Any, what: str, how: str) -> ConfigError:
-    return ConfigError(f"{key}={value} does not exist", f"point {key} at {what}; {how}")
-
-
 def paths_exist(cfg: DictConfig) -> None:
-    """Files the config names must be there: checked here, before any run folder exists."""
-    from pathlib import Path
-
+    """What the data source needs is given and its files are there (its declared needs),
+    before any run folder exists; teacher_ckpt is read by its TeacherSource (parse_all)."""
     data = cfg.get("data")
-    if isinstance(data, DictConfig) and data.get("name") in PATH_KEYS:
-        key, what = PATH_KEYS[data.name]
-        value = data.get(key)
-        if not value:
-            raise ConfigError(f"data={data.name} needs data.{key}", f"pass data.{key}=<{what}>")
-        if not Path(str(value)).expanduser().exists():
-            how = data.get("source") or "relative paths start at the current folder"
-            raise _missing(f"data.{key}", value, what, how)
-        if data.name == "csv" and not data.get("target"):
-            raise ConfigError("data=csv needs data.target", "pass data.target=<label column>")
-    spec = cfg.get("teacher_ckpt")
-    if spec not in (None, "latest", "none") and not Path(str(spec)).expanduser().exists():
-        raise _missing(
-            "teacher_ckpt",
-            spec,
-            "a teacher run folder, a .ckpt or a state_dict file",
-            "or use teacher_ckpt=latest (train one with `distillctl train teacher`)",
-        )
+    if isinstance(data, DictConfig) and data.get("name") is not None:
+        from distillctl.data import check_given
+
+        check_given(data)
 
 
 def _terms(cfg: DictConfig) -> dict[str, Any]:
@@ -262,16 +211,34 @@ def architectures(cfg: DictConfig) -> None:
         arch = spec.get("arch") if isinstance(spec, DictConfig) else None
         if arch is None:
             continue
-        node = OmegaConf.to_container(spec)
+        node = plain(spec)
         check_options(str(arch), node, role)
         early = MODELS.facts(str(arch), f"{role} architecture").early
         if early is not None:
             early(node, role)
 
 
-def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first value that breaks its rule."""
-    resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+# specs already parsed in this process, by the config they came from: the pre-check's are the
+# run's (Hydra composes the same config again to start it), so a config is validated once
+_PARSED: dict[str, Specs] = {}
+
+
+def _key(resolved: DictConfig) -> str:
+    without = {k: v for k, v in resolved.items() if k != "hydra"}
+    return OmegaConf.to_yaml(OmegaConf.create(without))
+
+
+def validate(cfg: DictConfig) -> Specs:
+    """The config's specs; a ConfigError for the first value that breaks its rule. A config
+    already validated in this process is not validated again."""
+    resolved = OmegaConf.create(plain(cfg))
+    key = _key(resolved)
+    if key not in _PARSED:
+        _PARSED[key] = _checked(resolved)
+    return _PARSED[key]
+
+
+def _checked(resolved: DictConfig) -> Specs:
     for pattern, bound, example in (*RULES, *registered()):
         for key, value in _matches(resolved, pattern):
             check(key, value, bound.eg(example))
@@ -291,3 +258,4 @@ def validate(cfg: DictConfig) -> None:
                 f"{role}.num_classes={value} but data '{resolved.data.name}' has {classes} classes",
                 f"drop the {role}.num_classes override (it follows data.num_classes)",
             )
+    return parse_all(resolved)

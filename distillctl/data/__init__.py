@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from distillctl.configuration.plain import plain
 from distillctl.data.splits import Splits
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry
@@ -27,6 +28,8 @@ class SourceFacts:
     # data.* keys that name files or folders: made absolute once, before a run's config is
     # written, so `../x` and `/abs/x` are the same data and a later command finds the files
     files: tuple[str, ...] = ()
+    # data.* keys that must be given: (key, what it names); a file key among them must exist
+    needs: tuple[tuple[str, str], ...] = ()
 
 
 # a source: (data config, data_dir) -> Splits
@@ -35,8 +38,32 @@ SOURCES: Registry[Callable[[Any, str], Splits]] = Registry(
 )
 
 
-def register(name: str, identity: tuple[str, ...], files: tuple[str, ...] = ()) -> Callable:
-    return SOURCES.register(name, identity=tuple(identity), files=tuple(files))
+def register(
+    name: str,
+    identity: tuple[str, ...],
+    files: tuple[str, ...] = (),
+    needs: tuple[tuple[str, str], ...] = (),
+) -> Callable:
+    return SOURCES.register(name, identity=tuple(identity), files=tuple(files), needs=needs)
+
+
+def check_given(data_cfg: Any) -> None:
+    """What the source needs is given, and the files it names exist: checked here only, from
+    the source's declared needs (by validate before any run folder exists, and where data is
+    loaded: build_splits)."""
+    from pathlib import Path
+
+    name = str(data_cfg.get("name"))
+    facts = SOURCES.facts(name)
+    for key, what in facts.needs:
+        value = data_cfg.get(key)
+        if not value:
+            raise ConfigError(f"data={name} needs data.{key}", f"pass data.{key}=<{what}>")
+        if key in facts.files and not Path(str(value)).expanduser().exists():
+            how = data_cfg.get("source") or "relative paths start at the current folder"
+            raise ConfigError(
+                f"data.{key}={value} does not exist", f"point data.{key} at {what}; {how}"
+            )
 
 
 def absolute(path: Any) -> Any:
@@ -63,11 +90,11 @@ def resolve_files(cfg: Any) -> None:
 def location(cfg: Any) -> dict[str, Any]:
     """Where a run read its data (absolute): kept beside the identity in every checkpoint, so
     `explain` rebuilds the data from the same files whatever the explaining command's paths."""
-    plain = _plain(cfg.data)
-    source = SOURCES.facts(plain.get("name"))
+    node = plain(cfg.data)
+    source = SOURCES.facts(node.get("name"))
     return {
         "data_dir": absolute(cfg.paths.data_dir),
-        **{k: absolute(plain.get(k)) for k in source.files},
+        **{k: absolute(node.get(k)) for k in source.files},
     }
 
 
@@ -88,28 +115,21 @@ class DataInfo:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _plain(data_cfg: Any) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
-    if OmegaConf.is_config(data_cfg):
-        return OmegaConf.to_container(data_cfg, resolve=True)
-    return dict(data_cfg)
-
-
 def identity(data_cfg: Any) -> dict[str, Any]:
     """The source's declared identity keys with their values: two configs with equal identities
     give the same samples in the same splits (checked before KD, stored in every checkpoint, and
     enough to rebuild the splits in `explain`)."""
-    plain = _plain(data_cfg)
-    source = SOURCES.facts(plain.get("name"))
+    node = plain(data_cfg)
+    source = SOURCES.facts(node.get("name"))
     for key in source.files:  # a file is the same file however it was typed
-        plain[key] = absolute(plain.get(key))
-    return {"name": plain["name"], **{k: plain.get(k) for k in sorted(source.identity)}}
+        node[key] = absolute(node.get(key))
+    return {"name": node["name"], **{k: node.get(k) for k in sorted(source.identity)}}
 
 
 def build_splits(data_cfg: Any, data_dir: str) -> Splits:
     """The train/val/test arrays of `data_cfg` (the class count checked when the config has one)."""
     name = data_cfg.name
+    check_given(data_cfg)
     splits = SOURCES.get_or_fail(name)(data_cfg, data_dir)
     wanted = data_cfg.get("num_classes")
     if wanted is not None and int(wanted) != splits.num_classes:

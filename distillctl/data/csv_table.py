@@ -136,11 +136,6 @@ def _column(name: str, values: list[str], declared: set[str], source: Path) -> C
 
 def fitted(cfg):
     """The table's columns fitted on its training rows, with its labels and split rows."""
-    if not cfg.get("path") or not cfg.get("target"):
-        raise RunError(
-            "data=csv needs data.path and data.target",
-            "pass data.path=<file.csv> data.target=<label column>",
-        )
     path = Path(str(cfg.path)).expanduser()
     header, body = read_table(path)
     target = str(cfg.target)
@@ -195,6 +190,7 @@ def fitted(cfg):
         "split_seed",
     ),
     files=("path",),
+    needs=(("path", "a .csv file"), ("target", "label column")),
 )
 def csv_table(cfg, data_dir: str) -> Splits:
     columns, classes, y, (train, val, test), imputed = fitted(cfg)

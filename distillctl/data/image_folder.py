@@ -44,15 +44,9 @@ def extract(archive: Path, cache: Path) -> Path:
 
 
 def locate(root_value: str, data_dir: str, source: str | None = None) -> Path:
-    """The folder that holds the split folders (or class folders), archives extracted."""
+    """The folder that holds the split folders (or class folders), archives extracted (that
+    it exists is checked with the source's needs: data.check_given)."""
     root = Path(str(root_value)).expanduser()
-    if not root.exists():
-        raise RunError(
-            f"data.root={root_value} does not exist",
-            source
-            or "point data.root at a folder of class folders (or train/ val/ test/ of them), "
-            "or at a .tar/.tar.gz of one",
-        )
     cache = Path(data_dir) / "image_folder"
     if _is_archive(root):
         root = extract(root, cache)
@@ -178,14 +172,11 @@ def _cached(key: dict, data_dir: str, build):
         "subset",
     ),
     files=("root",),
+    needs=(("root", "a folder of class folders, or a .tar/.tar.gz of one"),),
 )
 def image_folder(cfg, data_dir: str) -> Splits:
     from distillctl.data.vision import channel_stats
 
-    if not cfg.get("root"):
-        raise RunError(
-            "data=image_folder needs data.root", "pass data.root=<folder or .tar.gz of images>"
-        )
     root = locate(cfg.root, data_dir, cfg.get("source"))
     present = [s for s in SPLITS if (root / s).is_dir()]
     if present and "train" not in present:

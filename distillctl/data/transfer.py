@@ -42,7 +42,7 @@ class TransferFacts:
     mixes: bool = False
 
 
-TRANSFERS: Registry[Callable[[Any, Any, Any], dict[str, Any]]] = Registry(
+TRANSFERS: Registry[Callable[[Any, Any, Any, Any], dict[str, Any]]] = Registry(
     "distill.transfer", facts=TransferFacts
 )
 # data set name -> (data config, how many, seed, data_dir) -> inputs stored as x_train is
@@ -56,21 +56,21 @@ def _mnist1d_inputs(data_cfg: Any, n: int, seed: int, data_dir: str) -> np.ndarr
     return transfer_inputs(data_cfg, n, seed, data_dir)
 
 
-def apply(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
-    """Give the distill run's data module its transfer set; returns what run.json records."""
-    setting = cfg.get("distill") or {}
-    name = str(setting.get("transfer", "none"))
-    return {"transfer": name, **TRANSFERS.get_or_fail(name)(cfg, data, info)}
+def apply(cfg: Any, spec: Any, data: Any, info: Any) -> dict[str, Any]:
+    """Give the distill run's data module its transfer set (`spec`: the DistillSpec); returns
+    what run.json records."""
+    chosen = TRANSFERS.get_or_fail(spec.transfer)
+    return {"transfer": spec.transfer, **chosen(cfg, spec, data, info)}
 
 
 @TRANSFERS.register("none")
-def _none(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
+def _none(cfg: Any, spec: Any, data: Any, info: Any) -> dict[str, Any]:
     return {}
 
 
 @TRANSFERS.register("generated", unlabelled=True)
-def _generated(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
-    n, seed = int(cfg.distill.transfer_samples), int(cfg.distill.transfer_seed)
+def _generated(cfg: Any, spec: Any, data: Any, info: Any) -> dict[str, Any]:
+    n, seed = int(spec.transfer_samples), int(spec.transfer_seed)
     if info.name not in GENERATORS:
         raise ConfigError(
             f"distill.transfer=generated needs a data set with a generator; '{info.name}' has none",
@@ -88,8 +88,8 @@ def _generated(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
 
 
 @TRANSFERS.register("unlabeled", unlabelled=True)
-def _unlabeled(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
-    path = cfg.distill.get("unlabeled_path")
+def _unlabeled(cfg: Any, spec: Any, data: Any, info: Any) -> dict[str, Any]:
+    path = spec.unlabeled_path
     if not path:
         raise ConfigError(
             "distill.transfer=unlabeled needs distill.unlabeled_path",
@@ -101,15 +101,15 @@ def _unlabeled(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
 
 
 @TRANSFERS.register("augment", mixes=True)
-def _augment(cfg: Any, data: Any, info: Any) -> dict[str, Any]:
+def _augment(cfg: Any, spec: Any, data: Any, info: Any) -> dict[str, Any]:
     from distillctl.data import augment, mix
 
     views = None
     if data.augment is None:
         views = kind(info.kind).views(info.input_shape)  # the kind's own default
         data.augment = augment.build(views)
-    data.mix = mix.build(str(cfg.distill.mix), float(cfg.distill.mix_alpha))
-    return {"views": views or "data.augment", "mix": str(cfg.distill.mix)}
+    data.mix = mix.build(spec.mix, float(spec.mix_alpha))
+    return {"views": views or "data.augment", "mix": spec.mix}
 
 
 def label(transfer: dict[str, Any] | None) -> str:

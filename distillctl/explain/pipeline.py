@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from distillctl.configuration.specs import ExplainSpec
 from distillctl.data.splits import Splits
-from distillctl.errors import ConfigError
 from distillctl.explain import (
     completeness_reference,
     explainer_details,
@@ -32,8 +33,6 @@ from distillctl.explain.levels import levels, normalised
 from distillctl.explain.randomness import draw_seed
 from distillctl.explain.uncertainty import paired_difference
 from distillctl.io import atomic_write_bytes, atomic_write_json
-
-TARGETS = ("label", "teacher_pred")
 
 
 @dataclass
@@ -56,16 +55,11 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def choose_inputs(splits: Splits, explain_cfg: Any, seed: int):
+def choose_inputs(splits: Splits, spec: ExplainSpec, seed: int):
     """The first num_inputs test inputs (fixed across runs) and a seeded training background."""
-    if int(explain_cfg.num_inputs) <= 0 or int(explain_cfg.background) <= 0:
-        raise ConfigError(
-            "explain.num_inputs and explain.background must be positive",
-            "set e.g. explain.num_inputs=64 explain.background=100",
-        )
-    n = min(int(explain_cfg.num_inputs), len(splits.y_test))
+    n = min(spec.num_inputs, len(splits.y_test))
     rng = np.random.default_rng(seed)
-    size = min(int(explain_cfg.background), len(splits.y_train))
+    size = min(spec.background, len(splits.y_train))
     bg = np.sort(rng.choice(len(splits.y_train), size=size, replace=False))
     return (
         torch.from_numpy(splits.inputs("test", slice(0, n))),
@@ -91,8 +85,11 @@ def warn_incomplete(name: str, explainer: str, rows: dict[str, list[float]]) -> 
         )
 
 
-def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: Path) -> dict:
-    """Attributions of every model and the agreement of each with models[0] (the teacher).
+def explain_models(
+    models: list[Explained], splits: Splits, cfg: Any, spec: ExplainSpec, out_dir: Path
+) -> dict:
+    """Attributions of every model and the agreement of each with models[0] (the teacher):
+    the explainer `cfg.explainer` with the explain stage's settings `spec`.
 
     Everything lands in out_dir/attributions: the maps (npz) and metrics.json.
     """
@@ -100,14 +97,10 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
 
     from distillctl.console import console
 
-    target_kind = cfg.explain.target
-    if target_kind not in TARGETS:
-        raise ConfigError(
-            f"explain.target={target_kind} is not a target", f"choose one of: {', '.join(TARGETS)}"
-        )
+    target_kind = spec.target
     explainer = get_explainer(cfg.explainer.name)
     device = _device()
-    inputs, labels, background = choose_inputs(splits, cfg.explain, int(cfg.seed))
+    inputs, labels, background = choose_inputs(splits, spec, int(cfg.seed))
     inputs, labels, background = inputs.to(device), labels.to(device), background.to(device)
     reference = explained_form(models[0].model).to(device).eval()
     with torch.no_grad():
@@ -137,16 +130,16 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
                 attributions,
                 targets,
                 background,
-                cfg.explain.quality,
+                spec.quality,
                 lambda m, name=entry.name: randomised_maps.setdefault(name, explain(m)),
                 completeness_reference(cfg.explainer, inputs, background),
                 seed=draw_seed(int(cfg.seed)),
             )
             warn_incomplete(entry.name, cfg.explainer.name, quality_rows[entry.name])
-            if cfg.explain.quality.get("cascading", False):
+            if spec.quality.cascading:
                 cascading[entry.name] = cascading_randomisation(attributions, model, explain)
             progress.advance(task)
-    frac = float(cfg.explain.top_k_fraction)
+    frac = float(spec.top_k_fraction)
     signed = signed_maps(cfg.explainer)
     shape = tuple(inputs.shape[1:])
     details = {
@@ -168,7 +161,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
     # the sanity check already explained the teacher's randomised copy (same seed): reuse it
     found = randomised_maps.get(models[0].name)
     teacher_randomised = None if found is None else found.cpu().numpy()
-    if cfg.explain.levels:
+    if spec.levels:
         chance_and_ceiling = levels(
             reference,
             maps[models[0].name],
@@ -207,7 +200,7 @@ def explain_models(models: list[Explained], splits: Splits, cfg: Any, out_dir: P
             for name, s in summary.items()
         },
         "per_input": per_input,
-        "quality_settings": dict(cfg.explain.quality),
+        "quality_settings": dataclasses.asdict(spec.quality),
         "paired": paired,
         "per_class": agreement_per_class(per_input, labels.cpu().numpy()),
         "quality": {name: summarise(rows, boot) for name, rows in quality_rows.items()},

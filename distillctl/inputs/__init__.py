@@ -40,13 +40,14 @@ class InputKind:
     # how many features a filter shows)
     tree_filter: str
     tree_caption: str
-    # how inputs are stored and fed to networks
-    dtype: torch.dtype = torch.float32
+    # how inputs are fed to networks (None: torch's default float type, as the networks' own)
+    dtype: torch.dtype | None = None
 
     def example(self, shape: tuple[int, ...], n: int = 2, device: Any = None) -> torch.Tensor:
         """`n` inputs a dry run feeds a network to measure its layers: zeros of the storage
         dtype (two by default: BatchNorm in train mode needs more than one)."""
-        return torch.zeros(n, *shape, dtype=self.dtype, device=device)
+        dtype = self.dtype or torch.get_default_dtype()
+        return torch.zeros(n, *shape, dtype=dtype, device=device)
 
     def baseline(self, how: str, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
         """The reference input (1, *shape) explainers integrate from and faithfulness measures
@@ -86,7 +87,7 @@ def for_shape(shape: tuple[int, ...]) -> InputKind:
     """The float kind whose inputs have as many axes as `shape`, else TENSOR (a dry run or an
     explainer's baseline, where only the tensor is known)."""
     for entry in KINDS.values():
-        if entry.rank == len(shape) and entry.dtype.is_floating_point:
+        if entry.rank == len(shape) and (entry.dtype is None or entry.dtype.is_floating_point):
             return entry
     return TENSOR
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distillctl.bounds import NON_NEGATIVE, Bound
+from distillctl.configuration.plain import plain
 from distillctl.errors import ConfigError
 from distillctl.losses.base import SampleTerm, Shapes, Step, Term, every_sample
 from distillctl.losses.recipe import Recipe, WeightedTerm
-from distillctl.models import ANY_FLOAT_KIND, plain
+from distillctl.models import ANY_FLOAT_KIND
 from distillctl.registry import Registry, checked_options
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from distillctl.bounds import Bound
+from distillctl.configuration.plain import plain
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry, checked_options
 
@@ -56,14 +57,6 @@ def check_options(arch: str, given: dict[str, Any], role: str) -> None:
     for option, bound, example in MODELS.facts(arch, f"{role} architecture").options:
         if option in given:
             check(f"{role}.{option}", given[option], bound.eg(example))
-
-
-def plain(model_cfg: Any) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
-    if OmegaConf.is_config(model_cfg):
-        return OmegaConf.to_container(model_cfg, resolve=True)
-    return dict(model_cfg)
 
 
 def create_model(model_cfg: Any, input_shape: tuple[int, ...], role: str = "model") -> nn.Module:

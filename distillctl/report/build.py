@@ -6,19 +6,21 @@ scratch students), so no stage imports another.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from distillctl.configuration.specs import ExplainSpec
 from distillctl.console import say
 from distillctl.runfolder.record import is_rank_zero
 
 
-def explained_configs(models: list, cfg: DictConfig) -> list[tuple[str, str]]:
+def explained_configs(models: list, cfg: DictConfig, spec: ExplainSpec) -> list[tuple[str, str]]:
     """(label, YAML) of what the report is about: the explain settings, then the composed
     config of each explained model's own run (its `.hydra/config.yaml`), where it has one."""
     settings = OmegaConf.create(
-        {"seed": cfg.seed, "explainer": cfg.explainer, "explain": cfg.explain}
+        {"seed": cfg.seed, "explainer": cfg.explainer, "explain": dataclasses.asdict(spec)}
     )
     out = [("explain settings", OmegaConf.to_yaml(settings))]
     for model in models:
@@ -30,7 +32,9 @@ def explained_configs(models: list, cfg: DictConfig) -> list[tuple[str, str]]:
     return out
 
 
-def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, title: str) -> dict:
+def explain_and_report(
+    models: list, splits, cfg: DictConfig, spec: ExplainSpec, out_dir: Path, title: str
+) -> dict:
     """Explain `models` (teacher first), draw the pictures, write report.html, print the table.
 
     Runs on rank 0 only: the other processes of a multi-process run have nothing to add.
@@ -45,15 +49,15 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
 
     say(
         f"explaining {', '.join(m.name for m in models)} with {cfg.explainer.name} "
-        f"on {min(int(cfg.explain.num_inputs), len(splits.y_test))} test inputs"
+        f"on {min(spec.num_inputs, len(splits.y_test))} test inputs"
     )
-    explained = explain_models(models, splits, cfg, out_dir)
+    explained = explain_models(models, splits, cfg, spec, out_dir)
     metrics = explained["metrics"]
     figures = draw(
         splits.kind,
         explained,
         out_dir / "attributions",
-        int(cfg.explain.num_figures),
+        spec.num_figures,
         feature_names=splits.feature_names,
         normalise=splits.normalise,
         class_names=splits.class_names,
@@ -85,7 +89,7 @@ def explain_and_report(models: list, splits, cfg: DictConfig, out_dir: Path, tit
         explain=metrics,
         figures=figures,
         trees=trees,
-        configs=explained_configs(models, cfg),
+        configs=explained_configs(models, cfg, spec),
     )
     print_summary(rows, report, title)
     for line in plain_summary(metrics):

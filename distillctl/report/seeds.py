@@ -14,7 +14,7 @@ import math
 import statistics
 from typing import Any
 
-from omegaconf import OmegaConf
+from distillctl.configuration.plain import plain
 
 # config keys that do not make two runs different experiments: the seed itself, where the
 # files go, and (per seed) which teacher run the student was distilled from
@@ -70,13 +70,13 @@ def paired(distilled: dict[int, float], scratch: dict[int, float]) -> dict[str, 
 def configuration(cfg: Any) -> str:
     """A run's configuration without its seed (and what never changes the experiment): runs
     with the same string are seeds of one experiment."""
-    plain = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else dict(cfg)
+    node = plain(cfg, resolve=False)
     for key in NOT_CONFIGURATION:
-        plain.pop(key, None)
+        node.pop(key, None)
     for outer, inner in NOT_CONFIGURATION_NESTED:
-        if isinstance(plain.get(outer), dict):
-            plain[outer].pop(inner, None)
-    return json.dumps(plain, sort_keys=True, default=str)
+        if isinstance(node.get(outer), dict):
+            node[outer].pop(inner, None)
+    return json.dumps(node, sort_keys=True, default=str)
 
 
 def group_by_configuration(

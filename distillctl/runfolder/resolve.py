@@ -1,4 +1,5 @@
-"""Finding the runs a stage builds on: `teacher_ckpt=latest` and `explain.run=latest`."""
+"""Finding the runs a stage builds on: the newest teacher run of a network on the same data
+(`teacher_ckpt=latest`, for runfolder/teacher_source.py) and `explain.run=latest`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from distillctl.errors import RunError
 from distillctl.runfolder import record as runs
 
 
-def _describe_data(identity: dict[str, Any] | None) -> str:
+def describe_data(identity: dict[str, Any] | None) -> str:
     return "?" if not identity else str(identity.get("name"))
 
 
@@ -25,39 +26,11 @@ def describe_arch(model_spec: dict[str, Any] | None) -> str:
     return f"{spec.get('arch')}({options})"
 
 
-def resolve_teacher(
-    spec: str,
-    output_root: str,
-    data_identity: dict[str, Any],
-    wanted_model: dict[str, Any],
-    which: str = "best",
-) -> tuple[Path, Path | None]:
-    """(weights file, teacher run folder or None) for teacher_ckpt=latest | RUN_DIR | FILE | none.
-
-    `latest` is the newest finished teacher run on the same data (same splits) and of the
-    architecture the `teacher` config asks for; `which` (teacher_checkpoint) picks a run's best
-    or last checkpoint. `none` stays `none`: the architecture's own (pretrained) weights.
-    """
-    if spec == "none":
-        return Path(spec), None
-    if spec != "latest":
-        path = Path(spec)
-        if path.is_dir():
-            ckpt = path / "checkpoints" / f"{which}.ckpt"
-            if not ckpt.exists():
-                raise RunError(
-                    f"teacher run {path} has no checkpoints/{which}.ckpt",
-                    "point teacher_ckpt at a finished `train teacher` run or a weights file, "
-                    "or set teacher_checkpoint=best",
-                )
-            return ckpt, path
-        if not path.exists():
-            raise RunError(
-                f"teacher checkpoint not found: {path}",
-                "train one with `distillctl train teacher`, or pass "
-                "teacher_ckpt=<run dir, .ckpt or state_dict file>",
-            )
-        return path, path.parent.parent if path.parent.name == "checkpoints" else None
+def latest_teacher(
+    output_root: str, data_identity: dict[str, Any], wanted_model: dict[str, Any]
+) -> Path:
+    """The newest finished `train teacher` run on the same data (same splits) and of the
+    architecture the `teacher` config asks for (a RunError saying what there is, if none)."""
     found = runs.finished_runs(output_root, "train_teacher")
     same_data = [(d, info) for d, info in found if info.get("data") == data_identity]
     same = [
@@ -66,8 +39,7 @@ def resolve_teacher(
         if architecture(info.get("model")) == architecture(wanted_model)
     ]
     if same:
-        run_dir = same[0][0]
-        return run_dir / "checkpoints" / f"{which}.ckpt", run_dir
+        return same[0][0]
     name = data_identity.get("name")
     if same_data:
         archs = sorted({describe_arch(info.get("model")) for _, info in same_data})
@@ -78,7 +50,7 @@ def resolve_teacher(
             f"teacher_ckpt=<run dir>, or train one: `distillctl train teacher data={name}`",
         )
     if found:
-        others = sorted({_describe_data(info.get("data")) for _, info in found})
+        others = sorted({describe_data(info.get("data")) for _, info in found})
         raise RunError(
             f"no finished teacher run on data '{name}' with these data options under "
             f"{output_root} (teacher runs found on: {', '.join(others)})",

@@ -17,7 +17,8 @@ def model_meta(
     cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int, stage: str
 ) -> dict[str, Any]:
     """What a checkpoint records to rebuild its model and to check it against data later."""
-    from distillctl.models import NON_BUILD_KEYS, plain
+    from distillctl.configuration.plain import plain
+    from distillctl.models import NON_BUILD_KEYS
 
     spec = {k: v for k, v in plain(cfg[role]).items() if k not in NON_BUILD_KEYS or k == "arch"}
     return {

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from distillctl.configuration.plain import plain
 from distillctl.errors import RunError
 
 NONE = "none"
@@ -71,7 +72,7 @@ def closest_architecture(
     best, best_score = None, 0.0
     for name in groups()["teacher"]:
         path = source("teacher", name)
-        spec = OmegaConf.to_container(OmegaConf.load(path))
+        spec = plain(OmegaConf.load(path), resolve=False)
         arch = spec.get("arch") if isinstance(spec, dict) else None
         if arch not in MODELS or MODELS.facts(arch).external:
             continue  # a user's class, timm and torchvision have no one shape to compare
@@ -128,7 +129,7 @@ def load_teacher(
     identity: dict[str, Any],
 ) -> tuple[nn.Module, dict[str, Any]]:
     """(teacher in eval mode, its meta) from a resolved teacher_ckpt value."""
-    from distillctl.models import create_model, plain
+    from distillctl.models import create_model
     from distillctl.runfolder.checkpoints import _from_checkpoint, is_distillctl, read_file
 
     spec = {k: v for k, v in plain(model_cfg).items()}

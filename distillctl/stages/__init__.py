@@ -17,15 +17,9 @@ class Stage:
     target: str  # "module:function" called as function(cfg, run_dir)
     help: str
     # "module:function" called as function(cfg) before the run's config is written: folds in
-    # values the stage takes from elsewhere (distill.max_epochs), so the saved config is what ran
-    settle: str | None = None
 
     def load(self) -> Callable:
         return _function(self.target)
-
-    def settle_config(self, cfg) -> None:
-        if self.settle is not None:
-            _function(self.settle)(cfg)
 
 
 def _function(target: str) -> Callable:
@@ -57,7 +51,6 @@ STAGES: tuple[Stage, ...] = (
         "distill_student",
         "distillctl.stages.distill:execute",
         "distil the student from a teacher checkpoint (teacher_ckpt=latest by default)",
-        settle="distillctl.stages.distill:settle",
     ),
     Stage(
         ("explain",),

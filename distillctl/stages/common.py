@@ -51,8 +51,8 @@ def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | float | None:
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
     """.hydra/config.yaml is the config that runs: Hydra writes it for the run it starts (nested
     runs get one here), and it is written again whenever a value was settled after that (paths
-    made absolute, distill.max_epochs, a class count the data gave). A resumed run keeps the
-    file it was started with."""
+    made absolute, a class count the data gave). A resumed run keeps the file it was started
+    with."""
     if cfg.get("resume") or not is_rank_zero():
         return
     path = run_dir / ".hydra" / "config.yaml"
@@ -67,10 +67,9 @@ def execute(
     """Run one stage in `run_dir`; run.json says running, then done, failed or interrupted."""
     from distillctl.configuration.validate import validate
 
-    validate(cfg)
+    specs = validate(cfg)  # parsed once: the pre-check's, when the CLI made it
     run_dir = make_folder(Path(run_dir), "set paths.output_root to a folder you can write")
     data_registry.resolve_files(cfg)
-    stage.settle_config(cfg)
     save_config(cfg, run_dir)
     seed_all(int(cfg.seed))  # before any model is built: initial weights are seeded
     if cfg.get("resume"):
@@ -80,7 +79,7 @@ def execute(
             run_dir, stage.name, int(cfg.seed), data_registry.identity(cfg.data), parents
         )
     try:
-        results = stage.load()(cfg, run_dir, record)
+        results = stage.load()(cfg, specs, run_dir, record)
     except (KeyboardInterrupt, Stopped) as exc:
         stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
         if stopped.run_dir is None:  # the innermost run (a `run` pipeline's sub-run) is resumed

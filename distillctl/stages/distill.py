@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
+from distillctl.configuration.plain import plain
+from distillctl.configuration.specs import DistillSpec, Specs
 from distillctl.console import say
 from distillctl.errors import ConfigError, RunError
 from distillctl.losses.teacher_cache import TeacherCache, decide
 from distillctl.runfolder.record import RunRecord
-from distillctl.runfolder.resolve import architecture, describe_arch, resolve_teacher
+from distillctl.runfolder.resolve import architecture, describe_arch
 from distillctl.runfolder.results import model_meta, write_results
+from distillctl.runfolder.teacher_source import TeacherSource
 from distillctl.runfolder.weights import NONE, load_teacher
 from distillctl.stages.common import build_model, resume_checkpoint, save_config
 from distillctl.train.seeding import seed_stream
@@ -52,11 +56,12 @@ def teacher_accuracy(teacher, data, cfg: DictConfig) -> dict[str, float]:
     }
 
 
-def teacher_cache(cfg: DictConfig, teacher, recipe, size: int) -> TeacherCache:
+def teacher_cache(
+    cfg: DictConfig, distill: DistillSpec, teacher, recipe, size: int
+) -> TeacherCache:
     """The cache for this teacher on this data: its disk entry (used when the outputs exceed
     data.memory_budget_mb, or with teacher_cache_store=disk) is keyed by the teacher's weights,
     the data config, the tapped layers and the numerics."""
-    from omegaconf import OmegaConf
 
     from distillctl.losses.teacher_store import cache_key
 
@@ -65,12 +70,12 @@ def teacher_cache(cfg: DictConfig, teacher, recipe, size: int) -> TeacherCache:
     if store != "memory":
         key = cache_key(
             teacher,
-            OmegaConf.to_container(cfg.data, resolve=True),
+            plain(cfg.data),
             {
                 "layers": recipe.teacher_layers(),
                 "precision": str(cfg.trainer.precision),
                 "channels_last": bool(cfg.engine.channels_last),
-                "transfer": OmegaConf.to_container(cfg.get("distill") or {}, resolve=True),
+                "transfer": dataclasses.asdict(distill),
             },
         )
         entry = Path(cfg.paths.cache_dir) / "teacher_outputs" / key
@@ -90,42 +95,29 @@ def request_indices(data: Any, loss: str) -> None:
     data.with_index = True
 
 
-def settle(cfg: DictConfig) -> None:
-    """distill.max_epochs, this stage's own number of passes (a large transfer set), becomes
-    trainer.max_epochs before the run's config is written."""
-    epochs = (cfg.get("distill") or {}).get("max_epochs")
-    if epochs is not None:
-        with open_dict(cfg):
-            cfg.trainer.max_epochs = int(epochs)
-
-
-def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
     from distillctl.data import transfer as transfer_set
     from distillctl.data.transfer import label as transfer_label
     from distillctl.losses import build_recipe, recipe_name
-    from distillctl.models import plain
     from distillctl.train.fit import fit_and_test
     from distillctl.train.lit import Distiller
 
     recipe = build_recipe(cfg.loss)
     data, info = data_registry.build(cfg)
     save_config(cfg, run_dir)  # with the class count the data gave
-    transfer = transfer_set.apply(cfg, data, info)  # before anything reads the training split
+    transfer = transfer_set.apply(cfg, specs.distill, data, info)  # before the split is read
     record.update(transfer=transfer)
     identity = info.identity
     record.update(data_report=info.report)
     wanted = plain(cfg.teacher)
     # a resumed run keeps the teacher it started with, even if a newer one exists now
-    ckpt, teacher_run = resolve_teacher(
-        str(record.data.get("teacher_ckpt") or cfg.get("teacher_ckpt", "latest")),
-        cfg.paths.output_root,
-        identity,
-        wanted,
-        str(cfg.get("teacher_checkpoint", "best")),
-    )
+    recorded = record.data.get("teacher_ckpt")
+    teacher_source = TeacherSource.parse(recorded) if recorded else specs.teacher
+    weights, teacher_run = teacher_source.resolve(cfg.paths.output_root, identity, wanted)
+    source = teacher_source.recorded(weights)
+    ckpt = weights if weights is not None else NONE
     say(f"teacher: {ckpt}")
-    source = str(ckpt) if str(ckpt) == NONE else str(Path(ckpt).resolve())
     record.update(teacher_ckpt=source)
     if teacher_run is not None:
         record.add_parent("teacher", teacher_run)
@@ -168,7 +160,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
     if use_cache:
         request_indices(data, meta["loss"])
         size = len(data.train_labels())  # the training split with any transfer set
-        recipe.teacher_cache = teacher_cache(cfg, teacher, recipe, size)
+        recipe.teacher_cache = teacher_cache(cfg, specs.distill, teacher, recipe, size)
         if recipe.teacher_cache.reused is not None:
             why += f"; reusing {recipe.teacher_cache.reused} (same teacher weights and data)"
         record.update(teacher_cache=str(recipe.teacher_cache.entry or "memory"))
@@ -179,7 +171,12 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         f"{transfer_label(transfer)} on {len(data.train_labels())} training inputs -> {run_dir}"
     )
     module = Distiller(student, teacher, recipe, info.num_classes, cfg.optim, meta)
-    results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
+    # distill.max_epochs: this stage's own passes (a large transfer set); run.json says them
+    epochs = specs.distill.max_epochs or int(cfg.trainer.max_epochs)
+    record.update(max_epochs=epochs)
+    results = fit_and_test(
+        module, data, cfg, specs.engine, run_dir, resume_checkpoint(cfg, run_dir), epochs
+    )
     summary = write_results(run_dir, module.model, meta, results)
     summary["teacher_ckpt"] = meta["teacher_ckpt"]
     summary["teacher_eval"] = seen

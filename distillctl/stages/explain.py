@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from distillctl.configuration.specs import Specs
 from distillctl.console import say
 from distillctl.errors import RunError
 from distillctl.report.build import explain_and_report
@@ -15,13 +16,13 @@ from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.resolve import resolve_distill_run
 
 
-def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.data import build_splits
     from distillctl.explain.pipeline import Explained
     from distillctl.runfolder.checkpoints import load_model
     from distillctl.runfolder.weights import load_teacher
 
-    distill_dir = resolve_distill_run(str(cfg.explain.run), cfg.paths.output_root)
+    distill_dir = resolve_distill_run(specs.explain.run, cfg.paths.output_root)
     say(f"explaining distill run {distill_dir}")
     record.add_parent("distill", distill_dir)
     info = runs.load(distill_dir) or {}
@@ -67,5 +68,5 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         with_data.data = data_cfg
         with_data.paths.data_dir = data_dir
     return explain_and_report(
-        models, splits, with_data, run_dir, f"distillctl explain: {data_cfg.name}"
+        models, splits, with_data, specs.explain, run_dir, f"distillctl explain: {data_cfg.name}"
     )

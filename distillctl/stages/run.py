@@ -12,6 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
 
+from distillctl.configuration.specs import Specs
 from distillctl.runfolder.record import RunRecord, is_rank_zero
 
 
@@ -35,7 +36,7 @@ def top1_agreement(model, reference, inputs, batch: int = 1024) -> float:
     return same / len(inputs)
 
 
-def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> dict:
     from distillctl.data import build_splits
     from distillctl.data.transfer import label as transfer_label
     from distillctl.explain.pipeline import Explained
@@ -79,6 +80,7 @@ def execute(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
         models,
         splits,
         cfg,
+        specs.explain,
         run_dir,
         f"distillctl run: {cfg.data.name}, {cfg.teacher.arch} teacher -> "
         f"{cfg.student.arch} student, loss={recipe_name(cfg.loss)}"

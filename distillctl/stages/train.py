@@ -6,6 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from distillctl.configuration.specs import Specs
 from distillctl.console import say
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.results import model_meta, write_results
@@ -18,7 +19,7 @@ def stage_optim(cfg: DictConfig, role: str) -> DictConfig:
     return own if role == "teacher" and own else cfg.optim
 
 
-def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
+def _train(role: str, cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> dict:
     from distillctl import data as data_registry
     from distillctl.losses.ce import label_smoothing
     from distillctl.train.fit import fit_and_test
@@ -34,15 +35,17 @@ def _train(role: str, cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict
     module = Classifier(
         model, info.num_classes, stage_optim(cfg, role), meta, label_smoothing=smoothing
     )
-    results = fit_and_test(module, data, cfg, run_dir, resume_checkpoint(cfg, run_dir))
+    results = fit_and_test(
+        module, data, cfg, specs.engine, run_dir, resume_checkpoint(cfg, run_dir)
+    )
     summary = write_results(run_dir, module.model, meta, results)
     say(f"{role} test accuracy {summary['test_acc']:.4f} ({summary['checkpoint']} checkpoint)")
     return summary
 
 
-def train_teacher(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
-    return _train("teacher", cfg, run_dir, record)
+def train_teacher(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> dict:
+    return _train("teacher", cfg, specs, run_dir, record)
 
 
-def train_student(cfg: DictConfig, run_dir: Path, record: RunRecord) -> dict:
-    return _train("student", cfg, run_dir, record)
+def train_student(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> dict:
+    return _train("student", cfg, specs, run_dir, record)

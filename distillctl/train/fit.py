@@ -13,9 +13,10 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
+from distillctl.configuration.plain import plain
+from distillctl.configuration.specs import EngineSpec
 from distillctl.io import atomic_write_csv
 from distillctl.train.callbacks import AtomicCheckpointIO, NanGuard, NoteStop, ReseedEachEpoch
 
@@ -150,7 +151,7 @@ def checkpoint_callbacks(run_dir: Path) -> tuple[ModelCheckpoint, ModelCheckpoin
 
 
 def build_trainer(
-    cfg: Any, run_dir: Path
+    cfg: Any, engine: EngineSpec, run_dir: Path, max_epochs: int | None = None
 ) -> tuple[pl.Trainer, tuple[ModelCheckpoint, ModelCheckpoint], NoteStop]:
     _quiet_lightning()
     best, last = checkpoint_callbacks(run_dir)
@@ -165,9 +166,11 @@ def build_trainer(
     ]
     if os.environ.get(FIRST_STEP_ENV):
         callbacks.append(FirstStepProbe(Path(os.environ[FIRST_STEP_ENV])))
-    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)  # Trainer arguments only
-    if cfg.engine.detect_nan:
-        callbacks.append(NanGuard(int(cfg.engine.nan_check_every)))
+    kwargs = plain(cfg.trainer)  # Trainer arguments only
+    if max_epochs is not None:  # a stage's own (distill.max_epochs), not written into cfg
+        kwargs["max_epochs"] = int(max_epochs)
+    if engine.detect_nan:
+        callbacks.append(NanGuard(int(engine.nan_check_every)))
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar(leave=False))
     from distillctl.train import loggers
@@ -191,15 +194,17 @@ def fit_and_test(
     module: pl.LightningModule,
     datamodule: pl.LightningDataModule,
     cfg: Any,
+    engine: EngineSpec,
     run_dir: Path,
     resume_from: Path | None = None,
+    max_epochs: int | None = None,
 ) -> dict[str, Any]:
     """Train (from `resume_from`, a last.ckpt, when given) with the best checkpoint chosen on
     validation; test that checkpoint once."""
     from distillctl.train import speed
 
-    trainer, (best, last), interrupt = build_trainer(cfg, run_dir)
-    options = {key: cfg.engine.get(key) for key in speed.KEYS}
+    trainer, (best, last), interrupt = build_trainer(cfg, engine, run_dir, max_epochs)
+    options = {key: getattr(engine, key) for key in speed.KEYS}
     speed.apply(module, options, on_gpu=trainer.strategy.root_device.type == "cuda")
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)

@@ -16,6 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from distillctl.configuration.plain import plain
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry
 
@@ -129,7 +130,7 @@ def flat_config(cfg: DictConfig) -> dict[str, Any]:
         else:
             out[prefix[:-1]] = node
 
-    walk(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False), "")
+    walk(plain(cfg), "")
     return {k: v for k, v in out.items() if not k.startswith("hydra.")}
 
 
