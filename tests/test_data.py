@@ -59,7 +59,7 @@ def test_mnist1d_is_generated_locally_and_cached(tmp_path, monkeypatch):
     assert first.sizes() == {"train": 288, "val": 32, "test": 80}
     assert len(list(tmp_path.glob("mnist1d-*.npz"))) == 1
 
-    import distillctl.data.mnist1d as source
+    import distillctl.data.sources.mnist1d as source
 
     monkeypatch.setattr(source, "_generate", lambda **kw: pytest.fail("cache not used"))
     again = build_splits(cfg, str(tmp_path))

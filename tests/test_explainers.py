@@ -161,7 +161,7 @@ def test_parameter_randomisation_changes_weights_and_lowers_similarity():
 def test_shap_output_layouts_are_handled_in_one_place():
     import numpy as np
 
-    from distillctl.explain.shap_explainers import shap_layout
+    from distillctl.explain.methods.shap_explainers import shap_layout
 
     like = torch.zeros(4, 1, 2, 3)
     per_class = np.random.default_rng(0).normal(size=(4, 1, 2, 3, 5))  # new SHAP: outputs last
@@ -177,7 +177,7 @@ def test_shap_output_layouts_are_handled_in_one_place():
 
 
 def test_chunks_halve_when_the_device_runs_out_of_memory():
-    from distillctl.explain.captum_explainers import chunked
+    from distillctl.explain.methods.captum_explainers import chunked
 
     sizes = []
 
@@ -325,7 +325,7 @@ def test_completeness_gap_of_integrated_gradients_shrinks_with_steps():
 
 
 def test_gradcam_auto_takes_the_last_layer_with_maps_at_least_4_wide():
-    from distillctl.explain.captum_explainers import gradcam_auto_layer
+    from distillctl.explain.methods.captum_explainers import gradcam_auto_layer
     from distillctl.models.taps import layer_names, output_shapes
 
     cnn = create_model({"arch": "cnn", "num_classes": 10}, (1, 8, 8)).eval()
@@ -363,7 +363,7 @@ def test_cascading_randomisation_reinitialises_layers_from_the_top_down():
 
 
 def test_lime_groups_image_patches_and_slic_superpixels():
-    from distillctl.explain.lime import patch_groups, slic_groups
+    from distillctl.explain.methods.lime import patch_groups, slic_groups
 
     groups = patch_groups((3, 4, 6), 2)
     assert groups.shape == (3, 4, 6) and int(groups.max()) + 1 == 2 * 3  # 2 x 3 patches

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from distillctl.data import build_splits, mix
-from distillctl.data.mnist1d import generated, transfer_inputs
+from distillctl.data.sources.mnist1d import generated, transfer_inputs
 from distillctl.errors import ConfigError, RunError
 from distillctl.losses import build_recipe
 from distillctl.losses.ce import masked_cross_entropy
@@ -143,7 +143,7 @@ def test_an_unlabelled_file_of_the_wrong_shape_or_kind_is_named(tmp_path, teache
 def test_a_folder_of_unlabelled_images_is_decoded_to_the_training_images_size(tmp_path):
     from PIL import Image
 
-    from distillctl.data.image_folder import read_unlabelled_images
+    from distillctl.data.sources.image_folder import read_unlabelled_images
     from distillctl.data.splits import Splits
 
     folder = tmp_path / "unlabelled" / "any" / "depth"
@@ -159,7 +159,7 @@ def test_a_folder_of_unlabelled_images_is_decoded_to_the_training_images_size(tm
 
 
 def test_an_unlabelled_csv_is_encoded_as_the_labelled_tables_training_rows(tmp_path):
-    from distillctl.data.csv_table import unlabelled_rows
+    from distillctl.data.sources.csv_table import unlabelled_rows
     from tests.test_user_data import _csv_cfg, _wine_csv
 
     labelled = _wine_csv(tmp_path / "wine.csv")

@@ -175,7 +175,7 @@ def test_csv_mistakes_are_named_by_column_and_line(tmp_path):
 
 
 def test_a_word_in_a_numeric_column_of_the_unlabelled_table_is_named(tmp_path):
-    from distillctl.data.csv_table import unlabelled_rows
+    from distillctl.data.sources.csv_table import unlabelled_rows
 
     path = _wine_csv(tmp_path / "wine.csv", gaps=False)
     lines = path.read_text().splitlines()

@@ -239,9 +239,10 @@ def validate(cfg: DictConfig) -> Specs:
 
 
 def _checked(resolved: DictConfig) -> Specs:
-    for pattern, bound, example in (*RULES, *registered()):
-        for key, value in _matches(resolved, pattern):
-            check(key, value, bound.eg(example))
+    for rules in (RULES, registered):  # the registries' names only after the plain rules
+        for pattern, bound, example in rules() if callable(rules) else rules:
+            for key, value in _matches(resolved, pattern):
+                check(key, value, bound.eg(example))
     architectures(resolved)
     paths_exist(resolved)
     owned_options(resolved)

@@ -34,7 +34,7 @@ class SourceFacts:
 
 # a source: (data config, data_dir) -> Splits
 SOURCES: Registry[Callable[[Any, str], Splits]] = Registry(
-    "data source", package=__name__, facts=SourceFacts
+    "data source", package=f"{__name__}.sources", facts=SourceFacts
 )
 
 

@@ -51,7 +51,7 @@ GENERATORS: Registry[Callable[[Any, int, int, str], np.ndarray]] = Registry("inp
 
 @GENERATORS.register("mnist1d")
 def _mnist1d_inputs(data_cfg: Any, n: int, seed: int, data_dir: str) -> np.ndarray:
-    from distillctl.data.mnist1d import transfer_inputs
+    from distillctl.data.sources.mnist1d import transfer_inputs
 
     return transfer_inputs(data_cfg, n, seed, data_dir)
 
@@ -132,7 +132,7 @@ def read_unlabelled(path: Path, splits: Any, data_cfg: Any = None) -> np.ndarray
             f"distill.unlabeled_path={path} does not exist", "pass a .npy or .pt file or a folder"
         )
     if path.is_dir():
-        from distillctl.data.image_folder import read_unlabelled_images
+        from distillctl.data.sources.image_folder import read_unlabelled_images
 
         return read_unlabelled_images(path, splits)
     if path.suffix == ".csv":
@@ -141,7 +141,7 @@ def read_unlabelled(path: Path, splits: Any, data_cfg: Any = None) -> np.ndarray
                 f"distill.unlabeled_path={path} is a table, but the data is not data=csv",
                 "pass a .npy or .pt file of inputs shaped like the training data",
             )
-        from distillctl.data.csv_table import unlabelled_rows
+        from distillctl.data.sources.csv_table import unlabelled_rows
 
         return unlabelled_rows(data_cfg, path)
     try:

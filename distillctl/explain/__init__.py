@@ -51,7 +51,9 @@ class ExplainerFacts:
     kinds: tuple[str, ...] = ANY_FLOAT_KIND
 
 
-EXPLAINERS: Registry[Attribute] = Registry("explainer", package=__name__, facts=ExplainerFacts)
+EXPLAINERS: Registry[Attribute] = Registry(
+    "explainer", package=f"{__name__}.methods", facts=ExplainerFacts
+)
 
 
 def from_background(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:

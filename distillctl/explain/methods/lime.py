@@ -17,7 +17,7 @@ from torch import nn
 from distillctl.bounds import POSITIVE, POSITIVE_INT, one_of
 from distillctl.errors import ConfigError
 from distillctl.explain import baseline, register
-from distillctl.explain.captum_explainers import BASELINE, chunked
+from distillctl.explain.methods.captum_explainers import BASELINE, chunked
 
 
 def patch_groups(shape: tuple[int, ...], patch: int) -> torch.Tensor:

@@ -175,7 +175,7 @@ def _cached(key: dict, data_dir: str, build):
     needs=(("root", "a folder of class folders, or a .tar/.tar.gz of one"),),
 )
 def image_folder(cfg, data_dir: str) -> Splits:
-    from distillctl.data.vision import channel_stats
+    from distillctl.data.sources.vision import channel_stats
 
     root = locate(cfg.root, data_dir, cfg.get("source"))
     present = [s for s in SPLITS if (root / s).is_dir()]

@@ -1,0 +1,1 @@
+"""The data sources: one module each, registering itself in distillctl.data.SOURCES."""

@@ -1,0 +1,1 @@
+"""The explainers: one module per family, each registering in distillctl.explain.EXPLAINERS."""
