@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from distillctl.report.compare import collect, compare, groups
+from distillctl.report.compare import compare, groups
+from distillctl.report.compare_rows import collect
 from distillctl.report.seeds import paired, summarize
 
 

@@ -432,7 +432,7 @@ def test_explanations_are_the_same_from_run_and_from_a_later_explain(tmp_path):
     # compare finds the later explains of the nested student: the same way of explaining it
     # is not counted twice, another explainer is its own row; teacher and scratch rows have
     # their top-1 agreement with the teacher
-    from distillctl.report.compare import collect
+    from distillctl.report.compare_rows import collect
 
     run_stage("explain", tmp_path, distilled, "explainer=captum_saliency", name="e3")
     rows = collect([str(run_dir)], tmp_path)

@@ -25,7 +25,8 @@ class SeedGroups(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from distillctl.console import say
         from distillctl.errors import DistillctlError
-        from distillctl.report.compare import collect, compare
+        from distillctl.report.compare import compare
+        from distillctl.report.compare_rows import collect
         from distillctl.runfolder.record import is_rank_zero
 
         if not is_rank_zero():
