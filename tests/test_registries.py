@@ -172,3 +172,16 @@ def test_facts_decide_what_validate_refuses():
                 transfer_fits(cfg)
         else:
             transfer_fits(cfg)
+
+
+def test_an_optimisers_options_are_checked_against_what_it_declares(tmp_path):
+    from distillctl.configuration.validate import validate
+    from tests.conftest import compose_cfg
+
+    assert set(OPTIMIZERS.facts("sgd").bounds) >= {"lr", "momentum", "nesterov", "weight_decay"}
+    bad = compose_cfg("train_teacher", ["optim=sgd", "optim.momentum=-1"], tmp_path)
+    with pytest.raises(ConfigError, match="optim.momentum=-1 is not valid"):
+        validate(bad)
+    late = compose_cfg("train_teacher", ["teacher_optim=adamw", "teacher_optim.gamma=0"], tmp_path)
+    with pytest.raises(ConfigError, match="teacher_optim.gamma=0 is not valid"):
+        validate(late)

@@ -9,13 +9,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from distillctl.bounds import (
     ANY_INT,
-    BOOLEAN,
     CLASSES,
-    NON_NEGATIVE,
-    NON_NEGATIVE_INT,
     OPEN_UNIT,
     OPTIONAL_POSITIVE_INT,
-    POSITIVE,
     POSITIVE_INT,
     Bound,
     check,
@@ -48,19 +44,6 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
     ("data.channels", whole_one_of(1, 3, what="1 (grey) or 3 (RGB)"), "3"),
     # null: counted from the data (a CSV's target column, an image folder's class folders)
     *((f"{k}.num_classes", CLASSES, "10") for k in ("data", "teacher", "student")),
-    # the optimiser of every stage, and the teacher's own when teacher_optim is chosen
-    *(
-        rule
-        for group in ("optim", "teacher_optim")
-        for rule in (
-            (f"{group}.lr", POSITIVE, "0.05"),
-            (f"{group}.weight_decay", NON_NEGATIVE, "5e-4"),
-            (f"{group}.momentum", NON_NEGATIVE, "0.9"),
-            (f"{group}.nesterov", BOOLEAN, "false"),
-            (f"{group}.gamma", POSITIVE, "0.1"),
-            (f"{group}.warmup_epochs", NON_NEGATIVE_INT, "5"),
-        )
-    ),
     ("eval_checkpoint", one_of("best", "last"), "best"),
     ("teacher_checkpoint", one_of("best", "last"), "best"),
     (
@@ -177,7 +160,15 @@ def transfer_fits(cfg: DictConfig) -> None:
 
 
 def owned_options(cfg: DictConfig) -> None:
-    """The selected loss terms' and the explainer's options, against the bounds each declares."""
+    """The selected loss terms', explainer's and optimisers' options, against the bounds each
+    declares on its registration."""
+    for group in ("optim", "teacher_optim"):  # every stage's, and the teacher's own if chosen
+        node = cfg.get(group)
+        if isinstance(node, DictConfig) and node.get("name"):
+            from distillctl.train.optim import OPTIMIZERS, SCHEDULE_BOUNDS
+
+            bounds = {**OPTIMIZERS.facts(str(node.name), f"{group}").bounds, **SCHEDULE_BOUNDS}
+            check_options(group, dict(node), bounds)
     if isinstance(cfg.get("loss"), DictConfig):
         from distillctl.losses import term_bounds
 

@@ -10,20 +10,37 @@ Milestones count epochs from the start of training, warm-up included (the papers
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from distillctl.bounds import BOOLEAN, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, Bound
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry, checked_options
 
-OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")
+
+@dataclass(frozen=True)
+class OptimizerFacts:
+    """What an optimiser declares on registration: its options' rules (checked by validate.py
+    before any run folder exists; rules across options are the builder's)."""
+
+    bounds: dict[str, Bound] = field(default_factory=dict)
+
+
+OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry(
+    "optimizer", facts=OptimizerFacts
+)
 SCHEDULES: Registry[Callable[..., Any]] = Registry("learning-rate schedule")
 # keys of the optim config that are not the optimiser's own options
 SCHEDULE_KEYS = ("name", "scheduler", "milestones", "gamma", "warmup_epochs")
+# the rules of the schedule's keys, whatever the optimiser
+SCHEDULE_BOUNDS = {"gamma": POSITIVE.eg(0.1), "warmup_epochs": NON_NEGATIVE_INT.eg(5)}
 
 
-@OPTIMIZERS.register("adamw")
+@OPTIMIZERS.register(
+    "adamw", bounds={"lr": POSITIVE.eg(3e-3), "weight_decay": NON_NEGATIVE.eg(0.0)}
+)
 def adamw(params, lr: float, weight_decay: float = 0.0, betas=(0.9, 0.999)):
     betas = tuple(float(b) for b in betas)
     if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
@@ -39,7 +56,15 @@ def adamw(params, lr: float, weight_decay: float = 0.0, betas=(0.9, 0.999)):
     )
 
 
-@OPTIMIZERS.register("sgd")
+@OPTIMIZERS.register(
+    "sgd",
+    bounds={
+        "lr": POSITIVE.eg(0.05),
+        "momentum": NON_NEGATIVE.eg(0.9),
+        "nesterov": BOOLEAN.eg(False),
+        "weight_decay": NON_NEGATIVE.eg(5e-4),
+    },
+)
 def sgd(
     params, lr: float, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0
 ):
