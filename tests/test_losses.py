@@ -313,3 +313,17 @@ def test_label_smoothing_is_applied():
     expected = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.2)
     term = build_term("ce", {"label_smoothing": 0.2})
     assert term(logits_step(logits, logits, labels)).item() == pytest.approx(expected.item())
+
+
+def test_the_recipe_is_parsed_once_into_a_frozen_spec():
+    from distillctl.configuration.specs import parse_recipe
+
+    spec = parse_recipe({"ce": {"weight": 0.0}, "kd": {"weight": 0.9, "temperature": 2}})
+    assert spec.name == "ce+kd" and recipe_name(spec) == "ce+kd"  # zero weights keep their name
+    assert spec.option("kd", "temperature") == 2 and spec.option("at", "p", 9) == 9
+    with pytest.raises(TypeError):
+        spec.terms[1].options["temperature"] = 8  # read-only: stages never write it
+    recipe = build_recipe(spec)
+    assert recipe.names == ["kd"] and recipe.terms[0].temperature == 2.0  # zero weights drop
+    with pytest.raises(ConfigError, match="every selected loss term .* has weight 0"):
+        parse_recipe({"kd": {"weight": 0}})

@@ -12,7 +12,7 @@ never write them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +178,61 @@ class ExplainSpec:
     quality: QualitySpec = field(default_factory=QualitySpec, metadata={"doc": QualitySpec.__doc__})
 
 
+@dataclass(frozen=True)
+class TermSpec:
+    """One selected loss term: its weight and its options (the constructor's arguments)."""
+
+    name: str
+    weight: float
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """The selected loss terms (`loss=[ce,kd]`), in order, with their weights and options."""
+
+    terms: tuple[TermSpec, ...]
+
+    @property
+    def name(self) -> str:
+        """How runs and tables name a recipe: the selected terms joined, e.g. `ce+kd+at`."""
+        return "+".join(t.name for t in self.terms)
+
+    def option(self, term: str, key: str, default: Any = None) -> Any:
+        """An option of a selected term (`default` when the term or the option is absent)."""
+        found = next((t for t in self.terms if t.name == term), None)
+        return default if found is None else found.options.get(key, default)
+
+
+def parse_recipe(loss: Any) -> RecipeSpec:
+    """The `loss` node (term name -> options with `weight`) as a RecipeSpec; ConfigErrors for a
+    node that is no term's options, for no term, or for every weight 0."""
+    from types import MappingProxyType
+
+    from distillctl.configuration.plain import plain
+    from distillctl.errors import ConfigError
+
+    chosen = plain(loss) if loss is not None else {}
+    if not chosen:
+        raise ConfigError("no loss term is selected", "choose terms, e.g. loss=[ce,kd]")
+    terms = []
+    for name, node in chosen.items():
+        if not isinstance(node, dict):
+            raise ConfigError(
+                f"loss.{name} must be a term's options, got {node!r}",
+                "select terms by name (loss=[ce,kd]) and set options as loss.kd.temperature=4",
+            )
+        options = dict(node)
+        weight = float(options.pop("weight", 1.0))
+        terms.append(TermSpec(str(name), weight, MappingProxyType(options)))
+    if all(t.weight == 0.0 for t in terms):
+        raise ConfigError(
+            f"every selected loss term ({', '.join(chosen)}) has weight 0",
+            "give at least one term a positive weight, e.g. loss.kd.weight=0.9",
+        )
+    return RecipeSpec(tuple(terms))
+
+
 # the option groups made from specs: config group (and its node's key) -> spec
 GROUPS: dict[str, type] = {"engine": EngineSpec, "distill": DistillSpec, "explain": ExplainSpec}
 
@@ -222,6 +277,8 @@ class Specs:
     engine: EngineSpec
     distill: DistillSpec
     explain: ExplainSpec
+    # the selected loss terms (a train stage reads ce's label smoothing from them)
+    recipe: RecipeSpec | None = None
     # distill stage: where the teacher's weights come from (None where no teacher_ckpt)
     teacher: Any = None
 
@@ -234,7 +291,8 @@ def parse_all(cfg: Any) -> Specs:
     teacher = None
     if "teacher_ckpt" in cfg:
         teacher = TeacherSource.parse(cfg.get("teacher_ckpt"), cfg.get("teacher_checkpoint"))
-    return Specs(**groups, teacher=teacher)
+    recipe = parse_recipe(cfg.get("loss")) if "loss" in cfg else None
+    return Specs(**groups, recipe=recipe, teacher=teacher)
 
 
 def describe(spec: type) -> str:

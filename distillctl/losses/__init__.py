@@ -16,7 +16,7 @@ from typing import Any
 
 from distillctl.bounds import NON_NEGATIVE, Bound
 from distillctl.configuration.plain import plain
-from distillctl.errors import ConfigError
+from distillctl.configuration.specs import RecipeSpec, parse_recipe
 from distillctl.losses.base import SampleTerm, Shapes, Step, Term, every_sample
 from distillctl.losses.recipe import Recipe, WeightedTerm
 from distillctl.models import ANY_FLOAT_KIND
@@ -100,30 +100,19 @@ def build_term(name: str, options: dict[str, Any]) -> Term:
     return term
 
 
-def recipe_name(loss_cfg: Any) -> str:
-    """How runs and tables name a recipe: the term names joined, e.g. `ce+kd+at`."""
-    return "+".join(plain(loss_cfg))
+def recipe_name(loss: Any) -> str:
+    """How runs and tables name a recipe: the selected terms joined, e.g. `ce+kd+at` (of a
+    RecipeSpec, or of the `loss` node of a stored config)."""
+    return loss.name if isinstance(loss, RecipeSpec) else "+".join(plain(loss))
 
 
-def build_recipe(loss_cfg: Any) -> Recipe:
-    """The Recipe of `loss` (a mapping term name -> options with `weight`); zero weights drop."""
-    chosen = plain(loss_cfg)
-    if not chosen:
-        raise ConfigError("no loss term is selected", "choose terms, e.g. loss=[ce,kd]")
-    terms = []
-    for name, node in chosen.items():
-        if not isinstance(node, dict):
-            raise ConfigError(
-                f"loss.{name} must be a term's options, got {node!r}",
-                "select terms by name (loss=[ce,kd]) and set options as loss.kd.temperature=4",
-            )
-        options = dict(node)
-        weight = float(options.pop("weight", 1.0))
-        if weight != 0.0:
-            terms.append(WeightedTerm(name, weight, build_term(name, options)))
-    if not terms:
-        raise ConfigError(
-            f"every selected loss term ({', '.join(chosen)}) has weight 0",
-            "give at least one term a positive weight, e.g. loss.kd.weight=0.9",
-        )
-    return Recipe(terms)
+def build_recipe(loss: Any) -> Recipe:
+    """The Recipe of a RecipeSpec (or of a `loss` node, parsed); zero weights drop."""
+    spec = loss if isinstance(loss, RecipeSpec) else parse_recipe(loss)
+    return Recipe(
+        [
+            WeightedTerm(t.name, t.weight, build_term(t.name, dict(t.options)))
+            for t in spec.terms
+            if t.weight != 0.0
+        ]
+    )

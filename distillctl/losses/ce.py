@@ -45,7 +45,7 @@ class CrossEntropy(SampleTerm):
         return labelled_cross_entropy(step.student_logits, step.labels, self.label_smoothing)
 
 
-def label_smoothing(loss_cfg: Any) -> float:
-    """The `ce` term's label smoothing, which supervised training uses too (0 without `ce`)."""
-    node = loss_cfg.get("ce") if loss_cfg is not None else None
-    return float(node.get("label_smoothing", 0.0)) if node else 0.0
+def label_smoothing(recipe: Any) -> float:
+    """The `ce` term's label smoothing (a RecipeSpec's), which supervised training uses too (0
+    without `ce`)."""
+    return float(recipe.option("ce", "label_smoothing", 0.0)) if recipe is not None else 0.0

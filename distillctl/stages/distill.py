@@ -99,11 +99,11 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     from distillctl import data as data_registry
     from distillctl.data import transfer as transfer_set
     from distillctl.data.transfer import label as transfer_label
-    from distillctl.losses import build_recipe, recipe_name
+    from distillctl.losses import build_recipe
     from distillctl.train.fit import fit_and_test
     from distillctl.train.lit import Distiller
 
-    recipe = build_recipe(cfg.loss)
+    recipe = build_recipe(specs.recipe)
     data, info = data_registry.build(cfg)
     save_config(cfg, run_dir)  # with the class count the data gave
     transfer = transfer_set.apply(cfg, specs.distill, data, info)  # before the split is read
@@ -148,7 +148,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     meta = model_meta(cfg, "student", info.input_shape, info.num_classes, "distill_student")
     meta["teacher_ckpt"] = source
     meta["teacher_model"] = teacher_meta["model"]
-    meta["loss"] = recipe_name(cfg.loss)
+    meta["loss"] = specs.recipe.name
     meta["transfer"] = transfer
     if recipe.needs_index:
         request_indices(data, meta["loss"])

@@ -40,7 +40,6 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     from distillctl.data import build_splits
     from distillctl.data.transfer import label as transfer_label
     from distillctl.explain.pipeline import Explained
-    from distillctl.losses import recipe_name
     from distillctl.report.build import explain_and_report
     from distillctl.runfolder.checkpoints import load_model
     from distillctl.stages import BY_NAME
@@ -83,7 +82,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
         specs.explain,
         run_dir,
         f"distillctl run: {cfg.data.name}, {cfg.teacher.arch} teacher -> "
-        f"{cfg.student.arch} student, loss={recipe_name(cfg.loss)}"
+        f"{cfg.student.arch} student, loss={specs.recipe.name}"
         + transfer_label(results["distilled"].get("transfer")),
     )
     return {"stages": results, **report}

@@ -25,7 +25,7 @@ def _train(role: str, cfg: DictConfig, specs: Specs, run_dir: Path, record: RunR
     from distillctl.train.fit import fit_and_test
     from distillctl.train.lit import Classifier
 
-    smoothing = label_smoothing(cfg.loss)
+    smoothing = label_smoothing(specs.recipe)
     data, info = data_registry.build(cfg)
     save_config(cfg, run_dir)  # with the class count the data gave
     model = build_model(cfg, role, info.input_shape, info.num_classes)
