@@ -77,3 +77,17 @@ def test_teacher_optim_trains_the_teacher_and_optim_the_students(tmp_path):
     assert _epoch_rates(teacher) == pytest.approx([0.2, 0.02])
     student, _ = run_stage("train_student", tmp_path, "trainer.max_epochs=2", *sgd)
     assert _epoch_rates(student)[0] == pytest.approx(3e-3)  # optim (adamw) for the student
+
+
+def test_the_optimiser_is_parsed_once_into_a_frozen_spec(tmp_path):
+    from distillctl.configuration.specs import OptimSpec
+    from distillctl.configuration.validate import validate
+
+    cfg = compose_cfg("train_teacher", ["teacher_optim=sgd", "optim.milestones=[a]"], tmp_path)
+    with pytest.raises(ConfigError, match="optim.milestones=\\['a'\\] is not valid"):
+        validate(cfg)
+    specs = validate(compose_cfg("train_teacher", ["teacher_optim=sgd"], tmp_path))
+    assert isinstance(specs.teacher_optim, OptimSpec) and specs.teacher_optim.name == "sgd"
+    assert specs.teacher_optim.milestones == (150, 180, 210) and "lr" in specs.optim.options
+    same = validate(compose_cfg("train_teacher", [], tmp_path))
+    assert same.teacher_optim is None  # teacher_optim=same: the teacher trains with optim

@@ -233,6 +233,42 @@ def parse_recipe(loss: Any) -> RecipeSpec:
     return RecipeSpec(tuple(terms))
 
 
+@dataclass(frozen=True)
+class OptimSpec:
+    """An optimiser (`optim=<name>`, `teacher_optim=<name>`) with its own options and the
+    learning-rate schedule (train/optim.py); the options' rules are the optimiser's facts."""
+
+    name: str
+    options: Mapping[str, Any]
+    scheduler: str = "none"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    warmup_epochs: int = 0
+
+
+# the optim node's keys that are the schedule's, not the optimiser's
+SCHEDULE_KEYS = ("name", "scheduler", "milestones", "gamma", "warmup_epochs")
+
+
+def parse_optim(node: Any) -> OptimSpec | None:
+    """An optim node as an OptimSpec (None for an empty one: `teacher_optim=same`)."""
+    from types import MappingProxyType
+
+    from distillctl.configuration.plain import plain
+
+    values = plain(node) if node is not None else {}
+    if not values:
+        return None
+    return OptimSpec(
+        name=str(values.get("name", "adamw")),
+        options=MappingProxyType({k: v for k, v in values.items() if k not in SCHEDULE_KEYS}),
+        scheduler=str(values.get("scheduler") or "none"),
+        milestones=tuple(int(m) for m in values.get("milestones") or ()),
+        gamma=float(values.get("gamma", 0.1)),
+        warmup_epochs=int(values.get("warmup_epochs") or 0),
+    )
+
+
 # the option groups made from specs: config group (and its node's key) -> spec
 GROUPS: dict[str, type] = {"engine": EngineSpec, "distill": DistillSpec, "explain": ExplainSpec}
 
@@ -279,6 +315,9 @@ class Specs:
     explain: ExplainSpec
     # the selected loss terms (a train stage reads ce's label smoothing from them)
     recipe: RecipeSpec | None = None
+    # every stage's optimiser, and the teacher's own (None: teacher_optim=same)
+    optim: OptimSpec | None = None
+    teacher_optim: OptimSpec | None = None
     # distill stage: where the teacher's weights come from (None where no teacher_ckpt)
     teacher: Any = None
 
@@ -292,7 +331,8 @@ def parse_all(cfg: Any) -> Specs:
     if "teacher_ckpt" in cfg:
         teacher = TeacherSource.parse(cfg.get("teacher_ckpt"), cfg.get("teacher_checkpoint"))
     recipe = parse_recipe(cfg.get("loss")) if "loss" in cfg else None
-    return Specs(**groups, recipe=recipe, teacher=teacher)
+    optims = {k: parse_optim(cfg.get(k)) for k in ("optim", "teacher_optim")}
+    return Specs(**groups, recipe=recipe, teacher=teacher, **optims)
 
 
 def describe(spec: type) -> str:

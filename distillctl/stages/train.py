@@ -6,17 +6,16 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from distillctl.configuration.specs import Specs
+from distillctl.configuration.specs import OptimSpec, Specs
 from distillctl.console import say
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.results import model_meta, write_results
 from distillctl.stages.common import build_model, resume_checkpoint, save_config
 
 
-def stage_optim(cfg: DictConfig, role: str) -> DictConfig:
+def stage_optim(specs: Specs, role: str) -> OptimSpec:
     """The teacher trains with `teacher_optim` when one is chosen (not `same`), else `optim`."""
-    own = cfg.get("teacher_optim")
-    return own if role == "teacher" and own else cfg.optim
+    return specs.teacher_optim if role == "teacher" and specs.teacher_optim else specs.optim
 
 
 def _train(role: str, cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> dict:
@@ -33,7 +32,7 @@ def _train(role: str, cfg: DictConfig, specs: Specs, run_dir: Path, record: RunR
     record.update(model=meta["model"], data_report=info.report)
     say(f"training the {role} ({cfg[role].arch}) on {info.name} {info.sizes} -> {run_dir}")
     module = Classifier(
-        model, info.num_classes, stage_optim(cfg, role), meta, label_smoothing=smoothing
+        model, info.num_classes, stage_optim(specs, role), meta, label_smoothing=smoothing
     )
     results = fit_and_test(
         module, data, cfg, specs.engine, run_dir, resume_checkpoint(cfg, run_dir)

@@ -20,6 +20,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from distillctl.configuration.specs import OptimSpec
 from distillctl.data.batch import Batch
 from distillctl.losses.base import Step
 from distillctl.losses.ce import masked_cross_entropy
@@ -44,12 +45,10 @@ def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
 class _Trainable(pl.LightningModule):
     """What both modules share: evaluation, metrics, optimiser, checkpoint metadata."""
 
-    def __init__(
-        self, model: nn.Module, num_classes: int, optim: dict[str, Any], meta: dict[str, Any]
-    ):
+    def __init__(self, model: nn.Module, num_classes: int, optim: OptimSpec, meta: dict[str, Any]):
         super().__init__()
         self.model = model
-        self.optim = dict(optim)
+        self.optim = optim
         self.meta = dict(meta)
         self.last_terms: dict[str, torch.Tensor] = {}
         self.val_metrics = classification_metrics(num_classes, "val/")
@@ -165,7 +164,7 @@ class Classifier(_Trainable):
         self,
         model: nn.Module,
         num_classes: int,
-        optim: dict[str, Any],
+        optim: OptimSpec,
         meta: dict[str, Any],
         label_smoothing: float = 0.0,
     ):
@@ -208,7 +207,7 @@ class Distiller(_Trainable):
         teacher: nn.Module,
         recipe: Recipe,
         num_classes: int,
-        optim: dict[str, Any],
+        optim: OptimSpec,
         meta: dict[str, Any],
     ):
         super().__init__(model, num_classes, optim, meta)

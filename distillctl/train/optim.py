@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from distillctl.bounds import BOOLEAN, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, Bound
+from distillctl.configuration.specs import OptimSpec, parse_optim
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry, checked_options
 
@@ -32,10 +33,20 @@ OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry(
     "optimizer", facts=OptimizerFacts
 )
 SCHEDULES: Registry[Callable[..., Any]] = Registry("learning-rate schedule")
-# keys of the optim config that are not the optimiser's own options
-SCHEDULE_KEYS = ("name", "scheduler", "milestones", "gamma", "warmup_epochs")
 # the rules of the schedule's keys, whatever the optimiser
-SCHEDULE_BOUNDS = {"gamma": POSITIVE.eg(0.1), "warmup_epochs": NON_NEGATIVE_INT.eg(5)}
+EPOCHS = Bound(
+    "a list of whole epoch numbers",
+    lambda v: (
+        not isinstance(v, str | bytes | dict)
+        and hasattr(v, "__iter__")
+        and all(NON_NEGATIVE_INT.check(m) for m in v)
+    ),
+)
+SCHEDULE_BOUNDS = {
+    "gamma": POSITIVE.eg(0.1),
+    "warmup_epochs": NON_NEGATIVE_INT.eg(5),
+    "milestones": EPOCHS.eg("[150,180,210]"),
+}
 
 
 @OPTIMIZERS.register(
@@ -101,15 +112,14 @@ def constant(optimizer, epochs: int, start: int, **_):
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-def configure(optim_cfg: dict[str, Any], params, epochs: int) -> dict[str, Any]:
-    """Lightning's configure_optimizers answer for the `optim` config."""
-    spec = dict(optim_cfg)
-    name = str(spec.get("name", "adamw"))
-    builder = OPTIMIZERS.get_or_fail(name, "optimizer (optim=)")
-    options = {k: v for k, v in spec.items() if k not in SCHEDULE_KEYS}
-    optimizer = builder(params, **checked_options(builder, options, "optim", f"optim={name}"))
-    schedule = SCHEDULES.get_or_fail(str(spec.get("scheduler", "none")), "optim.scheduler")
-    warmup = int(spec.get("warmup_epochs", 0) or 0)
+def configure(optim: OptimSpec | Any, params, epochs: int) -> dict[str, Any]:
+    """Lightning's configure_optimizers answer for an OptimSpec (or an optim node, parsed)."""
+    spec = optim if isinstance(optim, OptimSpec) else parse_optim(optim)
+    builder = OPTIMIZERS.get_or_fail(spec.name, "optimizer (optim=)")
+    options = dict(spec.options)
+    optimizer = builder(params, **checked_options(builder, options, "optim", f"optim={spec.name}"))
+    schedule = SCHEDULES.get_or_fail(spec.scheduler, "optim.scheduler")
+    warmup = spec.warmup_epochs
     if warmup and warmup >= epochs:
         raise ConfigError(
             f"optim.warmup_epochs={warmup} must be fewer than trainer.max_epochs={epochs}",
@@ -119,8 +129,8 @@ def configure(optim_cfg: dict[str, Any], params, epochs: int) -> dict[str, Any]:
         optimizer,
         epochs,
         warmup,
-        milestones=spec.get("milestones") or (),
-        gamma=spec.get("gamma", 0.1),
+        milestones=spec.milestones,
+        gamma=spec.gamma,
     )
     if warmup:
         ramp = torch.optim.lr_scheduler.LinearLR(
