@@ -65,7 +65,7 @@ def test_a_nan_loss_stops_training_names_the_term_and_keeps_the_last_good_checkp
         create_model(cfg.student, data.input_shape), teacher, recipe, 10, cfg.optim, {"model": {}}
     )
     with pytest.raises(RunError, match=r"NaN at step \d+ \(epoch 1, batch 1\) in term\(s\): mse"):
-        fit_and_test(module, data, cfg, validate(cfg).engine, tmp_path)
+        fit_and_test(module, data, cfg, validate(cfg), tmp_path)
     last = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=True)
     assert last["epoch"] == 0  # written after epoch 0, before the NaN
     assert all(torch.isfinite(v).all() for v in last["state_dict"].values())

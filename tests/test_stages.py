@@ -180,7 +180,7 @@ def test_the_teacher_stays_frozen_in_eval_mode_during_distillation(teacher_run, 
 
     recipe = build_recipe(cfg.loss).bind(student, teacher, data.input_shape, data.train_labels())
     module = Spy(student, teacher, recipe, 10, cfg.optim, {"model": {}})
-    fit_and_test(module, data, cfg, validate(cfg).engine, tmp_path / "run")
+    fit_and_test(module, data, cfg, validate(cfg), tmp_path / "run")
     assert seen and all(t is False and s is True for t, s in seen)
     after = teacher.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # BN statistics included

@@ -269,6 +269,41 @@ def parse_optim(node: Any) -> OptimSpec | None:
     )
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """A network (`teacher=<arch>`, `student=<arch>`): its architecture and its builder's
+    options; num_classes is None until a data source counts its classes (a user's table)."""
+
+    arch: str
+    options: Mapping[str, Any]
+
+    def node(self, num_classes: int | None = None) -> dict[str, Any]:
+        """What the builder is called with (create_model), with the data's class count."""
+        node = {"arch": self.arch, **self.options}
+        if num_classes is not None:
+            node["num_classes"] = int(num_classes)
+        return node
+
+
+def parse_model(node: Any) -> ModelSpec | None:
+    from types import MappingProxyType
+
+    from distillctl.configuration.plain import plain
+
+    values = plain(node) if node is not None else None
+    if not isinstance(values, dict) or values.get("arch") is None:
+        return None
+    options = {k: v for k, v in values.items() if k != "arch"}
+    return ModelSpec(str(values["arch"]), MappingProxyType(options))
+
+
+@dataclass(frozen=True)
+class TrainerSpec:
+    """pytorch_lightning.Trainer's keyword arguments, and only those (`trainer:`)."""
+
+    args: Mapping[str, Any]
+
+
 # the option groups made from specs: config group (and its node's key) -> spec
 GROUPS: dict[str, type] = {"engine": EngineSpec, "distill": DistillSpec, "explain": ExplainSpec}
 
@@ -318,12 +353,19 @@ class Specs:
     # every stage's optimiser, and the teacher's own (None: teacher_optim=same)
     optim: OptimSpec | None = None
     teacher_optim: OptimSpec | None = None
+    # the two networks
+    teacher: ModelSpec | None = None
+    student: ModelSpec | None = None
+    trainer: TrainerSpec | None = None
     # distill stage: where the teacher's weights come from (None where no teacher_ckpt)
-    teacher: Any = None
+    teacher_source: Any = None
 
 
 def parse_all(cfg: Any) -> Specs:
     """Every spec of a (resolved) run config, each rule checked."""
+    from types import MappingProxyType
+
+    from distillctl.configuration.plain import plain
     from distillctl.runfolder.teacher_source import TeacherSource
 
     groups = {group: parse(spec, cfg.get(group), group) for group, spec in GROUPS.items()}
@@ -332,7 +374,11 @@ def parse_all(cfg: Any) -> Specs:
         teacher = TeacherSource.parse(cfg.get("teacher_ckpt"), cfg.get("teacher_checkpoint"))
     recipe = parse_recipe(cfg.get("loss")) if "loss" in cfg else None
     optims = {k: parse_optim(cfg.get(k)) for k in ("optim", "teacher_optim")}
-    return Specs(**groups, recipe=recipe, teacher=teacher, **optims)
+    models = {role: parse_model(cfg.get(role)) for role in ("teacher", "student")}
+    trainer = TrainerSpec(MappingProxyType(dict(plain(cfg.get("trainer")) or {})))
+    return Specs(
+        **groups, recipe=recipe, teacher_source=teacher, trainer=trainer, **optims, **models
+    )
 
 
 def describe(spec: type) -> str:

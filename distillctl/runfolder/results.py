@@ -14,13 +14,19 @@ from distillctl.runfolder.record import is_rank_zero
 
 
 def model_meta(
-    cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int, stage: str
+    cfg: DictConfig,
+    model: Any,
+    role: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    stage: str,
 ) -> dict[str, Any]:
-    """What a checkpoint records to rebuild its model and to check it against data later."""
-    from distillctl.configuration.plain import plain
+    """What a checkpoint records to rebuild its model (`model`: its ModelSpec) and to check it
+    against data later."""
     from distillctl.models import NON_BUILD_KEYS
 
-    spec = {k: v for k, v in plain(cfg[role]).items() if k not in NON_BUILD_KEYS or k == "arch"}
+    node = model.node(num_classes)
+    spec = {k: v for k, v in node.items() if k not in NON_BUILD_KEYS or k == "arch"}
     return {
         "role": role,
         "stage": stage,

@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from distillctl import data as data_registry
+from distillctl.configuration.specs import ModelSpec
 from distillctl.errors import ConfigError, DistillctlError, RunError, exit_with, report_error
 from distillctl.io import atomic_write_text
 from distillctl.runfolder.naming import make_folder
@@ -123,18 +124,20 @@ def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
     return None
 
 
-def build_model(cfg: DictConfig, role: str, input_shape: tuple[int, ...], num_classes: int):
-    """The `teacher` or `student` model of the config, checked against the data.
+def build_model(
+    cfg: DictConfig, spec: ModelSpec, role: str, input_shape: tuple[int, ...], num_classes: int
+):
+    """The `teacher` or `student` network (`spec`), checked against the data.
 
     Its initial weights come from the `role` stream of the seed, reseeded here, so they are the
     same in `train student`, `distill student` (any recipe) and `run`: the matched baseline."""
     from distillctl.models import create_model
 
-    wanted = int(cfg[role].num_classes)
-    if wanted != num_classes:
+    wanted = spec.options.get("num_classes")
+    if wanted is not None and int(wanted) != num_classes:
         raise ConfigError(
             f"{role}.num_classes={wanted} but data '{cfg.data.name}' has {num_classes} classes",
             f"drop the {role}.num_classes override (it follows data.num_classes)",
         )
     seed_stream(int(cfg.seed), role)
-    return create_model(cfg[role], input_shape, role=role)
+    return create_model(spec.node(num_classes), input_shape, role=role)

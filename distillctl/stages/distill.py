@@ -110,10 +110,10 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     record.update(transfer=transfer)
     identity = info.identity
     record.update(data_report=info.report)
-    wanted = plain(cfg.teacher)
+    wanted = specs.teacher.node(info.num_classes)
     # a resumed run keeps the teacher it started with, even if a newer one exists now
     recorded = record.data.get("teacher_ckpt")
-    teacher_source = TeacherSource.parse(recorded) if recorded else specs.teacher
+    teacher_source = TeacherSource.parse(recorded) if recorded else specs.teacher_source
     weights, teacher_run = teacher_source.resolve(cfg.paths.output_root, identity, wanted)
     source = teacher_source.recorded(weights)
     ckpt = weights if weights is not None else NONE
@@ -121,9 +121,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     record.update(teacher_ckpt=source)
     if teacher_run is not None:
         record.add_parent("teacher", teacher_run)
-    teacher, teacher_meta = load_teacher(
-        ckpt, cfg.teacher, info.input_shape, info.num_classes, identity
-    )
+    teacher, teacher_meta = load_teacher(ckpt, wanted, info.input_shape, info.num_classes, identity)
     check_teacher_fits(teacher_meta, identity, info.num_classes, ckpt)
     if architecture(teacher_meta["model"]) != architecture(wanted):
         raise RunError(
@@ -144,8 +142,10 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
         f"the teacher ({teacher_meta['model']['arch']}, {teacher_meta['stage']}) on this data: "
         f"validation accuracy {seen['val_acc']:.4f}, test accuracy {seen['test_acc']:.4f}"
     )
-    student = build_model(cfg, "student", info.input_shape, info.num_classes)
-    meta = model_meta(cfg, "student", info.input_shape, info.num_classes, "distill_student")
+    student = build_model(cfg, specs.student, "student", info.input_shape, info.num_classes)
+    meta = model_meta(
+        cfg, specs.student, "student", info.input_shape, info.num_classes, "distill_student"
+    )
     meta["teacher_ckpt"] = source
     meta["teacher_model"] = teacher_meta["model"]
     meta["loss"] = specs.recipe.name
@@ -166,7 +166,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
         record.update(teacher_cache=str(recipe.teacher_cache.entry or "memory"))
     say(f"teacher-output cache {why}")
     say(
-        f"distilling the student ({cfg.student.arch}) from the teacher "
+        f"distilling the student ({specs.student.arch}) from the teacher "
         f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()}"
         f"{transfer_label(transfer)} on {len(data.train_labels())} training inputs -> {run_dir}"
     )
@@ -175,7 +175,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     epochs = specs.distill.max_epochs or int(cfg.trainer.max_epochs)
     record.update(max_epochs=epochs)
     results = fit_and_test(
-        module, data, cfg, specs.engine, run_dir, resume_checkpoint(cfg, run_dir), epochs
+        module, data, cfg, specs, run_dir, resume_checkpoint(cfg, run_dir), epochs
     )
     summary = write_results(run_dir, module.model, meta, results)
     summary["teacher_ckpt"] = meta["teacher_ckpt"]

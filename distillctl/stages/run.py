@@ -81,8 +81,8 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
         cfg,
         specs.explain,
         run_dir,
-        f"distillctl run: {cfg.data.name}, {cfg.teacher.arch} teacher -> "
-        f"{cfg.student.arch} student, loss={specs.recipe.name}"
+        f"distillctl run: {cfg.data.name}, {specs.teacher.arch} teacher -> "
+        f"{specs.student.arch} student, loss={specs.recipe.name}"
         + transfer_label(results["distilled"].get("transfer")),
     )
     return {"stages": results, **report}

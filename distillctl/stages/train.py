@@ -27,16 +27,15 @@ def _train(role: str, cfg: DictConfig, specs: Specs, run_dir: Path, record: RunR
     smoothing = label_smoothing(specs.recipe)
     data, info = data_registry.build(cfg)
     save_config(cfg, run_dir)  # with the class count the data gave
-    model = build_model(cfg, role, info.input_shape, info.num_classes)
-    meta = model_meta(cfg, role, info.input_shape, info.num_classes, record.data["stage"])
+    spec = getattr(specs, role)
+    model = build_model(cfg, spec, role, info.input_shape, info.num_classes)
+    meta = model_meta(cfg, spec, role, info.input_shape, info.num_classes, record.data["stage"])
     record.update(model=meta["model"], data_report=info.report)
-    say(f"training the {role} ({cfg[role].arch}) on {info.name} {info.sizes} -> {run_dir}")
+    say(f"training the {role} ({spec.arch}) on {info.name} {info.sizes} -> {run_dir}")
     module = Classifier(
         model, info.num_classes, stage_optim(specs, role), meta, label_smoothing=smoothing
     )
-    results = fit_and_test(
-        module, data, cfg, specs.engine, run_dir, resume_checkpoint(cfg, run_dir)
-    )
+    results = fit_and_test(module, data, cfg, specs, run_dir, resume_checkpoint(cfg, run_dir))
     summary = write_results(run_dir, module.model, meta, results)
     say(f"{role} test accuracy {summary['test_acc']:.4f} ({summary['checkpoint']} checkpoint)")
     return summary

@@ -15,8 +15,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 
-from distillctl.configuration.plain import plain
-from distillctl.configuration.specs import EngineSpec
+from distillctl.configuration.specs import Specs
 from distillctl.io import atomic_write_csv
 from distillctl.train.callbacks import AtomicCheckpointIO, NanGuard, NoteStop, ReseedEachEpoch
 
@@ -151,7 +150,7 @@ def checkpoint_callbacks(run_dir: Path) -> tuple[ModelCheckpoint, ModelCheckpoin
 
 
 def build_trainer(
-    cfg: Any, engine: EngineSpec, run_dir: Path, max_epochs: int | None = None
+    cfg: Any, specs: Specs, run_dir: Path, max_epochs: int | None = None
 ) -> tuple[pl.Trainer, tuple[ModelCheckpoint, ModelCheckpoint], NoteStop]:
     _quiet_lightning()
     best, last = checkpoint_callbacks(run_dir)
@@ -166,7 +165,8 @@ def build_trainer(
     ]
     if os.environ.get(FIRST_STEP_ENV):
         callbacks.append(FirstStepProbe(Path(os.environ[FIRST_STEP_ENV])))
-    kwargs = plain(cfg.trainer)  # Trainer arguments only
+    engine = specs.engine
+    kwargs = dict(specs.trainer.args)  # Trainer arguments only
     if max_epochs is not None:  # a stage's own (distill.max_epochs), not written into cfg
         kwargs["max_epochs"] = int(max_epochs)
     if engine.detect_nan:
@@ -194,7 +194,7 @@ def fit_and_test(
     module: pl.LightningModule,
     datamodule: pl.LightningDataModule,
     cfg: Any,
-    engine: EngineSpec,
+    specs: Specs,
     run_dir: Path,
     resume_from: Path | None = None,
     max_epochs: int | None = None,
@@ -203,8 +203,8 @@ def fit_and_test(
     validation; test that checkpoint once."""
     from distillctl.train import speed
 
-    trainer, (best, last), interrupt = build_trainer(cfg, engine, run_dir, max_epochs)
-    options = {key: getattr(engine, key) for key in speed.KEYS}
+    trainer, (best, last), interrupt = build_trainer(cfg, specs, run_dir, max_epochs)
+    options = {key: getattr(specs.engine, key) for key in speed.KEYS}
     speed.apply(module, options, on_gpu=trainer.strategy.root_device.type == "cuda")
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
