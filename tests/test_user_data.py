@@ -252,7 +252,8 @@ def test_a_folder_typed_relative_or_absolute_is_the_same_data(
     record = json.loads((run_dir / "run.json").read_text())
     assert record["parents"]["teacher"] == str(teacher.resolve())
     saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    assert saved.data.root == str(photo_archives) and saved.data.num_classes == 10
+    assert saved.data.root == str(photo_archives) and saved.data.num_classes is None
+    assert record["num_classes"] == 10  # counted from the folders: run.json says it
 
 
 def test_sixteen_bit_images_are_scaled_by_their_bit_depth(tmp_path):
@@ -342,3 +343,15 @@ def test_an_archive_of_one_top_folder_of_classes_is_read_inside_it(tmp_path):
     nested = _photo_tar(tmp_path / "nested.tar.gz", top="photos/")
     splits = build_splits(_cfg(root=str(nested), val_fraction=0.25), str(tmp_path))
     assert splits.class_names == ["cat", "dog"] and sum(splits.sizes().values()) == 40
+
+
+def test_list_layers_takes_the_class_count_a_table_gives(tmp_path, capsys):
+    """A CSV's classes are counted, not typed: `list layers` builds the network with that count
+    (it stopped in a TypeError on num_classes=None before)."""
+    from distillctl.commands.layers import list_layers
+
+    path = _wine_csv(tmp_path / "wine.csv")
+    args = ["data=csv", f"data.path={path}", "data.target=cultivar", "teacher=mlp"]
+    list_layers([*args, f"paths.output_root={tmp_path}", f"paths.data_dir={tmp_path}"])
+    out = capsys.readouterr().out
+    assert "head" in out and "(3,)" in out  # three cultivars

@@ -24,15 +24,18 @@ def list_layers(overrides: list[str]) -> None:
     from rich.table import Table
 
     from distillctl.configuration.overrides import compose_checked
+    from distillctl.configuration.specs import parse_model
     from distillctl.data import build_splits
     from distillctl.models import create_model
     from distillctl.models.taps import output_shapes
 
     cfg = compose_checked("list layers", overrides)
-    shape = build_splits(cfg.data, cfg.paths.data_dir).input_shape
+    splits = build_splits(cfg.data, cfg.paths.data_dir)
+    shape = splits.input_shape
     console = Console(width=140)
     for role in roles_named(overrides):
-        model = create_model(cfg[role], shape, role=role)
+        # the class count from the data (a user's table has it counted, not typed)
+        model = create_model(parse_model(cfg[role]).node(splits.num_classes), shape, role=role)
         shapes = output_shapes(model, shape)
         from distillctl.models.stages import NAMED
 

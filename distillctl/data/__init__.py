@@ -169,9 +169,6 @@ def build(cfg: Any):
             "set data.batch_size to e.g. 64",
         )
     splits = build_splits(cfg.data, cfg.paths.data_dir)
-    if cfg.data.get("num_classes") is None:  # a user's table or folder: counted, not typed
-        from omegaconf import open_dict
-
-        with open_dict(cfg):
-            cfg.data.num_classes = splits.num_classes
+    # a user's table or folder has its classes counted, not typed: DataInfo.num_classes says
+    # how many (the stage records it in run.json), the config stays as it was composed
     return choose_module(cfg, splits), info(cfg.data, splits)

@@ -51,9 +51,9 @@ def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | float | None:
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
     """.hydra/config.yaml is the config that runs: Hydra writes it for the run it starts (nested
-    runs get one here), and it is written again whenever a value was settled after that (paths
-    made absolute, a class count the data gave). A resumed run keeps the file it was started
-    with."""
+    runs get one here), and it is written again when the data paths were made absolute. What
+    a stage decides later (the class count a user's data gives, the teacher it resolved, its
+    epochs) goes to run.json. A resumed run keeps the file it was started with."""
     if cfg.get("resume") or not is_rank_zero():
         return
     path = run_dir / ".hydra" / "config.yaml"

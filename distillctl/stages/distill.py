@@ -18,7 +18,7 @@ from distillctl.runfolder.resolve import architecture, describe_arch
 from distillctl.runfolder.results import model_meta, write_results
 from distillctl.runfolder.teacher_source import TeacherSource
 from distillctl.runfolder.weights import NONE, load_teacher
-from distillctl.stages.common import build_model, resume_checkpoint, save_config
+from distillctl.stages.common import build_model, resume_checkpoint
 from distillctl.train.seeding import seed_stream
 
 
@@ -105,11 +105,10 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
 
     recipe = build_recipe(specs.recipe)
     data, info = data_registry.build(cfg)
-    save_config(cfg, run_dir)  # with the class count the data gave
     transfer = transfer_set.apply(cfg, specs.distill, data, info)  # before the split is read
     record.update(transfer=transfer)
     identity = info.identity
-    record.update(data_report=info.report)
+    record.update(data_report=info.report, num_classes=info.num_classes)
     wanted = specs.teacher.node(info.num_classes)
     # a resumed run keeps the teacher it started with, even if a newer one exists now
     recorded = record.data.get("teacher_ckpt")

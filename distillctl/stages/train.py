@@ -10,7 +10,7 @@ from distillctl.configuration.specs import OptimSpec, Specs
 from distillctl.console import say
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.results import model_meta, write_results
-from distillctl.stages.common import build_model, resume_checkpoint, save_config
+from distillctl.stages.common import build_model, resume_checkpoint
 
 
 def stage_optim(specs: Specs, role: str) -> OptimSpec:
@@ -26,11 +26,10 @@ def _train(role: str, cfg: DictConfig, specs: Specs, run_dir: Path, record: RunR
 
     smoothing = label_smoothing(specs.recipe)
     data, info = data_registry.build(cfg)
-    save_config(cfg, run_dir)  # with the class count the data gave
     spec = getattr(specs, role)
     model = build_model(cfg, spec, role, info.input_shape, info.num_classes)
     meta = model_meta(cfg, spec, role, info.input_shape, info.num_classes, record.data["stage"])
-    record.update(model=meta["model"], data_report=info.report)
+    record.update(model=meta["model"], data_report=info.report, num_classes=info.num_classes)
     say(f"training the {role} ({spec.arch}) on {info.name} {info.sizes} -> {run_dir}")
     module = Classifier(
         model, info.num_classes, stage_optim(specs, role), meta, label_smoothing=smoothing
