@@ -52,3 +52,21 @@ def test_a_counted_class_count_is_filled_in_when_the_data_gives_it():
     spec = ModelSpec("mlp", {"num_classes": None, "hidden": [8]})
     assert spec.node(3) == {"arch": "mlp", "num_classes": 3, "hidden": [8]}
     assert spec.node() == {"arch": "mlp", "num_classes": None, "hidden": [8]}
+
+
+def test_a_run_config_from_before_the_engine_group_still_parses():
+    """A run folder's saved config from before engine: (its NaN guard and compile knobs under
+    trainer:) resumes: the knobs are read as engine's, never handed to the Trainer; a new
+    config that adds one to trainer: is told where it goes."""
+    from distillctl.configuration.specs import parse_all
+
+    old = OmegaConf.create(
+        {"trainer": {"max_epochs": 3, "detect_nan": False, "nan_check_every": 4}, "loss": {}}
+    )
+    old.loss = {"ce": {"weight": 1.0}}
+    specs = parse_all(old)
+    assert specs.engine.detect_nan is False and specs.engine.nan_check_every == 4
+    assert dict(specs.trainer.args) == {"max_epochs": 3}
+    both = OmegaConf.create({"trainer": {"compile": True}, "engine": {}, "loss": old.loss})
+    with pytest.raises(ConfigError, match="trainer.compile is not a pytorch_lightning.Trainer"):
+        parse_all(both)

@@ -368,14 +368,28 @@ def parse_all(cfg: Any) -> Specs:
     from distillctl.configuration.plain import plain
     from distillctl.runfolder.teacher_source import TeacherSource
 
-    groups = {group: parse(spec, cfg.get(group), group) for group, spec in GROUPS.items()}
+    args = dict(plain(cfg.get("trainer")) or {})
+    knobs = {f.name for f in dataclasses.fields(EngineSpec)}
+    moved = {k: args.pop(k) for k in list(args) if k in knobs}
+    nodes = {group: cfg.get(group) for group in GROUPS}
+    if moved and nodes["engine"] is None:  # a run folder's config from before engine: existed
+        nodes["engine"] = moved
+    elif moved:
+        from distillctl.errors import ConfigError
+
+        key = next(iter(moved))
+        raise ConfigError(
+            f"trainer.{key} is not a pytorch_lightning.Trainer argument",
+            f"pass engine.{key}={moved[key]} (distillctl's own run options are under engine:)",
+        )
+    groups = {group: parse(spec, nodes[group], group) for group, spec in GROUPS.items()}
     teacher = None
     if "teacher_ckpt" in cfg:
         teacher = TeacherSource.parse(cfg.get("teacher_ckpt"), cfg.get("teacher_checkpoint"))
     recipe = parse_recipe(cfg.get("loss")) if "loss" in cfg else None
     optims = {k: parse_optim(cfg.get(k)) for k in ("optim", "teacher_optim")}
     models = {role: parse_model(cfg.get(role)) for role in ("teacher", "student")}
-    trainer = TrainerSpec(MappingProxyType(dict(plain(cfg.get("trainer")) or {})))
+    trainer = TrainerSpec(MappingProxyType(args))
     return Specs(
         **groups, recipe=recipe, teacher_source=teacher, trainer=trainer, **optims, **models
     )
