@@ -316,7 +316,7 @@ def test_label_smoothing_is_applied():
 
 
 def test_the_recipe_is_parsed_once_into_a_frozen_spec():
-    from distillctl.configuration.specs import parse_recipe
+    from distillctl.configuration.parts import parse_recipe
 
     spec = parse_recipe({"ce": {"weight": 0.0}, "kd": {"weight": 0.9, "temperature": 2}})
     assert spec.name == "ce+kd" and recipe_name(spec) == "ce+kd"  # zero weights keep their name

@@ -80,7 +80,7 @@ def test_teacher_optim_trains_the_teacher_and_optim_the_students(tmp_path):
 
 
 def test_the_optimiser_is_parsed_once_into_a_frozen_spec(tmp_path):
-    from distillctl.configuration.specs import OptimSpec
+    from distillctl.configuration.parts import OptimSpec
     from distillctl.configuration.validate import validate
 
     cfg = compose_cfg("train_teacher", ["teacher_optim=sgd", "optim.milestones=[a]"], tmp_path)

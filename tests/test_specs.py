@@ -6,7 +6,8 @@ import dataclasses
 import pytest
 from omegaconf import OmegaConf
 
-from distillctl.configuration.specs import GROUPS, ModelSpec, Specs, defaults
+from distillctl.configuration.parts import ModelSpec
+from distillctl.configuration.specs import GROUPS, Specs, defaults
 from distillctl.configuration.validate import validate
 from distillctl.errors import ConfigError
 from tests.conftest import compose_cfg

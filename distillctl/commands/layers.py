@@ -24,7 +24,7 @@ def list_layers(overrides: list[str]) -> None:
     from rich.table import Table
 
     from distillctl.configuration.overrides import compose_checked
-    from distillctl.configuration.specs import parse_model
+    from distillctl.configuration.parts import parse_model
     from distillctl.data import build_splits
     from distillctl.models import create_model
     from distillctl.models.taps import output_shapes

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distillctl.bounds import NON_NEGATIVE, Bound
+from distillctl.configuration.parts import RecipeSpec, parse_recipe
 from distillctl.configuration.plain import plain
-from distillctl.configuration.specs import RecipeSpec, parse_recipe
 from distillctl.losses.base import SampleTerm, Shapes, Step, Term, every_sample
 from distillctl.losses.recipe import Recipe, WeightedTerm
 from distillctl.models import ANY_FLOAT_KIND

@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from distillctl import data as data_registry
-from distillctl.configuration.specs import ModelSpec
+from distillctl.configuration.parts import ModelSpec
 from distillctl.errors import ConfigError, DistillctlError, RunError, exit_with, report_error
 from distillctl.io import atomic_write_text
 from distillctl.runfolder.naming import make_folder

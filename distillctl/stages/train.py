@@ -6,7 +6,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from distillctl.configuration.specs import OptimSpec, Specs
+from distillctl.configuration.parts import OptimSpec
+from distillctl.configuration.specs import Specs
 from distillctl.console import say
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.results import model_meta, write_results

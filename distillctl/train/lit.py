@@ -20,7 +20,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from distillctl.configuration.specs import OptimSpec
+from distillctl.configuration.parts import OptimSpec
 from distillctl.data.batch import Batch
 from distillctl.losses.base import Step
 from distillctl.losses.ce import masked_cross_entropy

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from distillctl.bounds import BOOLEAN, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, Bound
-from distillctl.configuration.specs import OptimSpec, parse_optim
+from distillctl.configuration.parts import OptimSpec, parse_optim
 from distillctl.errors import ConfigError
 from distillctl.registry import Registry, checked_options
 
