@@ -25,6 +25,11 @@ def test_every_kind_declares_what_differs(name):
     for target in (entry.drawer, entry.tree_filter):  # the report's pictures resolve
         module, _, function = target.partition(":")
         assert callable(getattr(__import__(module, fromlist=[function]), function))
+    groups = entry.feature_groups(shape, 2)  # how a perturbation masks features together
+    assert groups.shape == shape and groups.dtype == torch.long
+    expected = {"image": 16 * 16, "signal": 20, "tabular": 6}[name]  # 2x2 patches, windows of 2
+    assert groups.unique().numel() == expected
+    assert all(torch.equal(groups[0], g) for g in groups) or name == "tabular"  # channels share
     background = torch.randn(5, *shape)
     assert torch.equal(entry.baseline("zero", x, background), torch.zeros(1, *shape))
     assert torch.allclose(entry.baseline("mean", x, background), background.mean(0, True))

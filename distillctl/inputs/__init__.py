@@ -22,6 +22,26 @@ from distillctl.errors import ConfigError
 from distillctl.registry import Registry
 
 
+def patches(shape: tuple[int, ...], size: int) -> torch.Tensor:
+    """Group ids of one input's features: square patches of `size` over its spatial axes (an
+    image's H x W, a signal's length), all channels of a position together."""
+    spatial = shape[1:]
+    ids = torch.zeros(spatial, dtype=torch.long)
+    per_axis = [-(-n // size) for n in spatial]
+    grids = torch.meshgrid(*[torch.arange(n) // size for n in spatial], indexing="ij")
+    for axis, grid in enumerate(grids):
+        stride = 1
+        for later in per_axis[axis + 1 :]:
+            stride *= later
+        ids = ids + grid * stride
+    return ids.expand(shape).clone()
+
+
+def single_features(shape: tuple[int, ...], size: int) -> torch.Tensor:
+    """Group ids of one input's features: each feature its own group (a table's columns)."""
+    return torch.arange(int(torch.tensor(shape).prod())).reshape(shape)
+
+
 def _lazy(target: str) -> Callable[..., Any]:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -42,6 +62,9 @@ class InputKind:
     tree_caption: str
     # how inputs are fed to networks (None: torch's default float type, as the networks' own)
     dtype: torch.dtype | None = None
+    # how a perturbation masks features together (LIME's interpretable features): the group id
+    # of every feature of one input, given its shape and a group size (explainer.patch)
+    feature_groups: Callable[[tuple[int, ...], int], torch.Tensor] = patches
 
     def example(self, shape: tuple[int, ...], n: int = 2, device: Any = None) -> torch.Tensor:
         """`n` inputs a dry run feeds a network to measure its layers: zeros of the storage

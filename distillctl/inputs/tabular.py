@@ -1,6 +1,6 @@
 """Tables (F,): one row of standardised features."""
 
-from distillctl.inputs import InputKind, register
+from distillctl.inputs import InputKind, register, single_features
 
 TABULAR = register(
     InputKind(
@@ -11,5 +11,7 @@ TABULAR = register(
         drawer="distillctl.report.figures:tabular_bars",
         tree_filter="distillctl.report.tree:table_filter",
         tree_caption="its {top} largest feature weights (red pushes right)",
+        # a perturbation switches single columns
+        feature_groups=single_features,
     )
 )

@@ -21,20 +21,11 @@ from distillctl.explain.methods.captum_explainers import BASELINE, chunked
 
 
 def patch_groups(shape: tuple[int, ...], patch: int) -> torch.Tensor:
-    """Group ids of one input: square patches (all channels together) of an image, windows of
-    a signal, one feature each for a table."""
-    if len(shape) == 1:
-        return torch.arange(shape[0])
-    spatial = shape[1:]
-    ids = torch.zeros(spatial, dtype=torch.long)
-    per_axis = [-(-size // patch) for size in spatial]
-    grids = torch.meshgrid(*[torch.arange(size) // patch for size in spatial], indexing="ij")
-    for axis, grid in enumerate(grids):
-        stride = 1
-        for later in per_axis[axis + 1 :]:
-            stride *= later
-        ids = ids + grid * stride
-    return ids.expand(shape).clone()
+    """Group ids of one input, as its input kind groups features (inputs/): square patches
+    (all channels together) of an image, windows of a signal, one feature each for a table."""
+    from distillctl.inputs import for_shape
+
+    return for_shape(tuple(shape)).feature_groups(tuple(shape), patch)
 
 
 def slic_groups(x: torch.Tensor, segments: int) -> torch.Tensor:
