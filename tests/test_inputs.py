@@ -30,6 +30,11 @@ def test_every_kind_declares_what_differs(name):
     expected = {"image": 16 * 16, "signal": 20, "tabular": 6}[name]  # 2x2 patches, windows of 2
     assert groups.unique().numel() == expected
     assert all(torch.equal(groups[0], g) for g in groups) or name == "tabular"  # channels share
+    prepared = entry.preparation(None)  # float inputs pass through; uint8 pixels are scaled
+    assert torch.equal(prepared.inputs(x), x)
+    assert torch.equal(
+        prepared.inputs(torch.full((1, *shape), 255, dtype=torch.uint8)), torch.ones(1, *shape)
+    )
     background = torch.randn(5, *shape)
     assert torch.equal(entry.baseline("zero", x, background), torch.zeros(1, *shape))
     assert torch.allclose(entry.baseline("mean", x, background), background.mean(0, True))

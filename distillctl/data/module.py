@@ -20,6 +20,7 @@ import torch
 from distillctl.data.batch import Batch
 from distillctl.data.pixels import Pixels
 from distillctl.data.splits import Splits
+from distillctl.inputs import kind
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -171,7 +172,7 @@ class _Module(pl.LightningDataModule):
         self.seed = int(seed)
         self.with_index = False
         self.mix = None  # distill.mix, set by distillctl/data/transfer.py (training batches only)
-        self.pixels = Pixels(splits.normalise)
+        self.pixels = kind(splits.kind).preparation(splits.normalise)  # the input kind's
 
     @property
     def input_shape(self) -> tuple[int, ...]:

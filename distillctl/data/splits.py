@@ -33,14 +33,15 @@ class Splits:
         return tuple(int(d) for d in self.x_train.shape[1:])
 
     def inputs(self, split: str, index=slice(None)) -> np.ndarray:
-        """Model inputs (float32) of a split's samples `index`: pixels scaled and normalised
-        exactly as the training batches are (data/pixels.py)."""
+        """Model inputs (float32) of a split's samples `index`: prepared exactly as the training
+        batches are, by the input kind's preparation (images: data/pixels.py)."""
         import torch
 
-        from distillctl.data.pixels import Pixels
+        from distillctl.inputs import kind
 
         x = torch.from_numpy(np.ascontiguousarray(getattr(self, f"x_{split}")[index]))
-        return Pixels(self.normalise).inputs(x).to(torch.float32).numpy()
+        prepared = kind(self.kind).preparation(self.normalise).inputs(x)
+        return prepared.to(torch.float32).numpy()
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}

@@ -42,6 +42,12 @@ def single_features(shape: tuple[int, ...], size: int) -> torch.Tensor:
     return torch.arange(int(torch.tensor(shape).prod())).reshape(shape)
 
 
+def _pixels(normalise: Any) -> Any:
+    from distillctl.data.pixels import Pixels
+
+    return Pixels(normalise)
+
+
 def _lazy(target: str) -> Callable[..., Any]:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -65,6 +71,11 @@ class InputKind:
     # how a perturbation masks features together (LIME's interpretable features): the group id
     # of every feature of one input, given its shape and a group size (explainer.patch)
     feature_groups: Callable[[tuple[int, ...], int], torch.Tensor] = patches
+    # how stored samples become network inputs, given the training split's per-channel
+    # statistics (Splits.normalise): an object with scale (before augmentation), standardise
+    # (after it) and inputs (both); by default data/pixels.py's (uint8 scaled to [0, 1], then
+    # normalised where there are statistics; float inputs pass through)
+    preparation: Callable[[Any], Any] = _pixels
 
     def example(self, shape: tuple[int, ...], n: int = 2, device: Any = None) -> torch.Tensor:
         """`n` inputs a dry run feeds a network to measure its layers: zeros of the storage
