@@ -157,21 +157,22 @@ def test_too_few_permutation_evaluations_are_one_message():
 
 def test_facts_decide_what_validate_refuses():
     """validate reads the terms' and transfer sets' facts instead of naming terms."""
+    from distillctl.configuration.specs import parse_all
     from distillctl.configuration.validate import state_per_process, transfer_fits
 
     keeping = sorted(n for n in TERMS if TERMS.facts(n).process_state)
     assert keeping == ["crd"]
     two = OmegaConf.create({"loss": {"crd": {}}, "trainer": {"devices": 2}})
     with pytest.raises(ConfigError, match="loss=crd keeps its memory banks in each process"):
-        state_per_process(two)
-    state_per_process(OmegaConf.create({"loss": {"kd": {}}, "trainer": {"devices": 2}}))
+        state_per_process(parse_all(two))
+    state_per_process(parse_all(OmegaConf.create({"loss": {"kd": {}}, "trainer": {"devices": 2}})))
     for transfer in sorted(TRANSFERS):
         cfg = OmegaConf.create({"loss": {"crd": {}}, "distill": {"transfer": transfer}})
         if TRANSFERS.facts(transfer).unlabelled:
             with pytest.raises(ConfigError, match=f"transfer={transfer} adds inputs without"):
-                transfer_fits(cfg)
+                transfer_fits(parse_all(cfg))
         else:
-            transfer_fits(cfg)
+            transfer_fits(parse_all(cfg))
 
 
 def test_an_optimisers_options_are_checked_against_what_it_declares(tmp_path):

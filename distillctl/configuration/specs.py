@@ -211,7 +211,7 @@ def parse(spec: type, node: Any, prefix: str) -> Any:
         value = f.default if node is None or f.name not in node else given
         rule = f.metadata.get("rule")
         if rule is not None:
-            bound = rule() if callable(rule) and not isinstance(rule, Bound) else rule
+            bound = rule() if callable(rule) else rule  # a function gives a registry's names
             check(key, value, bound.eg(f.metadata["example"]))
         values[f.name] = value
     return spec(**values)

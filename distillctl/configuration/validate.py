@@ -24,9 +24,6 @@ from distillctl.configuration.specs import Specs, parse_all
 from distillctl.errors import ConfigError
 from distillctl.train.objective import OBJECTIVES
 
-AT_LEAST_TWO = Bound("a whole number >= 2", lambda v: POSITIVE_INT.check(v) and v >= 2)
-
-
 # key (dotted), rule, an example of a good value. Keys absent from a config are skipped.
 # Values no loss term or explainer owns; those declare their own bounds (losses.register,
 # explain.register) and are checked for the selected ones below.
@@ -100,57 +97,51 @@ def paths_exist(cfg: DictConfig) -> None:
         check_given(data)
 
 
-def _terms(cfg: DictConfig) -> dict[str, Any]:
+def _terms(specs: Specs) -> dict[str, Any]:
     """The selected loss terms' facts (losses.TermFacts), by name."""
-    loss = cfg.get("loss")
-    if not isinstance(loss, DictConfig):
+    if specs.recipe is None:
         return {}
     from distillctl.losses import TERMS
 
-    return {str(name): TERMS.facts(str(name), "loss") for name in loss}
+    return {t.name: TERMS.facts(t.name, "loss") for t in specs.recipe.terms}
 
 
-def state_per_process(cfg: DictConfig) -> None:
+def state_per_process(specs: Specs) -> None:
     """A term that keeps state in each process (CRD's memory banks) cannot run on several: the
     states are not synchronised, so each process would train against a partial, diverging
     one."""
-    trainer = cfg.get("trainer")
-    if not isinstance(trainer, DictConfig):
-        return
+    trainer = specs.trainer.args if specs.trainer is not None else {}
     devices = trainer.get("devices", 1)
+    nodes = int(trainer.get("num_nodes", 1) or 1)
     many = (
         (isinstance(devices, int) and devices > 1)
         or (isinstance(devices, (list, tuple)) and len(devices) > 1)
         or str(devices) == "-1"
-        or int(trainer.get("num_nodes", 1) or 1) > 1
+        or nodes > 1
     )
-    for name, facts in _terms(cfg).items():
+    for name, facts in _terms(specs).items():
         if many and facts.process_state:
             raise ConfigError(
                 f"loss={name} keeps its {facts.process_state} in each process, and with "
-                f"trainer.devices={devices} (num_nodes={trainer.get('num_nodes', 1)}) they would"
-                " not be synchronised",
+                f"trainer.devices={devices} (num_nodes={nodes}) they would not be synchronised",
                 f"distil with {name} on one device (trainer.devices=1), or drop {name} from the "
                 "loss",
             )
 
 
-def transfer_fits(cfg: DictConfig) -> None:
+def transfer_fits(specs: Specs) -> None:
     """distill.* settings that only make sense together (distillctl/data/transfer.py)."""
-    distill = cfg.get("distill")
-    if not isinstance(distill, DictConfig):
-        return
     from distillctl.data.transfer import TRANSFERS
 
-    transfer = str(distill.get("transfer", "none"))
+    transfer, mix = specs.distill.transfer, specs.distill.mix
     facts = TRANSFERS.facts(transfer)
-    if distill.get("mix", "none") != "none" and not facts.mixes:
+    if mix != "none" and not facts.mixes:
         mixing = ", ".join(f"distill.transfer={n}" for n in TRANSFERS if TRANSFERS.facts(n).mixes)
         raise ConfigError(
-            f"distill.mix={distill.mix} mixes consistent views, but distill.transfer={transfer}",
+            f"distill.mix={mix} mixes consistent views, but distill.transfer={transfer}",
             f"add {mixing}, or drop distill.mix",
         )
-    for name, term in _terms(cfg).items():
+    for name, term in _terms(specs).items():
         if facts.unlabelled and term.needs_every_class:
             raise ConfigError(
                 f"loss={name} reads the class of every sample (negatives from other classes), "
@@ -237,8 +228,9 @@ def _checked(resolved: DictConfig) -> Specs:
     architectures(resolved)
     paths_exist(resolved)
     owned_options(resolved)
-    state_per_process(resolved)
-    transfer_fits(resolved)
+    specs = parse_all(resolved)
+    state_per_process(specs)
+    transfer_fits(specs)
     from distillctl.train import loggers
 
     loggers.check(resolved)
@@ -250,4 +242,4 @@ def _checked(resolved: DictConfig) -> Specs:
                 f"{role}.num_classes={value} but data '{resolved.data.name}' has {classes} classes",
                 f"drop the {role}.num_classes override (it follows data.num_classes)",
             )
-    return parse_all(resolved)
+    return specs

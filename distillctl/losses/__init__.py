@@ -80,7 +80,6 @@ def register(
                 for k, b in bounds.items()
             },
         }
-        cls.bounds = declared
         facts = {"process_state": process_state, "needs_every_class": needs_every_class}
         return TERMS.register(name, bounds=declared, kinds=tuple(kinds), **facts)(cls)
 

@@ -9,8 +9,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from distillctl.bounds import Bound
-
 
 @dataclass
 class Step:
@@ -55,7 +53,6 @@ class Term(nn.Module):
     # reads true labels, so it applies to labelled samples only (label -1 marks the others)
     needs_labels = False
     key = "loss"
-    bounds: dict[str, Bound] = {}
 
     def bind(self, student: nn.Module, teacher: nn.Module) -> None:
         """Resolve layer names against the two models (feature terms)."""

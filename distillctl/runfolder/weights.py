@@ -21,8 +21,7 @@ from torch import nn
 
 from distillctl.configuration.plain import plain
 from distillctl.errors import RunError
-
-NONE = "none"
+from distillctl.runfolder.teacher_source import NONE
 
 
 def unwrap(loaded: Any) -> dict[str, torch.Tensor] | None:

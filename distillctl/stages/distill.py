@@ -16,8 +16,8 @@ from distillctl.losses.teacher_cache import TeacherCache, decide
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.resolve import architecture, describe_arch
 from distillctl.runfolder.results import model_meta, write_results
-from distillctl.runfolder.teacher_source import TeacherSource
-from distillctl.runfolder.weights import NONE, load_teacher
+from distillctl.runfolder.teacher_source import NONE, TeacherSource
+from distillctl.runfolder.weights import load_teacher
 from distillctl.stages.common import build_model, resume_checkpoint
 from distillctl.train.seeding import seed_stream
 
