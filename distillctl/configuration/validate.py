@@ -231,7 +231,10 @@ def _checked(resolved: DictConfig) -> Specs:
     specs = parse_all(resolved)
     state_per_process(specs)
     transfer_fits(specs)
+    from distillctl.configuration import kinds
     from distillctl.train import loggers
+
+    kinds.check(resolved, specs)
 
     loggers.check(resolved)
     classes = _lookup(resolved, "data.num_classes")[1]

@@ -30,6 +30,13 @@ class SourceFacts:
     files: tuple[str, ...] = ()
     # data.* keys that must be given: (key, what it names); a file key among them must exist
     needs: tuple[tuple[str, str], ...] = ()
+    # the input kind of its samples (inputs/), when the config alone decides it: checked
+    # against the networks, terms and explainers before any run folder exists (None: known
+    # once the data is read, e.g. data=synthetic's shape)
+    kind: str | None = None
+    # a check of its options from the config alone, before any run folder (a tokenizer's
+    # vocabulary size and length)
+    early: Callable[[Any], None] | None = None
 
 
 # a source: (data config, data_dir) -> Splits
@@ -43,8 +50,12 @@ def register(
     identity: tuple[str, ...],
     files: tuple[str, ...] = (),
     needs: tuple[tuple[str, str], ...] = (),
+    kind: str | None = None,
+    early: Callable[[Any], None] | None = None,
 ) -> Callable:
-    return SOURCES.register(name, identity=tuple(identity), files=tuple(files), needs=needs)
+    return SOURCES.register(
+        name, identity=tuple(identity), files=tuple(files), needs=needs, kind=kind, early=early
+    )
 
 
 def check_given(data_cfg: Any) -> None:
@@ -55,6 +66,8 @@ def check_given(data_cfg: Any) -> None:
 
     name = str(data_cfg.get("name"))
     facts = SOURCES.facts(name)
+    if facts.early is not None:
+        facts.early(data_cfg)
     for key, what in facts.needs:
         value = data_cfg.get(key)
         if not value:
@@ -113,6 +126,8 @@ class DataInfo:
     feature_names: list[str] = field(default_factory=list)
     normalise: tuple[list[float], list[float]] | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    # texts: the tokenizer's file (data/tokens.py)
+    tokenizer: str | None = None
 
 
 def identity(data_cfg: Any) -> dict[str, Any]:
@@ -152,6 +167,7 @@ def info(data_cfg: Any, splits: Splits) -> DataInfo:
         feature_names=list(splits.feature_names),
         normalise=splits.normalise,
         report=dict(splits.report),
+        tokenizer=splits.tokenizer,
     )
 
 

@@ -9,6 +9,7 @@ Each augmentation is a function (x, amount, generator) -> x registered under its
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,7 +19,18 @@ from distillctl.errors import ConfigError
 from distillctl.registry import Registry
 
 Augment = Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
-AUGMENTS: Registry[Augment] = Registry("augmentation")
+FLOAT_KINDS = ("image", "signal", "tabular")
+
+
+@dataclass(frozen=True)
+class AugmentFacts:
+    """What an augmentation declares on registration."""
+
+    # the input kinds it changes (token ids are not numbers to add noise to)
+    kinds: tuple[str, ...] = FLOAT_KINDS
+
+
+AUGMENTS: Registry[Augment] = Registry("augmentation", facts=AugmentFacts)
 register = AUGMENTS.register
 
 
@@ -75,8 +87,64 @@ def noise(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     return x + float(amount) * torch.randn(x.shape, generator=gen, device=gen.device).to(x)
 
 
-def build(augment_cfg: Any) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
-    """The composed augmentation of a `data.augment` mapping ({name: amount}), or None."""
+def _droppable(x: torch.Tensor) -> torch.Tensor:
+    """Positions a text augmentation may change: real tokens, not [CLS], [SEP] or padding."""
+    from distillctl.inputs.text import kept_tokens, real_tokens
+
+    return real_tokens(x) & ~kept_tokens(x)
+
+
+def _draw(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    return torch.rand(x.shape, generator=gen, device=gen.device).to(x.device)
+
+
+@register("token_mask", kinds=("text",))
+def token_mask(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
+    """Tang et al. (2019)'s masking: each word token becomes [MASK] with probability
+    `amount` (their p_mask = 0.1)."""
+    from distillctl.inputs.text import MASK
+
+    hit = (_draw(x, gen) < amount) & _droppable(x)
+    return torch.where(hit, torch.full_like(x, MASK), x)
+
+
+@register("token_dropout", kinds=("text",))
+def token_dropout(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
+    """Each word token is deleted (set to [PAD], which every text network ignores) with
+    probability `amount`."""
+    from distillctl.inputs.text import PAD
+
+    hit = (_draw(x, gen) < amount) & _droppable(x)
+    return torch.where(hit, torch.full_like(x, PAD), x)
+
+
+@register("ngram", kinds=("text",))
+def ngram(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
+    """Tang et al. (2019)'s n-gram sampling: with probability `amount` (their p_ng = 0.25) a
+    text keeps only one random n-gram of its words, n uniform in 1..5 ([CLS] and [SEP]
+    stay)."""
+    from distillctl.inputs.text import PAD
+
+    words = _droppable(x)
+    n_words = words.sum(1)
+    rows = len(x)
+    device = gen.device
+    chosen = torch.rand(rows, generator=gen, device=device).to(x.device) < amount
+    size = torch.randint(1, 6, (rows,), generator=gen, device=device).to(x.device)
+    size = torch.minimum(size, n_words.clamp_min(1))
+    start = torch.rand(rows, generator=gen, device=device).to(x.device) * (n_words - size + 1)
+    start = start.long()
+    rank = words.long().cumsum(1) - 1  # each word's place among the text's words
+    keep = (rank >= start[:, None]) & (rank < (start + size)[:, None])
+    drop = chosen[:, None] & words & ~keep
+    return torch.where(drop, torch.full_like(x, PAD), x)
+
+
+def build(
+    augment_cfg: Any, kind: str | None = None
+) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+    """The composed augmentation of a `data.augment` mapping ({name: amount}), or None; with
+    `kind`, each one must change inputs of that kind."""
     steps = []
     for name, amount in dict(augment_cfg or {}).items():
         if name not in AUGMENTS:
@@ -88,6 +156,13 @@ def build(augment_cfg: Any) -> Callable[[torch.Tensor, torch.Generator], torch.T
             raise ConfigError(
                 f"data.augment.{name}={amount} must not be negative",
                 f"set data.augment.{name}=0 to switch it off",
+            )
+        kinds = AUGMENTS.facts(name).kinds
+        if float(amount) > 0 and kind is not None and kind not in kinds:
+            fits = [n for n in sorted(AUGMENTS) if kind in AUGMENTS.facts(n).kinds]
+            raise ConfigError(
+                f"data.augment.{name} changes {' / '.join(kinds)} inputs, but this data is {kind}",
+                f"set data.augment.{name}=0; for {kind} data: {', '.join(fits)}",
             )
         if float(amount) > 0:
             steps.append((AUGMENTS[name], float(amount)))

@@ -87,7 +87,8 @@ class Served:
             if self.mix is not None:  # after the views, before normalising (both are linear)
                 x, y = self.mix(x, y, gen)
             x = self.pixels.standardise(x)
-            yield Batch(x, y, idx.to(device) if self.with_index else None)
+            index = idx.to(device) if self.with_index else None
+            yield Batch(x, y, index, self.pixels.mask(x))
 
 
 class IndexBatches:
@@ -291,7 +292,7 @@ def in_memory(data_cfg, splits: Splits) -> bool:
 def choose_module(cfg, splits: Splits) -> _Module:
     from distillctl.data.augment import build
 
-    augment = build(cfg.data.get("augment"))
+    augment = build(cfg.data.get("augment"), splits.kind)
     if in_memory(cfg.data, splits):
         return TensorDataModule(splits, cfg.data.batch_size, cfg.seed, augment)
     workers = int(cfg.data.get("num_workers", 0))

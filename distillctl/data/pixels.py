@@ -31,6 +31,10 @@ class Pixels:
         mean, std = self._stats[key]
         return (x - mean) / std
 
+    def mask(self, x: torch.Tensor) -> None:
+        """Images, signals and tables have no padding."""
+        return None
+
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Both steps at once, where nothing happens between them (evaluation, explanation)."""
         return self.standardise(self.scale(x))

@@ -27,20 +27,27 @@ class Splits:
     normalise: tuple[list[float], list[float]] | None = None
     # what reading the data found and did (skipped files, imputed values): goes to run.json
     report: dict = field(default_factory=dict)
+    # texts: the trained tokenizer's file (data/tokens.py), and the gold rationale where the
+    # data has one: per split, which token positions decide the class (N, max_length) bool
+    tokenizer: str | None = None
+    rationale: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.x_train.shape[1:])
 
     def inputs(self, split: str, index=slice(None)) -> np.ndarray:
-        """Model inputs (float32) of a split's samples `index`: prepared exactly as the training
-        batches are, by the input kind's preparation (images: data/pixels.py)."""
+        """Model inputs of a split's samples `index` (float32; token ids stay int64, cut to the
+        longest text): prepared exactly as the training batches are, by the input kind's
+        preparation (images: data/pixels.py)."""
         import torch
 
         from distillctl.inputs import kind
 
         x = torch.from_numpy(np.ascontiguousarray(getattr(self, f"x_{split}")[index]))
         prepared = kind(self.kind).preparation(self.normalise).inputs(x)
+        if not prepared.is_floating_point():
+            return prepared.numpy()
         return prepared.to(torch.float32).numpy()
 
     def sizes(self) -> dict[str, int]:

@@ -131,6 +131,10 @@ def read_unlabelled(path: Path, splits: Any, data_cfg: Any = None) -> np.ndarray
         raise ConfigError(
             f"distill.unlabeled_path={path} does not exist", "pass a .npy or .pt file or a folder"
         )
+    if getattr(splits, "tokenizer", None):  # texts: tokenized as the training texts were
+        from distillctl.data.sources.text_csv import unlabelled_ids
+
+        return unlabelled_ids(data_cfg, path, splits)
     if path.is_dir():
         from distillctl.data.sources.image_folder import read_unlabelled_images
 

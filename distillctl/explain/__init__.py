@@ -62,8 +62,10 @@ def from_background(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) ->
 
 
 def from_baseline(cfg: Any, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """Path methods' reference: the explainer's own baseline input."""
-    return baseline(cfg.baseline, inputs, background)
+    """Path methods' reference: the explainer's own baseline input, shared (1, *shape), or
+    each input's own as (N, 1, *shape) where the kind makes one per input (texts)."""
+    found = baseline(cfg.baseline, inputs, background)
+    return found if len(found) == 1 else found[:, None]
 
 
 def register(
@@ -153,8 +155,11 @@ def baseline(
     """The reference input (1, *shape), as the inputs' kind defines it (zeros, or the
     background's mean): explainers that integrate from it and the faithfulness measures that
     remove features to it share it."""
-    from distillctl.inputs import for_shape
+    from distillctl.inputs import kind_of
 
     if how not in ("zero", "mean"):
         raise ConfigError(f"{key}={how} is not a baseline", "choose zero or mean")
-    return for_shape(tuple(inputs.shape[1:])).baseline(how, inputs, background)
+    try:
+        return kind_of(inputs).baseline(how, inputs, background)
+    except ConfigError as exc:  # the kind's own refusal, named by the option that chose it
+        raise ConfigError(f"{key}: {exc.problem}", exc.fix) from None

@@ -73,24 +73,32 @@ def measures(signed: bool) -> tuple[str, ...]:
 
 
 def agreement(
-    a: np.ndarray, b: np.ndarray, top_k_fraction: float = 0.1, signed: bool = True
+    a: np.ndarray,
+    b: np.ndarray,
+    top_k_fraction: float = 0.1,
+    signed: bool = True,
+    mask: np.ndarray | None = None,
 ) -> dict[str, list]:
     """Per-input agreement of attribution maps a and b (shape (N, ...)): lists of N floats.
     `signed`: whether the explainer gives signed maps (saliency with abs and Grad-CAM after
-    its ReLU do not; their sign agreement would only measure overlap of non-zero features)."""
+    its ReLU do not; their sign agreement would only measure overlap of non-zero features).
+    `mask` (N, ...): the features that count per input (a padded text's real tokens); k of
+    top-k is then a fraction of each input's own count."""
     a = a.reshape(len(a), -1).astype(np.float64)
     b = b.reshape(len(b), -1).astype(np.float64)
-    k = max(1, math.ceil(top_k_fraction * a.shape[1]))
-    functions = {
-        "spearman": spearman,
-        "topk": lambda x, y: _topk(x, y, k),
-        "sign": _sign,
-        "cosine": _cosine,
-    }
+    keep = np.ones(a.shape, bool) if mask is None else np.asarray(mask, bool).reshape(a.shape)
     rows: dict[str, list] = {name: [] for name in measures(signed)}
-    for x, y in zip(a, b):
+    for x, y, m in zip(a, b, keep):
+        x, y = x[m], y[m]
+        k = max(1, math.ceil(top_k_fraction * len(x)))
+        functions = {
+            "spearman": spearman,
+            "topk": lambda x, y: _topk(x, y, k),  # noqa: B023 (used in this iteration only)
+            "sign": _sign,
+            "cosine": _cosine,
+        }
         for name in rows:
-            rows[name].append(functions[name](x, y))
+            rows[name].append(functions[name](x, y) if len(x) else float("nan"))
     return rows
 
 

@@ -36,6 +36,7 @@ from torch import nn
 from distillctl.explain import baseline
 from distillctl.explain.agreement import spearman
 from distillctl.explain.randomness import seeded
+from distillctl.inputs import kind_of
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -216,8 +217,9 @@ def randomisation_similarity(
 
 
 def model_free_map(inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """|x - mean(background)|: how unusual each feature of the input is, with no model."""
-    return (inputs - background.mean(0, keepdim=True)).abs()
+    """How unusual each feature of the input is, with no model, as the inputs' kind says
+    (|x - mean(background)|; a text's tokens: their inverse document frequency)."""
+    return kind_of(inputs).model_free(inputs, background)
 
 
 @torch.no_grad()
@@ -229,9 +231,16 @@ def completeness_gap(
     reference: torch.Tensor,
 ) -> torch.Tensor:
     """Per input |sum(attributions) - (f_t(x) - f_t(reference))| / |f_t(x) - f_t(reference)|,
-    with f_t the target logit and f_t(reference) its mean over the reference rows."""
+    with f_t the target logit and f_t(reference) its mean over the reference rows: shared rows
+    (R, *shape), or each input's own (N, R, *shape) (a text's baseline keeps its [CLS] and
+    [SEP])."""
     out = model(inputs).gather(1, targets.view(-1, 1)).squeeze(1)
-    ref = model(reference)[:, targets].mean(0)  # (N,): each input's target, averaged over refs
+    if reference.dim() == inputs.dim() + 1:  # each input's own reference rows
+        n, r = reference.shape[:2]
+        logits = model(reference.reshape(n * r, *reference.shape[2:])).reshape(n, r, -1)
+        ref = logits.gather(2, targets.view(n, 1, 1).expand(n, r, 1)).squeeze(2).mean(1)
+    else:
+        ref = model(reference)[:, targets].mean(0)  # (N,): each input's target, over refs
     expected = out - ref
     gap = (_flat(attributions).sum(1) - expected).abs()
     return gap / expected.abs().clamp_min(1e-6)
@@ -308,6 +317,10 @@ def explanation_quality(
         rows["model_free_spearman"] = randomisation_similarity(
             attributions, model_free_map(inputs, background)
         )
+    if kind_of(inputs).mask(inputs) is not None:  # texts: ERASER's measures too
+        from distillctl.explain.eraser import eraser_rows
+
+        rows.update(eraser_rows(model, inputs, attributions, targets, seed))
     if completeness_reference is not None:
         rows["completeness_gap"] = completeness_gap(
             model, inputs, attributions, targets, completeness_reference

@@ -40,14 +40,15 @@ def levels(
     top_k_fraction: float,
     signed: bool,
     randomised_maps: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Ceiling and chance levels of every agreement measure, as {measure: {...}}.
     `explain(model, cfg)` explains `model` on the run's inputs and targets with `cfg`;
     `randomised_maps`: the teacher's `randomised_copy` already explained (by the sanity
-    check), if it was."""
+    check), if it was; `mask`: the features that count per input (a text's real tokens)."""
 
     def summary(other: np.ndarray) -> dict[str, dict]:
-        return summarise(agreement(teacher_maps, other, top_k_fraction, signed))
+        return summarise(agreement(teacher_maps, other, top_k_fraction, signed, mask))
 
     if stochastic:
         redraw = OmegaConf.merge(explainer_cfg, {"seed": int(explainer_cfg.seed) + 1})

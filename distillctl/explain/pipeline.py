@@ -28,10 +28,12 @@ from distillctl.explain.agreement import (
     measures,
     summarise,
 )
+from distillctl.explain.eraser import plausibility_rows
 from distillctl.explain.faithfulness import cascading_randomisation, explanation_quality
 from distillctl.explain.levels import levels, normalised
 from distillctl.explain.randomness import draw_seed
 from distillctl.explain.uncertainty import paired_difference
+from distillctl.inputs import kind_of
 from distillctl.io import atomic_write_bytes, atomic_write_json
 
 
@@ -68,6 +70,15 @@ def choose_inputs(splits: Splits, spec: ExplainSpec, seed: int):
     )
 
 
+def rationale(splits: Splits, inputs: torch.Tensor) -> torch.Tensor | None:
+    """The gold rationale of the chosen test inputs (cut to their length), if the data has
+    one (data=planted_text)."""
+    found = splits.rationale.get("test")
+    if found is None:
+        return None
+    return torch.from_numpy(found[: len(inputs), : inputs.shape[1]])
+
+
 # a mean completeness gap above this is reported when the explain stage runs
 COMPLETENESS_WARNING = 0.05
 
@@ -102,6 +113,7 @@ def explain_models(
     device = _device()
     inputs, labels, background = choose_inputs(splits, spec, int(cfg.seed))
     inputs, labels, background = inputs.to(device), labels.to(device), background.to(device)
+    gold = rationale(splits, inputs)
     reference = explained_form(models[0].model).to(device).eval()
     with torch.no_grad():
         teacher_pred = reference(inputs).argmax(-1)
@@ -135,6 +147,8 @@ def explain_models(
                 completeness_reference(cfg.explainer, inputs, background),
                 seed=draw_seed(int(cfg.seed)),
             )
+            if gold is not None:  # a known rationale: does the map point at it?
+                quality_rows[entry.name].update(plausibility_rows(inputs, attributions, gold))
             warn_incomplete(entry.name, cfg.explainer.name, quality_rows[entry.name])
             if spec.quality.cascading:
                 cascading[entry.name] = cascading_randomisation(attributions, model, explain)
@@ -145,8 +159,11 @@ def explain_models(
     details = {
         e.name: explainer_details(cfg.explainer, explained_form(e.model), shape) for e in models
     }
+    found_mask = kind_of(inputs).mask(inputs)  # texts: only real tokens count
+    real = None if found_mask is None else found_mask.cpu().numpy()
     per_input = {
-        e.name: agreement(maps[models[0].name], maps[e.name], frac, signed) for e in models[1:]
+        e.name: agreement(maps[models[0].name], maps[e.name], frac, signed, real)
+        for e in models[1:]
     }
     boot = draw_seed(int(cfg.seed))  # the bootstrap's draws, from the explain stream
     summary = {name: summarise(rows, boot) for name, rows in per_input.items()}
@@ -173,6 +190,7 @@ def explain_models(
             frac,
             signed,
             teacher_randomised,
+            real,
         )
     attr_dir = out_dir / "attributions"
     buffer = io.BytesIO()

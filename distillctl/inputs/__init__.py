@@ -92,6 +92,16 @@ class InputKind:
             return background.mean(0, keepdim=True)
         raise ConfigError(f"baseline={how} is not a baseline", "choose zero or mean")
 
+    def mask(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """Which positions of padded inputs are real (N, L), or None: inputs of one fixed
+        shape have no padding."""
+        return None
+
+    def model_free(self, inputs: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+        """A map of how unusual each feature is with no model at all (the sanity check's
+        comparison): |x - mean(background)|."""
+        return (inputs - background.mean(0, keepdim=True)).abs()
+
     def draw_maps(self, *args: Any, **kwargs: Any):
         return _lazy(self.drawer)(*args, **kwargs)
 
@@ -126,6 +136,21 @@ def for_shape(shape: tuple[int, ...]) -> InputKind:
     return TENSOR
 
 
-def example_input(shape: tuple[int, ...], n: int = 2, device: Any = None) -> torch.Tensor:
-    """The example input of the kind of `shape` (see for_shape)."""
-    return for_shape(tuple(shape)).example(tuple(shape), n, device)
+def kind_of(inputs: torch.Tensor) -> InputKind:
+    """The kind of a batch of inputs (N, *shape): by dtype first (token ids are the only
+    integer inputs), then by rank (see for_shape)."""
+    if not inputs.is_floating_point():
+        for entry in KINDS.values():
+            if entry.dtype == inputs.dtype and entry.rank == inputs.dim() - 1:
+                return entry
+    return for_shape(tuple(inputs.shape[1:]))
+
+
+def example_input(
+    shape: tuple[int, ...], n: int = 2, device: Any = None, model: Any = None
+) -> torch.Tensor:
+    """The example input of `model`'s input kind (a network that names one as `input_kind`:
+    the text networks), else of the kind of `shape` (see for_shape)."""
+    named = getattr(model, "input_kind", None)
+    entry = kind(named) if named else for_shape(tuple(shape))
+    return entry.example(tuple(shape), n, device)

@@ -19,7 +19,7 @@ from distillctl.configuration.parts import RecipeSpec, parse_recipe
 from distillctl.configuration.plain import plain
 from distillctl.losses.base import SampleTerm, Shapes, Step, Term, every_sample
 from distillctl.losses.recipe import Recipe, WeightedTerm
-from distillctl.models import ANY_FLOAT_KIND
+from distillctl.models import ANY_KIND
 from distillctl.registry import Registry, checked_options
 
 __all__ = [
@@ -50,7 +50,7 @@ class TermFacts:
     # transfer sets that add inputs without a class cannot go with it
     needs_every_class: bool = False
     # the input kinds (data.kind) it is defined for
-    kinds: tuple[str, ...] = ANY_FLOAT_KIND
+    kinds: tuple[str, ...] = ANY_KIND
 
 
 TERMS: Registry[type[Term]] = Registry("loss", package=__name__, facts=TermFacts)
@@ -60,7 +60,7 @@ def register(
     name: str,
     process_state: str | None = None,
     needs_every_class: bool = False,
-    kinds: tuple[str, ...] = ANY_FLOAT_KIND,
+    kinds: tuple[str, ...] = ANY_KIND,
     **bounds: Bound,
 ):
     """Register a Term class as `name`, with its facts and the bounds of its options (checked

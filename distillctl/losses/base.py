@@ -25,6 +25,8 @@ class Step:
     index: torch.Tensor | None = None
     epoch: int = 0
     graph: dict[str, Any] = field(default_factory=dict)
+    # which positions of padded inputs are real (B, L): texts; None for fixed-shape inputs
+    mask: torch.Tensor | None = None
 
 
 @dataclass

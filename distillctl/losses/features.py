@@ -8,6 +8,7 @@ reference implementation taps. `student_layers` / `teacher_layers` override one 
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -76,6 +77,9 @@ class FeatureTerm(Term):
         ]
 
     def forward(self, step: Step) -> torch.Tensor:
+        if step.mask is not None and "mask" in inspect.signature(self.pair_loss).parameters:
+            pairs = enumerate(self.pairs(step))
+            return sum(self.pair_loss(i, s, t, mask=step.mask) for i, (s, t) in pairs)
         return sum(self.pair_loss(i, s, t) for i, (s, t) in enumerate(self.pairs(step)))
 
     def pair_loss(self, i: int, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

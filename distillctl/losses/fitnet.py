@@ -83,5 +83,12 @@ class FitNet(FeatureTerm):
         else:
             self.regressors.append(nn.Identity())
 
-    def pair_loss(self, i, student, teacher) -> torch.Tensor:
-        return F.mse_loss(self.regressors[i](student), teacher)
+    def pair_loss(self, i, student, teacher, mask=None) -> torch.Tensor:
+        """Mean squared error over the feature values; on per-token maps (B, d, L) of padded
+        texts, over the real tokens' values only."""
+        fitted = self.regressors[i](student)
+        if mask is None or teacher.dim() != 3 or teacher.shape[-1] != mask.shape[-1]:
+            return F.mse_loss(fitted, teacher)
+        keep = mask[:, None, :].to(teacher.dtype)
+        squared = (fitted - teacher).pow(2) * keep
+        return squared.sum() / (keep.sum() * teacher.shape[1]).clamp_min(1.0)

@@ -39,6 +39,7 @@ class Recipe(nn.Module):
         self.needs_graph = any(t.needs_graph for t in self.terms)
         self._taps: tuple[FeatureTaps | None, FeatureTaps | None] = (None, None)
         self.teacher_cache = None  # a losses.teacher_cache.TeacherCache, set by the stage
+        self.full_length: int | None = None  # texts: the data's max_length (set by bind)
 
     def describe(self) -> str:
         return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
@@ -65,6 +66,7 @@ class Recipe(nn.Module):
         Call once, before training (and before loading a checkpoint that holds the auxiliary
         modules' weights)."""
         check_terms(student, dict(zip(self.names, self.terms)))
+        self.full_length = int(input_shape[-1])
         for term in self.terms:
             term.bind(student, teacher)
         s_names = list(dict.fromkeys(n for t in self.terms for n in t.tapped()[0]))
@@ -90,8 +92,10 @@ class Recipe(nn.Module):
         labels: torch.Tensor,
         index: torch.Tensor | None = None,
         epoch: int = 0,
+        mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The weighted total and each term's value for one batch."""
+        """The weighted total and each term's value for one batch (`mask`: which positions
+        of padded inputs are real, for terms on per-token features)."""
         s_taps, t_taps = (
             taps.capture() if taps is not None else contextlib.nullcontext({})
             for taps in self._taps
@@ -106,7 +110,9 @@ class Recipe(nn.Module):
 
         cache = self.teacher_cache
         if cache is not None and index is not None:
-            outputs = cache.lookup(index, teacher_pass)
+            texts = mask is not None and self.full_length is not None
+            length = (int(x.shape[-1]), self.full_length) if texts else (None, None)
+            outputs = cache.lookup(index, teacher_pass, *length)
         else:
             outputs = teacher_pass()
         teacher_logits = outputs.pop(LOGITS)
@@ -122,6 +128,7 @@ class Recipe(nn.Module):
             teacher_features={k: v.detach() for k, v in t_feats.items()},
             index=index,
             epoch=epoch,
+            mask=mask,
             graph={"teacher_logits": teacher_logits, "teacher_features": dict(t_feats)},
         )
         terms = dict(zip(self.names, self.terms))

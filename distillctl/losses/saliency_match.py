@@ -14,6 +14,7 @@ from distillctl.bounds import POSITIVE
 from distillctl.losses import Step, Term, register
 from distillctl.losses.at import attention_distance
 from distillctl.losses.gradmaps import input_gradient
+from distillctl.models import ANY_FLOAT_KIND
 
 
 def with_channel_axis(grads: torch.Tensor) -> torch.Tensor:
@@ -21,7 +22,8 @@ def with_channel_axis(grads: torch.Tensor) -> torch.Tensor:
     return grads[:, None] if grads.dim() == 2 else grads
 
 
-@register("saliency_match", p=POSITIVE.eg(2))
+# input gradients: token ids have none
+@register("saliency_match", kinds=ANY_FLOAT_KIND, p=POSITIVE.eg(2))
 class SaliencyMatch(Term):
     needs_graph = True
 

@@ -22,6 +22,8 @@ from distillctl.registry import Registry, checked_options
 
 # the input kinds a network that flattens its input (or takes any tensor) builds for
 ANY_FLOAT_KIND = ("image", "signal", "tabular")
+# ... and token ids besides (terms on logits or pooled vectors, perturbation explainers)
+ANY_KIND = (*ANY_FLOAT_KIND, "text")
 # the input kinds whose feature maps keep spatial axes (attention maps, Grad-CAM)
 SPATIAL_KINDS = ("image", "signal")
 

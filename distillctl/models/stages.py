@@ -31,7 +31,8 @@ def declare(
     model: nn.Module, input_shape: tuple[int, ...], names: list[str], embedding: str
 ) -> nn.Module:
     shapes = output_shapes(model, tuple(input_shape), list(names))
-    size = input_shape[-1] if len(input_shape) > 1 else 1
+    # positions along the last axis: a map's width, a signal's or a text's length
+    size = input_shape[-1] if len(input_shape) > 1 or getattr(model, "input_kind", None) else 1
     info = []
     for name in names:
         shape = shapes[name]

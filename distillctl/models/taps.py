@@ -66,7 +66,7 @@ def output_shapes(
     try:
         with taps.capture() as outputs:
             device = next(model.parameters()).device
-            model(example_input(tuple(input_shape), device=device))
+            model(example_input(tuple(input_shape), device=device, model=model))
     finally:
         model.train(was_training)
         taps.remove()

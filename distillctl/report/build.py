@@ -51,7 +51,11 @@ def explain_and_report(
         f"explaining {', '.join(m.name for m in models)} with {cfg.explainer.name} "
         f"on {min(spec.num_inputs, len(splits.y_test))} test inputs"
     )
-    explained = explain_models(models, splits, cfg, spec, out_dir)
+    from distillctl.data.tokens import active, of_splits
+
+    tokenizer = of_splits(splits)
+    with active(tokenizer):
+        explained = explain_models(models, splits, cfg, spec, out_dir)
     metrics = explained["metrics"]
     figures = draw(
         splits.kind,
@@ -61,6 +65,7 @@ def explain_and_report(
         feature_names=splits.feature_names,
         normalise=splits.normalise,
         class_names=splits.class_names,
+        vocabulary=tokenizer.vocabulary if tokenizer is not None else (),
     )
     import torch
 

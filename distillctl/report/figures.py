@@ -211,6 +211,7 @@ def draw(
     feature_names=(),
     normalise=None,
     class_names=(),
+    vocabulary=(),
 ) -> list[tuple[Path, str]]:
     """Every picture of an explain run as (path, caption): the chosen inputs (each says why
     it was chosen, report/selection.py), the agreement histogram and the per-class chart.
@@ -228,7 +229,7 @@ def draw(
     labels = named(explained["labels"])
     per_input = explained["metrics"]["per_input"]
     chosen = choose_inputs(per_input, predictions, labels, count)
-    reasons = {f"input_{i:03d}.png": f"test input {i}: {why}" for i, why in chosen}
+    reasons = {f"input_{i:03d}": f"test input {i}: {why}" for i, why in chosen}
     from distillctl.inputs import kind as input_kind
 
     paths = input_kind(kind).draw_maps(
@@ -241,8 +242,9 @@ def draw(
         feature_names=feature_names,
         predictions=predictions,
         normalise=normalise,
+        vocabulary=vocabulary,
     )
-    pictures = [(path, reasons.get(path.name, "")) for path in paths]
+    pictures = [(path, reasons.get(path.stem, "")) for path in paths]
     if per_input:
         pictures.append((agreement_histogram(per_input, out_dir), ""))
     per_class = explained["metrics"].get("per_class")

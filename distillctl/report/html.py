@@ -14,6 +14,11 @@ from distillctl.report.tables import COLUMNS, fmt
 from distillctl.report.verdict import plain_summary
 
 STYLE = """
+.tokens { text-align: left; margin: 0.5rem 0; }
+.tokrow { margin: 0.3rem 0; line-height: 1.9; }
+.tok { padding: 0.1rem 0.15rem; margin-right: 0.25rem; border-radius: 3px; }
+.tok.glued { margin-left: -0.25rem; }
+.tokhead { font-size: 0.85rem; color: #555; margin: 0; }
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
@@ -37,6 +42,42 @@ QUALITY_HEADERS = (
     "model-free Spearman |maps|",
     "completeness gap ↓",
 )
+
+
+# texts: ERASER's faithfulness and, where the data has a gold rationale, plausibility
+TEXT_FIGURES = (
+    ("comprehensiveness_aopc", "comprehensiveness AOPC ↑"),
+    ("comprehensiveness_aopc_random", "… random token order"),
+    ("sufficiency_aopc", "sufficiency AOPC ↓"),
+    ("sufficiency_aopc_random", "… random token order"),
+    *[(f"comprehensiveness@{b}%", f"comprehensiveness at {b} %") for b in (1, 5, 10, 20, 50)],
+    *[(f"sufficiency@{b}%", f"sufficiency at {b} %") for b in (1, 5, 10, 20, 50)],
+    ("plausibility_auprc", "plausibility: token AUPRC vs the gold rationale ↑"),
+    ("plausibility_precision_at_k", "plausibility: precision at k = |rationale| ↑"),
+)
+
+
+def _text_table(explain: dict[str, Any]) -> str:
+    """ERASER's figures per model (texts only), with their intervals."""
+    by_model = explain.get("quality", {})
+    rows = [
+        [header] + [_mean_std(stats.get(key)) for stats in by_model.values()]
+        for key, header in TEXT_FIGURES
+        if any(key in stats for stats in by_model.values())
+    ]
+    if not rows:
+        return ""
+    return (
+        "<h3>Which words: ERASER's faithfulness and plausibility</h3>"
+        '<p class="note">ERASER (DeYoung et al. 2020), per input over its word tokens: '
+        "comprehensiveness = p(y|x) - p(y|x without the top k % tokens), sufficiency = p(y|x) - "
+        "p(y|only them), AOPC their mean over k = 1, 5, 10, 20, 50 %; a removed token is "
+        "[PAD]. The random-order rows are the same figures for a random ranking: an "
+        "explanation should beat them. Plausibility (where the data has a gold rationale): "
+        "token AUPRC of the attribution against the rationale tokens, and the share of the "
+        "top-k tokens that are rationale tokens (k = their count). Mean ± std [95 % "
+        "bootstrap interval], n.</p>" + _table(["figure", *by_model], rows)
+    )
 
 
 def _mean_std(stats: dict | None) -> str:
@@ -150,8 +191,12 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _image(path: Path, caption: str = "") -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    image = f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
+    """A picture (PNG, embedded) or an HTML fragment (a text's coloured tokens), captioned."""
+    if Path(path).suffix == ".html":
+        image = Path(path).read_text(encoding="utf-8")
+    else:
+        data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        image = f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
     if not caption:
         return image
     return f"<figure>{image}<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -247,6 +292,7 @@ mostly measures the input's imprint. Completeness gap (IG, DeepLift, GradientSha
 gradient and deep explainers): |sum of attributions - (f(x) - f(reference))| relative to
 |f(x) - f(reference)| on the target logit; large gaps are warned about.</p>
 {quality}
+{_text_table(explain)}
 {_cascading_table(explain)}
 <h2>Attributions</h2>
 <p class="note">Per input, the models' maps share one symmetric colour scale (red: evidence

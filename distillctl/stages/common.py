@@ -124,15 +124,17 @@ def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
     return None
 
 
-def build_model(
-    cfg: DictConfig, spec: ModelSpec, role: str, input_shape: tuple[int, ...], num_classes: int
-):
-    """The `teacher` or `student` network (`spec`), checked against the data.
+def build_model(cfg: DictConfig, spec: ModelSpec, role: str, info: Any):
+    """The `teacher` or `student` network (`spec`), checked against the data (`info`: its
+    DataInfo; a network for another input kind is one message naming both).
 
     Its initial weights come from the `role` stream of the seed, reseeded here, so they are the
     same in `train student`, `distill student` (any recipe) and `run`: the matched baseline."""
+    from distillctl.configuration.kinds import architecture_fits
     from distillctl.models import create_model
 
+    input_shape, num_classes = info.input_shape, info.num_classes
+    architecture_fits(str(spec.arch), info.kind, role, str(cfg.data.name))
     wanted = spec.options.get("num_classes")
     if wanted is not None and int(wanted) != num_classes:
         raise ConfigError(

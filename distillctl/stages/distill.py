@@ -15,7 +15,7 @@ from distillctl.errors import ConfigError, RunError
 from distillctl.losses.teacher_cache import TeacherCache, decide
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.resolve import architecture, describe_arch
-from distillctl.runfolder.results import model_meta, write_results
+from distillctl.runfolder.results import data_facts, model_meta, write_results
 from distillctl.runfolder.teacher_source import NONE, TeacherSource
 from distillctl.runfolder.weights import load_teacher
 from distillctl.stages.common import build_model, resume_checkpoint
@@ -23,7 +23,11 @@ from distillctl.train.seeding import seed_stream
 
 
 def check_teacher_fits(
-    meta: dict[str, Any], identity: dict[str, Any], num_classes: int, ckpt: Path
+    meta: dict[str, Any],
+    identity: dict[str, Any],
+    num_classes: int,
+    ckpt: Path,
+    tokenizer_sha: str | None = None,
 ) -> None:
     """A teacher trained on other data (or other splits of it) would leak or mislead."""
     trained_on = meta.get("data") or {}
@@ -36,6 +40,14 @@ def check_teacher_fits(
             f"'{identity.get('name')}' (differs in: {', '.join(differ)})",
             f"distil on the teacher's data (data={trained_on.get('name')}) or train a teacher "
             f"on this data: `distillctl train teacher data={identity.get('name')}`",
+        )
+    made_with, ours = meta.get("tokenizer_sha256"), tokenizer_sha
+    if made_with and ours and made_with != ours:
+        raise RunError(
+            f"teacher {ckpt} was trained on token ids of another tokenizer (sha256 "
+            f"{made_with[:12]} vs this data's {ours[:12]}): its inputs would mean other words",
+            "distil with the teacher's tokenizer (keep paths.data_dir/tokenizers from its run), "
+            "or train the teacher again on this data",
         )
     if int(meta["num_classes"]) != num_classes:
         raise RunError(
@@ -121,7 +133,8 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     if teacher_run is not None:
         record.add_parent("teacher", teacher_run)
     teacher, teacher_meta = load_teacher(ckpt, wanted, info.input_shape, info.num_classes, identity)
-    check_teacher_fits(teacher_meta, identity, info.num_classes, ckpt)
+    tokenizer = data_facts(info).get("tokenizer_sha256")
+    check_teacher_fits(teacher_meta, identity, info.num_classes, ckpt, tokenizer)
     if architecture(teacher_meta["model"]) != architecture(wanted):
         raise RunError(
             f"teacher checkpoint {ckpt} is a {describe_arch(teacher_meta['model'])} but the "
@@ -141,10 +154,8 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
         f"the teacher ({teacher_meta['model']['arch']}, {teacher_meta['stage']}) on this data: "
         f"validation accuracy {seen['val_acc']:.4f}, test accuracy {seen['test_acc']:.4f}"
     )
-    student = build_model(cfg, specs.student, "student", info.input_shape, info.num_classes)
-    meta = model_meta(
-        cfg, specs.student, "student", info.input_shape, info.num_classes, "distill_student"
-    )
+    student = build_model(cfg, specs.student, "student", info)
+    meta = model_meta(cfg, specs.student, "student", info, "distill_student")
     meta["teacher_ckpt"] = source
     meta["teacher_model"] = teacher_meta["model"]
     meta["loss"] = specs.recipe.name

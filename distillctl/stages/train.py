@@ -28,8 +28,8 @@ def _train(role: str, cfg: DictConfig, specs: Specs, run_dir: Path, record: RunR
     smoothing = label_smoothing(specs.recipe)
     data, info = data_registry.build(cfg)
     spec = getattr(specs, role)
-    model = build_model(cfg, spec, role, info.input_shape, info.num_classes)
-    meta = model_meta(cfg, spec, role, info.input_shape, info.num_classes, record.data["stage"])
+    model = build_model(cfg, spec, role, info)
+    meta = model_meta(cfg, spec, role, info, record.data["stage"])
     record.update(model=meta["model"], data_report=info.report, num_classes=info.num_classes)
     say(f"training the {role} ({spec.arch}) on {info.name} {info.sizes} -> {run_dir}")
     module = Classifier(

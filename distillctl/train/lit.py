@@ -225,7 +225,9 @@ class Distiller(_Trainable):
 
     def training_step(self, batch: Batch, batch_idx):
         x, y = batch.inputs, batch.labels
-        total, values = self.recipe(self.model, self.teacher, x, y, batch.index, self.current_epoch)
+        total, values = self.recipe(
+            self.model, self.teacher, x, y, batch.index, self.current_epoch, batch.mask
+        )
         self.last_terms = values  # read by NanGuard (a broken term) and StepCSV (per step)
         self.accumulate("train", {"loss": total, **values}, len(y))
         seen = self.recipe.samples_seen(y)  # label terms skip unlabelled samples: say how many

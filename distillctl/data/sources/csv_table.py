@@ -191,6 +191,7 @@ def fitted(cfg):
     ),
     files=("path",),
     needs=(("path", "a .csv file"), ("target", "label column")),
+    kind="tabular",
 )
 def csv_table(cfg, data_dir: str) -> Splits:
     columns, classes, y, (train, val, test), imputed = fitted(cfg)

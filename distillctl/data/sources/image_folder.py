@@ -173,6 +173,7 @@ def _cached(key: dict, data_dir: str, build):
     ),
     files=("root",),
     needs=(("root", "a folder of class folders, or a .tar/.tar.gz of one"),),
+    kind="image",
 )
 def image_folder(cfg, data_dir: str) -> Splits:
     from distillctl.data.sources.vision import channel_stats

@@ -62,6 +62,7 @@ def transfer_inputs(cfg, n: int, seed: int, data_dir: str) -> np.ndarray:
 @register(
     "mnist1d",
     identity=("num_samples", "train_split", "generator_seed", "val_fraction", "split_seed"),
+    kind="signal",
 )
 def mnist1d(cfg, data_dir: str) -> Splits:
     """Signals of length 40 as (1, 40); the cache file is keyed by the generator's arguments."""

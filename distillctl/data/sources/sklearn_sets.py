@@ -11,7 +11,7 @@ from distillctl.data.splits import Splits, from_pool
 POOL_KEYS = ("test_fraction", "val_fraction", "split_seed")
 
 
-@register("digits", identity=POOL_KEYS)
+@register("digits", identity=POOL_KEYS, kind="image")
 def digits(cfg, data_dir: str) -> Splits:
     """8x8 grey digit images scaled to [0, 1], as (1, 8, 8) images."""
     from sklearn.datasets import load_digits
@@ -28,7 +28,7 @@ def digits(cfg, data_dir: str) -> Splits:
     )
 
 
-@register("breast_cancer", identity=POOL_KEYS)
+@register("breast_cancer", identity=POOL_KEYS, kind="tabular")
 def breast_cancer(cfg, data_dir: str) -> Splits:
     """30 tabular features standardised with the training split's mean and deviation."""
     from sklearn.datasets import load_breast_cancer

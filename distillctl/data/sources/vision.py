@@ -204,11 +204,15 @@ def _mnist_like(name: str, classes: list[str]):
     return load
 
 
-register("mnist", identity=IDENTITY, files=FILES)(_mnist_like("mnist", [str(d) for d in range(10)]))
-register("fashion_mnist", identity=IDENTITY, files=FILES)(_mnist_like("fashion_mnist", FASHION))
+register("mnist", identity=IDENTITY, files=FILES, kind="image")(
+    _mnist_like("mnist", [str(d) for d in range(10)])
+)
+register("fashion_mnist", identity=IDENTITY, files=FILES, kind="image")(
+    _mnist_like("fashion_mnist", FASHION)
+)
 
 
-@register("cifar10", identity=IDENTITY, files=FILES)
+@register("cifar10", identity=IDENTITY, files=FILES, kind="image")
 def cifar10(cfg, data_dir: str) -> Splits:
     files = files_of("cifar10", cfg, data_dir)
     train = [read_cifar_batch(files[f"data_batch_{i}"]) for i in range(1, 6)]
@@ -224,7 +228,7 @@ def cifar10(cfg, data_dir: str) -> Splits:
     )
 
 
-@register("cifar100", identity=IDENTITY, files=FILES)
+@register("cifar100", identity=IDENTITY, files=FILES, kind="image")
 def cifar100(cfg, data_dir: str) -> Splits:
     files = files_of("cifar100", cfg, data_dir)
     train, test = read_cifar_batch(files["train"]), read_cifar_batch(files["test"])
@@ -239,7 +243,7 @@ def cifar100(cfg, data_dir: str) -> Splits:
     )
 
 
-@register("svhn", identity=IDENTITY, files=FILES)
+@register("svhn", identity=IDENTITY, files=FILES, kind="image")
 def svhn(cfg, data_dir: str) -> Splits:
     from scipy.io import loadmat
 

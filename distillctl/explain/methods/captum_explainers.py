@@ -19,7 +19,7 @@ from distillctl.bounds import POSITIVE_INT, one_of
 from distillctl.errors import ConfigError, RunError
 from distillctl.explain import baseline, from_background, from_baseline, register
 from distillctl.explain.randomness import input_seed, seeded
-from distillctl.models import SPATIAL_KINDS
+from distillctl.models import ANY_KIND, SPATIAL_KINDS
 
 
 def chunked(
@@ -145,6 +145,7 @@ def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.T
 
 @register(
     "captum_occlusion",
+    kinds=ANY_KIND,
     window=POSITIVE_INT.eg(2),
     stride=POSITIVE_INT.eg(1),
     perturbations_per_eval=POSITIVE_INT.eg(64),
@@ -152,7 +153,8 @@ def gradient_shap(model: nn.Module, inputs, targets, background, cfg) -> torch.T
 )
 def occlusion(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
     """Occlude a sliding window (all channels at once) with zeros; the drop in the target
-    logit is the window's attribution."""
+    logit is the window's attribution. A text's window is `window` tokens set to [PAD] (id 0):
+    window=1 occludes single tokens."""
     from captum.attr import Occlusion
 
     method = Occlusion(model)
@@ -169,13 +171,13 @@ def occlusion(model: nn.Module, inputs, targets, background, cfg) -> torch.Tenso
             sliding_window_shapes=shape,
             strides=strides,
             target=t,
-            baselines=0.0,
+            baselines=torch.zeros_like(x),
             perturbations_per_eval=int(cfg.perturbations_per_eval),
         ),
         inputs,
         targets,
         int(cfg.batch_size),
-    )
+    ).float()
 
 
 # Grad-CAM's auto layer: the last whose maps are at least this wide in every spatial dimension

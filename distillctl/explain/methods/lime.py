@@ -18,14 +18,17 @@ from distillctl.bounds import POSITIVE, POSITIVE_INT, one_of
 from distillctl.errors import ConfigError
 from distillctl.explain import baseline, register
 from distillctl.explain.methods.captum_explainers import BASELINE, chunked
+from distillctl.models import ANY_KIND
 
 
-def patch_groups(shape: tuple[int, ...], patch: int) -> torch.Tensor:
-    """Group ids of one input, as its input kind groups features (inputs/): square patches
-    (all channels together) of an image, windows of a signal, one feature each for a table."""
-    from distillctl.inputs import for_shape
+def patch_groups(inputs: torch.Tensor, patch: int) -> torch.Tensor:
+    """Group ids of one of `inputs`, as their input kind groups features (inputs/): square
+    patches (all channels together) of an image, windows of a signal, one feature each for a
+    table's columns or a text's tokens."""
+    from distillctl.inputs import kind_of
 
-    return for_shape(tuple(shape)).feature_groups(tuple(shape), patch)
+    shape = tuple(inputs.shape[1:])
+    return kind_of(inputs).feature_groups(shape, patch)
 
 
 def slic_groups(x: torch.Tensor, segments: int) -> torch.Tensor:
@@ -44,6 +47,7 @@ def slic_groups(x: torch.Tensor, segments: int) -> torch.Tensor:
 @register(
     "captum_lime",
     stochastic=True,
+    kinds=ANY_KIND,
     n_samples=POSITIVE_INT.eg(200),
     segments=one_of("patches", "slic").eg("patches"),
     patch=POSITIVE_INT.eg(2),
@@ -69,8 +73,7 @@ def lime(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
             "cosine", kernel_width=float(cfg.kernel_width)
         ),
     )
-    ref = baseline(cfg.baseline, inputs, background)
-    shared = patch_groups(tuple(inputs.shape[1:]), int(cfg.patch)).to(inputs.device)
+    shared = patch_groups(inputs, int(cfg.patch)).to(inputs.device)
 
     def explain(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         # one input (chunked with a seed): its own surrogate (and superpixels) and its own draws
@@ -81,11 +84,11 @@ def lime(model: nn.Module, inputs, targets, background, cfg) -> torch.Tensor:
         )
         return method.attribute(
             x,
-            baselines=ref,
+            baselines=baseline(cfg.baseline, x, background),
             target=int(t[0]),
             feature_mask=groups[None],
             n_samples=int(cfg.n_samples),
             perturbations_per_eval=int(cfg.perturbations_per_eval),
         )
 
-    return chunked(explain, inputs, targets, 1, seed=int(cfg.seed))
+    return chunked(explain, inputs, targets, 1, seed=int(cfg.seed)).float()

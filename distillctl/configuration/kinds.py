@@ -1,0 +1,86 @@
+"""Does every part of a run fit the data's input kind? Checked before any run folder exists,
+from what each part declares (ArchFacts.kinds, TermFacts.kinds, ExplainerFacts.kinds,
+AugmentFacts.kinds, TransferFacts.mixes) and the kind the data source declares
+(SourceFacts.kind; a source whose kind only its data decides is checked when it is read).
+Only the parts the stage uses are checked: `train teacher` on text data does not care about the
+default image student.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distillctl.errors import ConfigError
+
+# the parts each stage uses
+USES = {
+    "train_teacher": ("teacher",),
+    "train_student": ("student",),
+    "distill_student": ("teacher", "student", "loss", "transfer"),
+    "explain": ("explainer",),
+    "run": ("teacher", "student", "loss", "transfer", "explainer"),
+}
+
+
+def data_kind(cfg: Any) -> str | None:
+    from distillctl.data import SOURCES
+
+    name = cfg.get("data", {}).get("name") if cfg.get("data") is not None else None
+    return SOURCES.facts(str(name)).kind if name in SOURCES else None
+
+
+def _refuse(what: str, kinds: tuple[str, ...], kind: str, name: str, fits: list[str]) -> None:
+    raise ConfigError(
+        f"{what} works on {' / '.join(kinds)} inputs, but data={name} gives {kind} inputs",
+        f"for {kind} data choose one of: {', '.join(fits)}" if fits else "",
+    )
+
+
+def _check(registry, chosen: str, what: str, kind: str, data: str) -> None:
+    if chosen not in registry:
+        return  # an unknown name is its registry's own message
+    kinds = registry.facts(chosen).kinds
+    if kind not in kinds:
+        fits = [n for n in sorted(registry) if kind in registry.facts(n).kinds]
+        _refuse(what, kinds, kind, data, fits)
+
+
+def architecture_fits(arch: str, kind: str, role: str, data: str) -> None:
+    from distillctl.models import MODELS
+
+    _check(MODELS, arch, f"{role}={arch}", kind, data)
+
+
+def check(cfg: Any, specs: Any) -> None:
+    """Refuse the first part of the run that does not take the data's inputs."""
+    from distillctl.data.transfer import TRANSFERS
+    from distillctl.explain import EXPLAINERS
+    from distillctl.losses import TERMS
+
+    kind = data_kind(cfg)
+    if kind is None:
+        return
+    data = str(cfg.data.name)
+    uses = USES.get(str(cfg.get("stage")), ())
+    for role in ("teacher", "student"):
+        node = cfg.get(role)
+        if role in uses and node is not None and node.get("arch") is not None:
+            architecture_fits(str(node.arch), kind, role, data)
+    if "loss" in uses and specs.recipe is not None:
+        for term in specs.recipe.terms:
+            _check(TERMS, term.name, f"loss={term.name}", kind, data)
+    if "explainer" in uses and cfg.get("explainer") is not None:
+        _check(EXPLAINERS, str(cfg.explainer.name), f"explainer={cfg.explainer.name}", kind, data)
+    if "transfer" in uses:
+        from distillctl.data.augment import AUGMENTS
+
+        for name, amount in dict(cfg.data.get("augment") or {}).items():
+            if name in AUGMENTS and float(amount) > 0:
+                _check(AUGMENTS, name, f"data.augment.{name}", kind, data)
+        mixing = TRANSFERS.facts(specs.distill.transfer).mixes if specs.distill else False
+        if kind == "text" and mixing and str(specs.distill.mix) != "none":
+            raise ConfigError(
+                f"distill.mix={specs.distill.mix} mixes inputs, but token ids cannot be mixed",
+                "set distill.mix=none (text augmentation: data.augment.token_mask / "
+                "token_dropout / ngram)",
+            )
