@@ -126,3 +126,11 @@ def teacher_run(tmp_path_factory) -> Path:
         "train_teacher", root, "trainer.max_epochs=2", "trainer.limit_train_batches=null"
     )
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def text_tokenizer(tmp_path_factory):
+    """A WordPiece tokenizer trained on tests/texts.py's corpus (ids of length 12)."""
+    from tests.texts import tokenizer
+
+    return tokenizer(tmp_path_factory.mktemp("tokenizer"))

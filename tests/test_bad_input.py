@@ -178,7 +178,7 @@ CASES = [
         "architecture cannot take the data",
         ["train", "teacher", "data=breast_cancer"],
         2,
-        "teacher=cnn needs image (C, H, W) inputs",
+        "teacher=cnn works on image inputs, but data=breast_cancer gives tabular inputs",
     ),
     # files and folders
     (

@@ -58,8 +58,8 @@ def test_unknown_choice_and_command_exit_2_with_the_valid_choices(tmp_path):
         and "breast_cancer, cifar10, cifar100, csv, digits" in out.stderr
     )
     assert "Traceback" not in out.stderr + out.stdout
-    sweep = cli("distill", "student", "-m", "student=mlp,transformer", cwd=tmp_path)
-    assert sweep.returncode == 2 and "unknown student 'transformer'" in sweep.stderr
+    sweep = cli("distill", "student", "-m", "student=mlp,transformr", cwd=tmp_path)
+    assert sweep.returncode == 2 and "unknown student 'transformr'" in sweep.stderr
     cmd = cli("distil", "student", cwd=tmp_path)
     assert cmd.returncode == 2 and "unknown command 'distil student'" in cmd.stderr
     assert not (tmp_path / "outputs").exists()  # nothing started
@@ -148,16 +148,18 @@ def test_train_then_a_two_job_sweep_of_distillation_on_submitit_local(tmp_path):
 
 
 def test_a_failed_sweep_job_is_marked_and_the_sweep_goes_on(tmp_path):
-    """Job 0 cannot build a cnn for a table; job 1 still trains, the summary lists both, and
-    the exit code says a job failed, though each job ran in a joblib worker process."""
+    """Job 0 cannot build a cnn for a table (data=synthetic's kind is known once its shape is
+    read, in the job); job 1 still trains, the summary lists both, and the exit code says a
+    job failed, though each job ran in a joblib worker process."""
     joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
-    out = cli("train", "teacher", "-m", "data=breast_cancer,digits", *TINY, *joblib, cwd=tmp_path)
+    table = ["data=synthetic", "data.shape=[6]", "data.num_samples=64", "data.num_test=16"]
+    out = cli("train", "teacher", "-m", "teacher=cnn,mlp", *table, *TINY, *joblib, cwd=tmp_path)
     assert out.returncode == 2, out.stderr
-    assert "needs image (C, H, W) inputs" in out.stderr and "Traceback" not in out.stderr
+    assert "teacher=cnn works on image inputs" in out.stderr and "Traceback" not in out.stderr
     (jobs_csv,) = (tmp_path / "outputs/train_teacher").rglob("jobs.csv")
     rows = list(csv.DictReader(jobs_csv.open()))
     assert [(r["job"], r["status"]) for r in rows] == [("0", "failed"), ("1", "done")]
-    assert "needs image" in rows[0]["reason"] and "data=digits" in rows[1]["overrides"]
+    assert "works on image" in rows[0]["reason"] and "teacher=mlp" in rows[1]["overrides"]
     assert load(jobs_csv.parent / "1")["results"]["test_acc"] is not None
     assert load(jobs_csv.parent / "0")["exit_code"] == 2  # what the sweep's exit code reads
 

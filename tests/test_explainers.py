@@ -365,11 +365,13 @@ def test_cascading_randomisation_reinitialises_layers_from_the_top_down():
 def test_lime_groups_image_patches_and_slic_superpixels():
     from distillctl.explain.methods.lime import patch_groups, slic_groups
 
-    groups = patch_groups((3, 4, 6), 2)
+    groups = patch_groups(torch.zeros(1, 3, 4, 6), 2)
     assert groups.shape == (3, 4, 6) and int(groups.max()) + 1 == 2 * 3  # 2 x 3 patches
     assert torch.equal(groups[0], groups[2])  # channels together
     assert groups[0, 0, 0] == groups[0, 1, 1] != groups[0, 0, 2]
-    assert torch.equal(patch_groups((5,), 2), torch.arange(5))  # a table: one feature each
+    assert torch.equal(patch_groups(torch.zeros(1, 5), 2), torch.arange(5))  # a table's columns
+    texts = torch.ones(1, 7, dtype=torch.long)
+    assert torch.equal(patch_groups(texts, 2), torch.arange(7))  # a text: one token each
     image = torch.zeros(3, 16, 16)
     image[:, :, 8:] = 1.0  # two flat halves: superpixels never straddle the edge
     labels = slic_groups(image, 4)

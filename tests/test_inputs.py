@@ -10,8 +10,8 @@ from distillctl.inputs import KINDS, TENSOR, InputKind, example_input, for_shape
 SHAPES = {"image": (3, 32, 32), "signal": (1, 40), "tabular": (6,)}
 
 
-def test_the_three_kinds_are_registered_modules():
-    assert set(KINDS) == {"image", "signal", "tabular"}
+def test_the_four_kinds_are_registered_modules():
+    assert set(KINDS) == {"image", "signal", "tabular", "text"}
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))

@@ -59,6 +59,8 @@ REDRAWN = {
     "timm": ({"name": "test_vit"}, (3, 32, 32)),  # a position embedding, a class token
     "torchvision": ({"name": "resnet18"}, (3, 32, 32)),
     "custom": ({"_target_": "tests.test_models.ScaledNet"}, (6,)),
+    # texts: token ids of length 12 over a vocabulary of 50
+    **{arch: ({"vocab_size": 50}, (12,)) for arch in ("transformer", "textcnn", "bilstm", "bow")},
 }
 
 

@@ -32,7 +32,18 @@ REGISTRIES = {
     "schedules": SCHEDULES,
 }
 # a small input of each kind, as a network of this project takes it
-KIND_SHAPES = {"image": (3, 16, 16), "signal": (1, 40), "tabular": (6,)}
+KIND_SHAPES = {"image": (3, 16, 16), "signal": (1, 40), "tabular": (6,), "text": (12,)}
+# options a text network needs here: the vocabulary of tests/texts.py's tokenizer (80 at most)
+KIND_OPTIONS = {"text": {"vocab_size": 80}}
+
+
+def _inputs(kind: str, n: int, tokenizer=None) -> torch.Tensor:
+    """`n` inputs of `kind` as its networks take them: random floats, or tokenized texts."""
+    if kind == "text":
+        from tests.texts import ids
+
+        return ids(tokenizer, n, offset=int(torch.randint(0, 8, ()).item()))
+    return torch.randn(n, *KIND_SHAPES[kind])
 # options external architectures need to build here (small nets, nothing downloaded)
 EXTERNAL_OPTIONS = {
     "timm": {"name": "test_vit"},
@@ -80,13 +91,13 @@ ARCH_KINDS = [(arch, kind) for arch in sorted(MODELS) for kind in MODELS.facts(a
 
 
 @pytest.mark.parametrize("arch,kind", ARCH_KINDS, ids=[f"{a}-{k}" for a, k in ARCH_KINDS])
-def test_every_architecture_builds_for_every_input_kind_it_declares(arch, kind):
+def test_every_architecture_builds_for_every_input_kind_it_declares(arch, kind, text_tokenizer):
     from distillctl.explain.faithfulness import randomised_copy
 
     shape = KIND_SHAPES[kind]
-    options = EXTERNAL_OPTIONS.get(arch, {})
+    options = {**EXTERNAL_OPTIONS.get(arch, {}), **KIND_OPTIONS.get(kind, {})}
     model = create_model({"arch": arch, "num_classes": 4, **options}, shape).eval()
-    assert model(torch.randn(2, *shape)).shape == (2, 4)
+    assert model(_inputs(kind, 2, text_tokenizer)).shape == (2, 4)
     if not MODELS.facts(arch).external:  # its own: it names its feature stages and embedding
         names = dict(model.named_modules())
         assert stage_names(model) and all(s in names for s in stage_names(model))
@@ -104,25 +115,27 @@ def test_every_architecture_builds_for_every_input_kind_it_declares(arch, kind):
 def _pair(kind):
     """A teacher and a student of this project's own networks for `kind`."""
     shape = KIND_SHAPES[kind]
-    arch = {"image": "cnn", "signal": "cnn1d", "tabular": "mlp"}[kind]
+    arch = {"image": "cnn", "signal": "cnn1d", "tabular": "mlp", "text": "transformer"}[kind]
+    spec = {"arch": arch, "num_classes": 4, **KIND_OPTIONS.get(kind, {})}
     torch.manual_seed(0)
-    teacher = create_model({"arch": arch, "num_classes": 4}, shape).eval().requires_grad_(False)
-    return create_model({"arch": arch, "num_classes": 4}, shape), teacher, shape
+    teacher = create_model(spec, shape).eval().requires_grad_(False)
+    return create_model(spec, shape), teacher, shape
 
 
 TERM_KINDS = [(n, k) for n in sorted(TERMS) for k in TERMS.facts(n).kinds]
 
 
 @pytest.mark.parametrize("name,kind", TERM_KINDS, ids=[f"{n}-{k}" for n, k in TERM_KINDS])
-def test_every_term_runs_one_step_on_every_input_kind_it_declares(name, kind):
+def test_every_term_runs_one_step_on_every_input_kind_it_declares(name, kind, text_tokenizer):
     node = OmegaConf.to_container(OmegaConf.load(config_dir() / f"loss/{name}.yaml"))
     assert list(node) == [name], f"configs/loss/{name}.yaml ships the term's options"
     student, teacher, shape = _pair(kind)
     labels = torch.arange(40) % 4
     recipe = build_recipe(node).bind(student, teacher, shape, labels)
     torch.manual_seed(1)
-    x, index = torch.randn(8, *shape), torch.randperm(40)[:8]
-    total, values = recipe(student, teacher, x, labels[index], index)
+    x, index = _inputs(kind, 8, text_tokenizer), torch.randperm(40)[:8]
+    mask = x != 0 if kind == "text" else None  # a text batch's attention mask
+    total, values = recipe(student, teacher, x, labels[index], index, 0, mask)
     assert torch.isfinite(values[name])
     total.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
@@ -132,7 +145,9 @@ EXPLAINER_KINDS = [(n, k) for n in sorted(EXPLAINERS) for k in EXPLAINERS.facts(
 
 
 @pytest.mark.parametrize("name,kind", EXPLAINER_KINDS, ids=[f"{n}-{k}" for n, k in EXPLAINER_KINDS])
-def test_every_explainer_explains_one_input_of_every_kind_it_declares(name, kind):
+def test_every_explainer_explains_one_input_of_every_kind_it_declares(name, kind, text_tokenizer):
+    from distillctl.data.tokens import active
+
     cfg = OmegaConf.create({"seed": 0})
     cfg.explainer = OmegaConf.load(config_dir() / f"explainer/{name}.yaml")
     if "nsamples" in cfg.explainer:  # a few coalitions are enough to run
@@ -141,8 +156,11 @@ def test_every_explainer_explains_one_input_of_every_kind_it_declares(name, kind
     if "max_evals" in cfg.explainer:  # the permutation explainer's least: 2 * features + 1
         cfg.explainer.max_evals = 2 * int(torch.tensor(shape).prod()) + 1
     torch.manual_seed(2)
-    x, background = torch.randn(1, *shape), torch.randn(8, *shape)
-    maps = get_explainer(name)(model, x, torch.tensor([1]), background, cfg.explainer)
+    x, background = _inputs(kind, 1, text_tokenizer), _inputs(kind, 8, text_tokenizer)
+    if "window" in cfg.explainer and kind == "text":
+        cfg.explainer.window = 1  # single tokens
+    with active(text_tokenizer):  # explainers that read texts as strings find the tokenizer
+        maps = get_explainer(name)(model, x, torch.tensor([1]), background, cfg.explainer)
     assert maps.shape == x.shape and torch.isfinite(maps).all() and maps.abs().sum() > 0
 
 

@@ -150,10 +150,11 @@ def test_class_counts_that_disagree_are_config_errors(tmp_path):
 
 
 def test_failure_marks_run_json_and_keeps_the_config(tmp_path):
-    with pytest.raises(ConfigError):
-        run_stage("train_teacher", tmp_path, "data=breast_cancer")  # cnn cannot take a table
+    table = ["data=synthetic", "data.shape=[6]", "data.num_samples=64", "data.num_test=16"]
+    with pytest.raises(ConfigError):  # cnn cannot take a table (known once the data is read)
+        run_stage("train_teacher", tmp_path, *table)
     info = load(tmp_path / "train_teacher")
-    assert info["status"] == "failed" and "needs image" in info["reason"]
+    assert info["status"] == "failed" and "works on image inputs" in info["reason"]
     assert (tmp_path / "train_teacher/.hydra/config.yaml").exists()
 
 

@@ -92,14 +92,14 @@ def test_under_augment_teacher_and_student_receive_the_same_tensor(tmp_path, tea
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     original = Recipe.forward
 
-    def watched(self, student, teacher, x, labels, index, epoch):
+    def watched(self, student, teacher, x, labels, index, epoch, mask=None):
         inputs = {}
         hooks = [
             m.register_forward_pre_hook(lambda _m, a, key=k: inputs.__setitem__(key, a[0]))
             for k, m in (("student", student), ("teacher", teacher))
         ]
         try:
-            return original(self, student, teacher, x, labels, index, epoch)
+            return original(self, student, teacher, x, labels, index, epoch, mask)
         finally:
             for hook in hooks:
                 hook.remove()

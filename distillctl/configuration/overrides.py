@@ -89,7 +89,9 @@ def compose_checked(words: str, overrides: list[str]):
     `compare`): the same checks as a stage's command line, before anything is done."""
     from distillctl.configuration.precheck import precheck
 
-    parsed = parse_overrides(overrides)
+    # a command, not a stage: nothing of a stage's networks or explainer is checked against
+    # the data's kind (configuration/kinds.py reads `stage`)
+    parsed = parse_overrides([*overrides, f"stage={words.replace(' ', '_')}"])
     check_choices(parsed, groups())
     register_resolvers()
     return precheck("train_teacher", words, parsed, None)
