@@ -44,6 +44,8 @@ def _inputs(kind: str, n: int, tokenizer=None) -> torch.Tensor:
 
         return ids(tokenizer, n, offset=int(torch.randint(0, 8, ()).item()))
     return torch.randn(n, *KIND_SHAPES[kind])
+
+
 # options external architectures need to build here (small nets, nothing downloaded)
 EXTERNAL_OPTIONS = {
     "timm": {"name": "test_vit"},

@@ -202,7 +202,7 @@ def _synset(offset, lexfile, lemma, gloss):
 
 def test_wordnet_glosses_are_texts_labelled_by_lexicographer_file(tmp_path):
     lines = [
-        _synset(i, 5 if i % 2 else 18, f"lemma{i}", f"a kind of thing number {i}; \"an example\"")
+        _synset(i, 5 if i % 2 else 18, f"lemma{i}", f'a kind of thing number {i}; "an example"')
         for i in range(40)
     ]
     root = _wordnet(tmp_path / "dict", lines)
@@ -305,24 +305,17 @@ def test_the_text_kind_baseline_keeps_cls_and_sep_and_refuses_a_mean(text_tokeni
 # --- the teacher-output cache ---------------------------------------------------------------
 
 
-def test_the_teacher_cache_stores_per_token_outputs_padded_and_gives_them_back_cut():
-    from distillctl.losses.teacher_cache import TeacherCache, cut, padded, token_axes
+def test_per_token_outputs_of_full_length_texts_are_cut_to_a_batch():
+    from distillctl.losses.teacher_cache import cut, token_axes
 
-    states, attention = torch.randn(2, 5, 7), torch.randn(2, 3, 7, 7)
-    assert token_axes(states, 7) == [2] and token_axes(attention, 7) == [2, 3]
-    assert token_axes(torch.randn(2, 7), 7) == []  # logits never
-    full = padded({"s": states, "a": attention, "l": torch.randn(2, 7)}, 7, 10)
-    assert full["s"].shape == (2, 5, 10) and full["a"].shape == (2, 3, 10, 10)
-    back = cut(full, 7, 10)
-    assert torch.equal(back["s"], states) and torch.equal(back["a"], attention)
-    cache = TeacherCache(4, 2**30)
-    first = {"s": torch.randn(2, 5, 7)}
-    second = {"s": torch.randn(2, 5, 10)}
-    assert cache.lookup(torch.tensor([0, 1]), lambda: first, 7, 10) is first
-    cache.lookup(torch.tensor([2, 3]), lambda: second, 10, 10)
-    assert cache.complete
-    again = cache.lookup(torch.tensor([1, 0]), pytest.fail, 7, 10)
-    assert torch.equal(again["s"], first["s"].flip(0))
+    states, attention = torch.randn(2, 5, 10), torch.randn(2, 3, 10, 10)
+    assert token_axes(states, 10) == [2] and token_axes(attention, 10) == [2, 3]
+    assert token_axes(torch.randn(2, 10), 10) == []  # logits never
+    back = cut({"s": states, "a": attention, "l": torch.randn(2, 10)}, 7, 10)
+    assert torch.equal(back["s"], states[..., :7]) and torch.equal(
+        back["a"], attention[..., :7, :7]
+    )
+    assert back["l"].shape == (2, 10)
 
 
 # --- kinds checked before any run folder ----------------------------------------------------

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from distillctl.losses.base import Shapes, Step, Term
 from distillctl.losses.leafwise import PENALTY, check_terms, student_outputs, tree_terms
-from distillctl.losses.teacher_cache import LOGITS
+from distillctl.losses.teacher_cache import LOGITS, cut
 from distillctl.models.taps import FeatureTaps, output_shapes
 
 
@@ -103,18 +104,24 @@ class Recipe(nn.Module):
         if self.needs_graph:
             x = x.detach().requires_grad_(True)
 
+        # texts: the teacher reads each batch at the data's full length, so its outputs for a
+        # sample never depend on the batch's longest text: the cache holds what an uncached
+        # run computes, bit for bit; per-token outputs are then cut to the batch's length
+        texts = mask is not None and self.full_length is not None
+        teacher_x = F.pad(x, (0, self.full_length - x.shape[-1])) if texts else x
+
         def teacher_pass() -> dict[str, torch.Tensor]:
             with torch.set_grad_enabled(self.needs_graph), t_taps as feats:
-                logits = teacher(x)
+                logits = teacher(teacher_x)
             return {LOGITS: logits, **feats}
 
         cache = self.teacher_cache
         if cache is not None and index is not None:
-            texts = mask is not None and self.full_length is not None
-            length = (int(x.shape[-1]), self.full_length) if texts else (None, None)
-            outputs = cache.lookup(index, teacher_pass, *length)
+            outputs = cache.lookup(index, teacher_pass)
         else:
             outputs = teacher_pass()
+        if texts:
+            outputs = cut(outputs, int(x.shape[-1]), self.full_length)
         teacher_logits = outputs.pop(LOGITS)
         t_feats = outputs
         with s_taps as s_feats:

@@ -23,25 +23,13 @@ LOGITS = "__logits__"
 
 def token_axes(value: torch.Tensor, length: int) -> list[int]:
     """The axes of a batch of outputs (B, ...) that run over a text's positions: those after
-    the first per-sample axis whose size is the batch's length (per-token maps (B, d, L),
+    the first per-sample axis whose size is the text length (per-token maps (B, d, L),
     attention (B, heads, L, L)); logits and pooled vectors have none."""
     return [axis for axis in range(2, value.dim()) if value.shape[axis] == length]
 
 
-def padded(outputs: dict[str, torch.Tensor], length: int, full: int) -> dict[str, torch.Tensor]:
-    """Outputs of a batch cut to its longest text, padded with zeros to the data's full
-    length, so every sample's entry has one shape."""
-    out = {}
-    for key, value in outputs.items():
-        for axis in token_axes(value, length):
-            pad = [0, 0] * (value.dim() - 1 - axis) + [0, full - length]
-            value = torch.nn.functional.pad(value, pad)
-        out[key] = value
-    return out
-
-
 def cut(outputs: dict[str, torch.Tensor], length: int, full: int) -> dict[str, torch.Tensor]:
-    """Stored (full-length) outputs cut back to a batch's length."""
+    """Outputs of full-length texts cut to a batch's length (its longest text)."""
     out = {}
     for key, value in outputs.items():
         for axis in token_axes(value, full):
@@ -104,26 +92,19 @@ class TeacherCache:
         self.store = DiskStore.create(self.entry, outputs, self.size)
         return True
 
-    def lookup(
-        self, index: torch.Tensor, compute, length: int | None = None, full: int | None = None
-    ) -> dict[str, torch.Tensor]:
+    def lookup(self, index: torch.Tensor, compute) -> dict[str, torch.Tensor]:
         """The teacher's outputs for the samples `index`: from the cache once it holds them all,
-        else computed by `compute()` (and stored). Texts (`length`: the batch's, cut to its
-        longest; `full`: the data's max_length): per-token outputs are stored padded to the
-        full length and given back cut to the batch's, so padding never changes a value."""
-        texts = length is not None and full is not None and length < full
+        else computed by `compute()` (and stored)."""
         if self.complete and self.store is not None:
             if isinstance(self.store, DiskStore) and self.kind != "disk":
                 per_sample = sum(a[0].nbytes for a in self.store.arrays.values())
                 if self._fits(per_sample):  # a reused entry that fits: one gather per batch
                     self.store = self.store.to_device(index.device)
-            found = self.store.get(index)
-            return cut(found, length, full) if texts else found
+            return self.store.get(index)
         outputs = compute()
-        stored = padded(outputs, length, full) if texts else outputs
-        if self.disabled or (self.store is None and not self._allocate(stored)):
+        if self.disabled or (self.store is None and not self._allocate(outputs)):
             return outputs
-        self.store.put(index, stored)
+        self.store.put(index, outputs)
         for i in index.tolist():  # host bookkeeping, until every sample is in
             if not self.filled[i]:
                 self.filled[i] = True

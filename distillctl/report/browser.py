@@ -140,13 +140,26 @@ def _devtools_port(proc: subprocess.Popen, timeout: float = 60.0) -> int:
     raise RunError("Chromium did not start: " + "".join(lines[-5:]).strip(), "check the install")
 
 
+# a text's tokens drawn with their attributions (report/tokens.py) that the page lays out
+TOKENS_JS = (
+    "Array.from(document.querySelectorAll('span.tok'))"
+    ".filter(s => s.getBoundingClientRect().width > 0).length"
+)
+
+
 def check(report: Path) -> dict[str, Any]:
-    """Console errors and images of the loaded report."""
+    """Console errors, images and laid-out text tokens of the loaded report."""
     with open_page(report) as page:
         value = page.call("Runtime.evaluate", expression=IMAGES_JS, returnByValue=True)
         images = json.loads(value["result"]["value"])
         title = page.call("Runtime.evaluate", expression="document.title", returnByValue=True)
-        return {"errors": page.errors(), "images": images, "title": title["result"]["value"]}
+        tokens = page.call("Runtime.evaluate", expression=TOKENS_JS, returnByValue=True)
+        return {
+            "errors": page.errors(),
+            "images": images,
+            "title": title["result"]["value"],
+            "tokens": int(tokens["result"]["value"]),
+        }
 
 
 def screenshot(report: Path, out: Path) -> Path:
