@@ -20,6 +20,11 @@ is timed apart.
         --out benchmarks/results/throughput_cpu.md
     python benchmarks/throughput.py --job cifar_kd --epochs 2 --repeats 2 \
         data.num_samples=512 data.num_test=128 --out benchmarks/results/throughput_cifar_kd_cpu.md
+    python benchmarks/throughput.py --job text --epochs 8 --repeats 3 \
+        --out benchmarks/results/throughput_text_cpu.md
+
+Job `text`: experiment=text_planted (transformer teacher -> bow student), rates in real tokens
+per second (padding not counted); the hand loop cuts each batch to its longest text too.
 """
 
 from __future__ import annotations
@@ -43,11 +48,12 @@ STAGES = ("train_teacher", "train_student", "distill_student")
 
 
 class Job:
-    """What a job trains: its stages, its config, and the settings it compares."""
+    """What a job trains: its stages, its config, the settings it compares, and what its rate
+    counts (samples, or a text's real tokens)."""
 
-    def __init__(self, stages, overrides, settings, describe):
-        self.stages, self.overrides, self.settings, self.describe = (
-            stages, overrides, settings, describe,
+    def __init__(self, stages, overrides, settings, describe, unit="samples"):
+        self.stages, self.overrides, self.settings, self.describe, self.unit = (
+            stages, overrides, settings, describe, unit,
         )  # fmt: skip
 
 
@@ -73,6 +79,27 @@ JOBS = {
         "resnet32x4 -> resnet8x4 KD on CIFAR-shaped synthetic data, {n} training samples, "
         "batch 256, SGD",
     ),  # fmt: skip
+    "text": Job(
+        STAGES,
+        ["experiment=text_planted", "trainer.limit_val_batches=null"],
+        {
+            "bow student": [],
+            # a student with work per step (the wordnet experiment's): Lightning's fixed
+            # per-step cost weighs less than on a bag of words' ~1 ms step
+            "1-layer transformer student": [
+                "student=transformer",
+                "~student.embed_dim",
+                "student.layers=1",
+                "student.d_model=64",
+                "student.heads=2",
+                "student.ffn=128",
+            ],
+        },
+        "experiment=text_planted: transformer teacher, bow (or 1-layer transformer) student, "
+        "ce + kd, {n} training "
+        "texts of {tokens} real tokens in all, batch 64, each batch cut to its longest text",
+        unit="tokens",
+    ),
 }
 
 # the hand loop's optimiser and schedule, by the config's names
@@ -266,14 +293,16 @@ def main() -> None:
     args, extra = parser.parse_known_args()
     job = JOBS[args.job]
     extra = [*job.overrides, *extra]
-    n_train = len(
-        build(config("train_teacher", Path(tempfile.mkdtemp()), 1, extra))[0].splits.y_train
-    )
+    splits = build(config("train_teacher", Path(tempfile.mkdtemp()), 1, extra))[0].splits
+    n_train = len(splits.y_train)
+    # what a rate counts: training samples, or (texts) their real tokens, per epoch
+    tokens = int((splits.x_train != 0).sum()) if job.unit == "tokens" else n_train
     rows = []
     for setting, overrides in job.settings.items():
         stages, a_all, b_all = measure(job, args.repeats, args.epochs, [*extra, *overrides])
         for stage, (a, b, w) in zip(job.stages, stages):
-            rate_a, rate_b = n_train * args.epochs / a, n_train * args.epochs / b
+            per_epoch = tokens if job.unit == "tokens" else n_train
+            rate_a, rate_b = per_epoch * args.epochs / a, per_epoch * args.epochs / b
             cells = [f"{rate_a:,.0f}", f"{rate_b:,.0f}", f"{a / b:.2f}", f"{a:.1f}", f"{b:.1f}"]
             rows.append(f"| {setting} | {stage} | {' | '.join(cells)} | {w:.1f} |")
         if len(job.stages) > 1:
@@ -288,12 +317,12 @@ def main() -> None:
         f"--repeats {args.repeats}"
         + (f" {' '.join(shown)}" if shown else "")
         + "`: "
-        + job.describe.format(n=n_train)
+        + job.describe.format(n=n_train, tokens=f"{tokens:,}")
         + f", {args.epochs} epochs per stage, validation every epoch, best checkpoint kept; "
         f"medians of {args.repeats} repetitions in one process, "
         "the side that runs first alternating.",
         "",
-        "| setting | stage | hand loop samples/s (a) | distillctl samples/s (b) | b/a | "
+        f"| setting | stage | hand loop {job.unit}/s (a) | distillctl {job.unit}/s (b) | b/a | "
         "a: fit s | b: fit s | b: whole stage s |",
         "|---|---|---|---|---|---|---|---|",
         *rows,
