@@ -10,6 +10,12 @@ ones), so evals/s says how close it runs to the model's own speed.
     python benchmarks/explain.py                           # digits-sized CNN, 256 inputs
     python benchmarks/explain.py --model resnet-shape --inputs 64   # 7.4M params, 3x32x32
     python benchmarks/explain.py --only captum_ig shap_gradient --out benchmarks/results/x.md
+    python benchmarks/explain.py --model planted-transformer --inputs 64 \
+        --out benchmarks/results/explain_text_cpu.md
+
+`planted-transformer` is experiment=text_planted's teacher (a 2-layer transformer, d_model 64)
+on planted_text's first test texts (ids cut to their longest), with the text explainers; its
+reference is the model's gradient with respect to its token embeddings.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from distillctl.configuration.groups import config_dir
+from distillctl.data.tokens import active
 from distillctl.explain import EXPLAINERS, get_explainer
 from distillctl.models import create_model
 
@@ -44,7 +51,34 @@ def digits_cnn() -> tuple[nn.Module, tuple[int, ...], int]:
     return create_model({"arch": "cnn", "num_classes": 10}, (1, 8, 8)), (1, 8, 8), 10
 
 
-MODELS = {"digits-cnn": digits_cnn, "resnet-shape": resnet_shaped}
+def planted_transformer() -> tuple[nn.Module, tuple[int, ...], int]:
+    """experiment=text_planted's teacher: a 2-layer transformer (d_model 64) on texts."""
+    model = create_model(
+        {"arch": "transformer", "num_classes": 4, "vocab_size": 1000, "d_model": 64, "ffn": 128},
+        (32,),
+    )
+    return model, (32,), 4
+
+
+MODELS = {
+    "digits-cnn": digits_cnn,
+    "resnet-shape": resnet_shaped,
+    "planted-transformer": planted_transformer,
+}
+
+
+def planted_texts(n: int, device) -> tuple[torch.Tensor, torch.Tensor, object]:
+    """planted_text's first `n` test texts and 100 training texts as ids, and the tokenizer."""
+    import tempfile
+
+    from distillctl.data import build_splits
+    from distillctl.data.tokens import of_splits
+
+    cfg = OmegaConf.load(config_dir() / "data" / "planted_text.yaml")
+    splits = build_splits(cfg, tempfile.mkdtemp())
+    x = torch.from_numpy(splits.inputs("test", slice(0, n))).to(device)
+    background = torch.from_numpy(splits.inputs("train", slice(0, 100))).to(device)
+    return x, background, of_splits(splits)
 
 
 def evals_per_input(name: str, cfg, shape: tuple[int, ...]) -> tuple[int, str]:
@@ -56,6 +90,8 @@ def evals_per_input(name: str, cfg, shape: tuple[int, ...]) -> tuple[int, str]:
         return int(cfg.n_steps), "grad"
     if name in ("captum_gradientshap", "shap_gradient"):
         return int(cfg.nsamples), "grad"
+    if name == "captum_occlusion" and len(shape) == 1:  # a text's tokens (or a table's columns)
+        return (shape[0] - int(cfg.window)) // int(cfg.stride) + 2, "fwd"
     if name == "captum_occlusion":
         windows = 1
         for s in shape[1:]:
@@ -63,8 +99,12 @@ def evals_per_input(name: str, cfg, shape: tuple[int, ...]) -> tuple[int, str]:
         return windows + 1, "fwd"
     if name == "shap_kernel":
         return int(cfg.nsamples) * int(cfg.kmeans), "fwd"
-    if name == "shap_permutation":
+    if name in ("shap_permutation", "shap_partition"):
         return int(cfg.max_evals), "fwd"
+    if name == "captum_lig":
+        return int(cfg.n_steps), "grad"
+    if name == "captum_lime":
+        return int(cfg.n_samples), "fwd"
     return 1, "grad"  # saliency, gradcam, deeplift, shap_deep: one backward pass
 
 
@@ -92,9 +132,15 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, shape, classes = MODELS[args.model]()
     model = model.to(device).eval()
-    x = torch.randn(args.inputs, *shape, device=device)
+    text = getattr(model, "input_kind", None) == "text"
+    tokenizer = None
+    if text:
+        x, background, tokenizer = planted_texts(args.inputs, device)
+        shape = tuple(x.shape[1:])  # cut to the longest of the chosen texts
+    else:
+        x = torch.randn(args.inputs, *shape, device=device)
+        background = torch.randn(100, *shape, device=device)
     targets = torch.randint(0, classes, (args.inputs,), device=device)
-    background = torch.randn(100, *shape, device=device)
     get_explainer("captum_saliency")  # registers every explainer
 
     # the model's own gradient throughput: one large batch (explainers batch many samples)
@@ -102,11 +148,29 @@ def main() -> None:
     row_targets = targets.repeat(max(1, 4096 // args.inputs))
 
     def reference() -> None:
+        if text:  # token ids have no gradient: the one with respect to the token embeddings
+            embedded: list[torch.Tensor] = []
+
+            def keep(module, args, output):
+                output.retain_grad()
+                embedded.append(output)
+
+            hook = model.get_submodule(model.token_embedding).register_forward_hook(keep)
+            try:
+                with torch.enable_grad():
+                    score = model(rows).gather(1, row_targets[:, None]).sum()
+                    torch.autograd.grad(score, embedded[0])
+            finally:
+                hook.remove()
+            return
         inputs = rows.clone().requires_grad_(True)
         torch.autograd.grad(model(inputs).gather(1, row_targets[:, None]).sum(), inputs)
 
     ref = timed(reference, repeats=3) / len(rows)
-    names = args.only or sorted(n for n in EXPLAINERS if n != "shap_deep" or len(shape) > 0)
+    kind = "text" if text else {3: "image", 2: "signal", 1: "tabular"}[len(shape)]
+    names = args.only or sorted(
+        n for n in EXPLAINERS if kind in EXPLAINERS.facts(n).kinds and (n != "shap_deep" or shape)
+    )
     where = (
         torch.cuda.get_device_name()
         if device.type == "cuda"
@@ -131,9 +195,15 @@ def main() -> None:
         root = OmegaConf.create({"seed": 0})  # the explainer's ${seed}, as in a composed run
         root.explainer = OmegaConf.load(config_dir() / "explainer" / f"{name}.yaml")
         cfg = root.explainer
+        if text and "window" in cfg:
+            cfg.window = 1  # single tokens, as experiment=text_planted's occlusion
         explain = get_explainer(name)
         try:
-            run = lambda e=explain, c=cfg: e(model, x, targets, background, c)  # noqa: E731
+
+            def run(e=explain, c=cfg):
+                with active(tokenizer):  # SHAP's Text masker reads the data's tokenizer
+                    return e(model, x, targets, background, c)
+
             seconds = timed(run) / args.inputs
         except Exception as exc:  # an explainer that cannot take this model: say so, go on
             lines.append(f"| {name} | failed: {type(exc).__name__} | - | - | - |")
