@@ -359,3 +359,61 @@ def test_a_teacher_of_another_tokenizer_is_refused(tmp_path):
     check_teacher_fits(meta, {"name": "x"}, 2, tmp_path / "t.ckpt", "a" * 64)
     with pytest.raises(RunError, match="another tokenizer"):
         check_teacher_fits(meta, {"name": "x"}, 2, tmp_path / "t.ckpt", "b" * 64)
+
+
+TEXT_NETS = ["transformer", "textcnn", "bilstm", "bow"]
+
+
+@pytest.mark.parametrize("student_arch", TEXT_NETS)
+@pytest.mark.parametrize("teacher_arch", TEXT_NETS)
+def test_fitnet_regresses_per_token_states_between_any_two_text_networks(
+    teacher_arch, student_arch, text_tokenizer
+):
+    """FitNets' regressor on per-token states (B, d, L): a 1x1 convolution, and the MSE over
+    the real tokens only: padding positions never enter the term."""
+    from distillctl.losses import build_recipe
+    from distillctl.models import create_model
+
+    def net(arch):
+        options = {"vocab_size": 80, "num_classes": 3}
+        if arch == "bilstm":
+            options.update(embed_dim=16, hidden=8, fc=8)
+        return create_model({"arch": arch, **options}, (12,))
+
+    torch.manual_seed(0)
+    teacher, student = net(teacher_arch).eval().requires_grad_(False), net(student_arch)
+    labels = torch.arange(16) % 3
+    recipe = build_recipe({"fitnet": {}}).bind(student, teacher, (12,), labels)
+    x = ids(text_tokenizer, 8)
+    x = x[:, : int((x != PAD).sum(1).max())]
+    index = torch.arange(8)
+    total, values = recipe(student, teacher, x, labels[index], index, 0, x != PAD)
+    assert torch.isfinite(total) and total > 0
+    total.backward()
+    assert student.get_submodule(student.token_embedding).weight.grad.abs().sum() > 0
+    # what the mask hides does not count: garbage in the padded positions changes nothing
+    fitnet = recipe.terms[0]
+    s, t = torch.randn(2, 5, 6), torch.randn(2, 5, 6)
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 0, 0]], dtype=torch.bool)
+    fitnet.regressors = torch.nn.ModuleList([torch.nn.Identity()])
+    noisy = t.clone()
+    noisy[~mask[:, None, :].expand_as(t)] = 100.0
+    assert fitnet.pair_loss(0, s, t, mask) == pytest.approx(
+        float(fitnet.pair_loss(0, s, noisy, mask))
+    )
+
+
+def test_a_missing_text_column_or_wordnet_file_is_refused_before_any_run_folder(tmp_path):
+    from distillctl.configuration.validate import validate
+
+    path = _csv(tmp_path / "texts.csv", ROWS)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for overrides, message in (
+        (["data=text_csv", f"data.path={path}", "data.text=body"], "has no column 'body'"),
+        (["data=wordnet_glosses", f"data.root={empty}"], "has no WordNet data file"),
+    ):
+        cfg = compose_cfg("train_teacher", [*overrides, "teacher=bow"], tmp_path)
+        with pytest.raises(RunError, match=message):
+            validate(cfg)
+    assert not (tmp_path / "train_teacher").exists()

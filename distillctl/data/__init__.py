@@ -60,14 +60,12 @@ def register(
 
 def check_given(data_cfg: Any) -> None:
     """What the source needs is given, and the files it names exist: checked here only, from
-    the source's declared needs (by validate before any run folder exists, and where data is
-    loaded: build_splits)."""
+    the source's declared needs and early check (by validate before any run folder exists,
+    and where data is loaded: build_splits)."""
     from pathlib import Path
 
     name = str(data_cfg.get("name"))
     facts = SOURCES.facts(name)
-    if facts.early is not None:
-        facts.early(data_cfg)
     for key, what in facts.needs:
         value = data_cfg.get(key)
         if not value:
@@ -77,6 +75,8 @@ def check_given(data_cfg: Any) -> None:
             raise ConfigError(
                 f"data.{key}={value} does not exist", f"point data.{key} at {what}; {how}"
             )
+    if facts.early is not None:  # the source's own checks of its options and files
+        facts.early(data_cfg)
 
 
 def absolute(path: Any) -> Any:

@@ -79,9 +79,26 @@ def records(path: Path) -> tuple[list[str], list[dict[str, str]], list[str]]:
     return header, rows, where
 
 
-def read_texts(cfg) -> Texts:
-    path = Path(str(cfg.path)).expanduser()
-    columns, rows, where = records(path)
+def header(path: Path) -> list[str]:
+    """The columns of a CSV / TSV header line, or of the first JSON Lines record."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+                try:
+                    first = json.loads(line)
+                except json.JSONDecodeError:
+                    return []  # named by line when the file is read
+                return list(first) if isinstance(first, dict) else []
+            delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+            return [h.strip() for h in next(csv.reader([line], delimiter=delimiter))]
+    return []
+
+
+def check_columns(cfg, columns: list[str], path: Path) -> None:
     keys = {"text": cfg.text, "target": cfg.target}
     for option in ("text_pair", "split_column"):
         if cfg.get(option):
@@ -95,6 +112,23 @@ def read_texts(cfg) -> Texts:
                     option, "splits"
                 ),
             )
+
+
+def check_early(cfg) -> None:
+    """Before any run folder: the tokenizer's options, and the named columns in the file's
+    header (the whole file is read, and checked line by line, with the data)."""
+    check_options(cfg)
+    path = Path(str(cfg.get("path") or "")).expanduser()
+    if cfg.get("path") and path.is_file():
+        columns = header(path)
+        if columns:
+            check_columns(cfg, columns, path)
+
+
+def read_texts(cfg) -> Texts:
+    path = Path(str(cfg.path)).expanduser()
+    columns, rows, where = records(path)
+    check_columns(cfg, columns, path)
     labels = [row.get(str(cfg.target), "").strip() for row in rows]
     for i, label in enumerate(labels):
         if not label:
@@ -129,7 +163,7 @@ def read_texts(cfg) -> Texts:
         ("target", "label column"),
     ),
     kind="text",
-    early=check_options,
+    early=check_early,
 )
 def text_csv(cfg, data_dir: str) -> Splits:
     return text_splits(read_texts(cfg), cfg, data_dir, f"data.path={cfg.path}")

@@ -44,6 +44,18 @@ def data_file(root: Path, part: str) -> Path:
     raise RunError(f"data.root={root} has no WordNet data file data.{part}", HOW)
 
 
+def check_early(cfg) -> None:
+    """Before any run folder: the tokenizer's options, and the data files where data.root
+    says they are."""
+    check_options(cfg)
+    root = Path(str(cfg.root)).expanduser()
+    if not root.is_dir():
+        raise RunError(f"data.root={root} does not exist", HOW)
+    for part in [str(p) for p in (cfg.get("parts") or ["noun"])]:
+        if part in PARTS:
+            data_file(root, part)
+
+
 def parse_line(line: str, path: Path, number: int) -> tuple[str, str] | None:
     """(lexicographer file, gloss) of one data-file line; None for the licence header."""
     if not line.strip() or line.startswith("  "):
@@ -118,7 +130,7 @@ def subsample(found: Texts, size, seed: int) -> Texts:
     ),
     files=("root",),
     kind="text",
-    early=check_options,
+    early=check_early,
 )
 def wordnet_glosses(cfg, data_dir: str) -> Splits:
     return text_splits(read_glosses(cfg), cfg, data_dir, f"data.root={cfg.root}")
