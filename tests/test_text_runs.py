@@ -39,6 +39,7 @@ def test_the_text_pipeline_writes_a_report_of_coloured_tokens_with_plausibility(
     assert card["input_shape"] == [32] and card["measured_at_shape"][0] < 32  # median length
     page = (run_dir / "report.html").read_text()
     assert page.count('class="tok') > 20 and "plausibility: token AUPRC" in page
+    assert 'class="tok gold"' in page  # the planted cues underlined
     seen = check(run_dir / "report.html")
     assert seen["errors"] == [] and seen["tokens"] > 20
     assert all(done and w > 0 and h > 0 for _, done, w, h in seen["images"])

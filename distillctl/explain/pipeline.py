@@ -233,4 +233,6 @@ def explain_models(
         "targets": targets.cpu().numpy(),
         "predictions": predictions,
         "metrics": result,
+        # the gold rationale of the explained inputs, where the data has one
+        "rationale": None if gold is None else gold.cpu().numpy(),
     }

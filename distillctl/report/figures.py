@@ -243,6 +243,7 @@ def draw(
         predictions=predictions,
         normalise=normalise,
         vocabulary=vocabulary,
+        rationale=explained.get("rationale"),
     )
     pictures = [(path, reasons.get(path.stem, "")) for path in paths]
     if per_input:

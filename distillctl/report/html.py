@@ -18,6 +18,7 @@ STYLE = """
 .tokrow { margin: 0.3rem 0; line-height: 1.9; }
 .tok { padding: 0.1rem 0.15rem; margin-right: 0.25rem; border-radius: 3px; }
 .tok.glued { margin-left: -0.25rem; }
+.tok.gold { text-decoration: underline 2px; text-underline-offset: 3px; }
 .tokhead { font-size: 0.85rem; color: #555; margin: 0; }
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }

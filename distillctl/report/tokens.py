@@ -22,13 +22,17 @@ def colour(value: float, scale: float) -> str:
     return f"rgb(255,{fade},{fade})" if t >= 0 else f"rgb({fade},{fade},255)"
 
 
-def token_html(tokens: list[str], values: np.ndarray, scale: float) -> str:
+def token_html(tokens: list[str], values: np.ndarray, scale: float, gold=None) -> str:
+    """The tokens as spans coloured by value; `gold` (bool per token) underlines the tokens
+    of a known rationale."""
     spans = []
-    for token, value in zip(tokens, values):
+    gold = np.zeros(len(tokens), bool) if gold is None else np.asarray(gold, bool)
+    for token, value, marked in zip(tokens, values, gold):
         glued = token.startswith("##")  # a word piece continues the word before it
         text = html.escape(token[2:] if glued else token)
+        classes = "tok" + (" glued" if glued else "") + (" gold" if marked else "")
         spans.append(
-            f'<span class="tok{" glued" if glued else ""}" title="{value:+.4f}" '
+            f'<span class="{classes}" title="{value:+.4f}" '
             f'style="background:{colour(float(value), scale)}">{text}</span>'
         )
     return "".join(spans)
@@ -43,9 +47,11 @@ def token_maps(
     chosen: list[int],
     predictions=None,
     vocabulary=None,
+    rationale=None,
     **_,
 ) -> list[Path]:
-    """One HTML fragment per chosen input (input_<i>.html): the text per model."""
+    """One HTML fragment per chosen input (input_<i>.html): the text per model, the gold
+    rationale's tokens underlined where the data has one."""
     from distillctl.inputs.text import PAD
 
     vocabulary = list(vocabulary or [])
@@ -56,16 +62,19 @@ def token_maps(
         real = ids != PAD
         tokens = [vocabulary[t] if t < len(vocabulary) else f"<{t}>" for t in ids[real]]
         scale = max(float(np.abs(maps[name][i][real]).max(initial=0.0)) for name in maps)
+        gold = None if rationale is None else np.asarray(rationale[i])[real]
         rows = [
             f"<p class='tokhead'>label {html.escape(str(labels[i]))}; explained: class "
-            f"{html.escape(str(targets[i]))}; colour scale ±{scale:.3g}</p>"
+            f"{html.escape(str(targets[i]))}; colour scale ±{scale:.3g}"
+            + ("; underlined: the gold rationale" if gold is not None else "")
+            + "</p>"
         ]
         for name in maps:
             said = prediction_text(predictions, name, i)
             rows.append(
                 f"<div class='tokrow'><b>{html.escape(name)}</b> "
                 f"<i>{html.escape(said)}</i><br>"
-                f"{token_html(tokens, np.asarray(maps[name][i])[real], scale)}</div>"
+                f"{token_html(tokens, np.asarray(maps[name][i])[real], scale, gold)}</div>"
             )
         path = out_dir / f"input_{i:03d}.html"
         atomic_write_text(path, "<div class='tokens'>" + "".join(rows) + "</div>")
