@@ -417,3 +417,46 @@ def test_a_missing_text_column_or_wordnet_file_is_refused_before_any_run_folder(
         with pytest.raises(RunError, match=message):
             validate(cfg)
     assert not (tmp_path / "train_teacher").exists()
+
+
+def test_a_transformers_attention_probabilities_are_a_named_choice(text_tokenizer):
+    from distillctl.losses import build_recipe
+    from distillctl.models import create_model
+    from distillctl.models.stages import resolve_layers
+
+    def net(layers):
+        spec = {"arch": "transformer", "num_classes": 3, "vocab_size": 80, "layers": layers}
+        return create_model({**spec, "d_model": 32, "heads": 4, "ffn": 32}, (12,))
+
+    teacher, student = net(2).eval(), net(1)
+    assert resolve_layers(teacher, "attention", "teacher", "k") == [
+        "blocks.0.attn.probs",
+        "blocks.1.attn.probs",
+    ]
+    assert resolve_layers(student, "last", "student", "k") == ["blocks.0.states"]
+    recipe = build_recipe({"fitnet": {"layers": "attention"}}).bind(
+        student, teacher, (12,), torch.arange(8) % 3
+    )
+    x = ids(text_tokenizer, 4)
+    x = x[:, : int((x != PAD).sum(1).max())]
+    total, _ = recipe(student, teacher, x, torch.arange(4) % 3, torch.arange(4), 0, x != PAD)
+    assert torch.isfinite(total)
+    with pytest.raises(ConfigError, match="declares no attention"):
+        resolve_layers(create_model({"arch": "bow", "num_classes": 3, "vocab_size": 80}, (12,)),
+                       "attention", "student", "k")  # fmt: skip
+
+
+def test_fitnet_on_attention_maps_counts_pairs_of_real_tokens_only():
+    from distillctl.losses.fitnet import FitNet
+
+    term = FitNet(regressor=False)
+    term.regressors = torch.nn.ModuleList([torch.nn.Identity()])
+    s, t = torch.rand(2, 4, 5, 5), torch.rand(2, 4, 5, 5)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    noisy = t.clone()
+    noisy[0, :, 3:, :] = 9.0  # a padded query row
+    noisy[0, :, :, 4] = 9.0  # a padded key column
+    assert term.pair_loss(0, s, noisy, mask) == pytest.approx(float(term.pair_loss(0, s, t, mask)))
+    pairs = 9 + 25
+    expected = ((s - t).pow(2)[0, :, :3, :3].sum() + (s - t).pow(2)[1].sum()) / (pairs * 4)
+    assert float(term.pair_loss(0, s, t, mask)) == pytest.approx(float(expected))

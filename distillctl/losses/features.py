@@ -48,7 +48,7 @@ class FeatureTerm(Term):
             spec = self.auto_layers if spec in (None, "auto") else spec
             picked.add(spec if isinstance(spec, str) else None)
             chosen[role] = resolve_layers(model, spec, role, f"{self.key}.{option}")
-        if "all" in picked:  # every stage of each model, paired from the end
+        if picked & {"all", "attention"}:  # every stage (block) of each, paired from the end
             n = min(len(chosen["student"]), len(chosen["teacher"]))
             chosen = {role: names[len(names) - n :] for role, names in chosen.items()}
         if len(chosen["student"]) != len(chosen["teacher"]):

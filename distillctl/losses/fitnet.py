@@ -84,11 +84,18 @@ class FitNet(FeatureTerm):
             self.regressors.append(nn.Identity())
 
     def pair_loss(self, i, student, teacher, mask=None) -> torch.Tensor:
-        """Mean squared error over the feature values; on per-token maps (B, d, L) of padded
-        texts, over the real tokens' values only."""
+        """Mean squared error over the feature values; on padded texts' per-token maps
+        (B, d, L) over the real tokens' values only, on attention maps (B, heads, L, L) over
+        the pairs of real tokens only."""
         fitted = self.regressors[i](student)
-        if mask is None or teacher.dim() != 3 or teacher.shape[-1] != mask.shape[-1]:
+        length = None if mask is None else mask.shape[-1]
+        if length is None or teacher.dim() not in (3, 4) or teacher.shape[-1] != length:
             return F.mse_loss(fitted, teacher)
-        keep = mask[:, None, :].to(teacher.dtype)
+        keep = mask[:, None, :]  # (B, 1, L)
+        if teacher.dim() == 4:  # query and key positions both real
+            if teacher.shape[-2] != length:
+                return F.mse_loss(fitted, teacher)
+            keep = (mask[:, :, None] & mask[:, None, :])[:, None]  # (B, 1, L, L)
+        keep = keep.to(teacher.dtype)
         squared = (fitted - teacher).pow(2) * keep
         return squared.sum() / (keep.sum() * teacher.shape[1]).clamp_min(1.0)

@@ -12,6 +12,8 @@ Named choices, in RepDistiller's terms (its `feat` list: stem, stages..., pooled
   `last`       the last feature stage (`feat[-2]`; SP, Grad-CAM for E2KD)
   `middle`     the middle stage, the lower one of two (`feat[hint_layer=2]`; FitNets)
   `embedding`  the vector right before the classifier (`feat[-1]`; RKD, PKT, CC, CRD)
+  `attention`  a transformer's attention probabilities per block (heads, L, L), declared
+               apart from its hidden-state stages so `last` and `middle` stay states
 `auto` is each method's own choice (its reference's), declared by the term.
 `distillctl list layers teacher=cnn` prints the names and output shapes of any model.
 """
@@ -81,11 +83,22 @@ def _embedding(model: nn.Module, role: str) -> list[str]:
     return [name]
 
 
+def _attention(model: nn.Module, role: str) -> list[str]:
+    names = list(getattr(model, "attention_layers", None) or [])
+    if not names:
+        raise ConfigError(
+            f"the {role} model declares no attention probabilities (only the transformer does)",
+            f"name the layers (loss.<method>.{role}_layers=[<name>]); {_listing_hint(role)}",
+        )
+    return names
+
+
 NAMED: dict[str, Any] = {
     "all": feature_stages,
     "last": lambda model, role: feature_stages(model, role)[-1:],
     "middle": _middle,
     "embedding": _embedding,
+    "attention": _attention,
 }
 
 

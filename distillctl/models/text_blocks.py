@@ -70,8 +70,12 @@ class MaskedMax(nn.Module):
 POOLS = {"mean": MaskedMean, "cls": First}
 
 
-def finish(model: nn.Module, input_shape, stages: list[str], embedding: str) -> nn.Module:
-    """Declare the stages (measured on a full-length text) and the token-embedding layer."""
+def finish(
+    model: nn.Module, input_shape, stages: list[str], embedding: str, attention=()
+) -> nn.Module:
+    """Declare the stages (measured on a full-length text), the token-embedding layer and
+    any attention probabilities (the named choice `attention`)."""
     model.token_embedding = TOKEN_EMBEDDING
+    model.attention_layers = list(attention)
     model.input_kind = "text"  # its dry runs and example inputs are token ids
     return declare(model, input_shape, stages, embedding=embedding)

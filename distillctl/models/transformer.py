@@ -2,8 +2,9 @@
 Xiong et al. 2020): token + learned position embeddings, `layers` blocks of multi-head self-
 attention (padding masked) and a GELU feed-forward, then the [CLS] state (`pooling=cls`) or
 the mean over real tokens (`mean`) into a linear classifier. Each block's hidden states
-(`blocks.<i>.states`, channel-first) and attention probabilities (`blocks.<i>.attn.probs`,
-(heads, L, L)) are feature stages; the pooled vector is the embedding.
+(`blocks.<i>.states`, channel-first) are its feature stages, its attention probabilities
+(`blocks.<i>.attn.probs`, (heads, L, L)) the named choice `attention` (e.g.
+`loss.fitnet.layers=attention` between two transformers); the pooled vector is the embedding.
 """
 
 from __future__ import annotations
@@ -116,4 +117,5 @@ def transformer(
         float(dropout), str(pooling),
     )  # fmt: skip
     stages = [f"blocks.{i}.states" for i in range(int(layers))]
-    return finish(model, input_shape, stages, embedding="pool")
+    attention = [f"blocks.{i}.attn.probs" for i in range(int(layers))]
+    return finish(model, input_shape, stages, embedding="pool", attention=attention)
