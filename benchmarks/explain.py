@@ -184,8 +184,8 @@ def main() -> None:
         f"Command: `python benchmarks/explain.py --model {args.model} --inputs {args.inputs}"
         + (f" --only {' '.join(args.only)}" if args.only else "")
         + "`  ",
-        f"Reference: the model's own gradient (w.r.t. its {'token embeddings' if text else 'inputs'})"
-        f" in one batch of {len(rows)} rows, "
+        f"Reference: the model's own gradient (w.r.t. its "
+        f"{'token embeddings' if text else 'inputs'}) in one batch of {len(rows)} rows, "
         f"{1000 * ref:.3f} ms/row ({1 / ref:,.0f} gradient evaluations/s). The last column is "
         "an explainer's evaluations/s over that: 1.00x is the model's own speed.",
         "",
