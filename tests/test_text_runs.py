@@ -102,3 +102,15 @@ def test_data_info_shows_sizes_lengths_vocabulary_and_truncation(tmp_path):
     text = out.stdout
     assert "(text)" in text and "truncated" in text and "vocab_size" in text
     assert "tokens_per_text" in text and "class_0" in text
+
+
+def test_augment_transfer_on_text_masks_and_drops_tokens_by_default(tmp_path):
+    """distill.transfer=augment takes the text kind's own views (Tang et al. 2019's masking
+    and token dropout), with the teacher labelling exactly the augmented ids."""
+    teacher, _ = run_stage("train_teacher", tmp_path, *SMALL)
+    run_dir, _ = run_stage(
+        "distill_student", tmp_path, *SMALL, f"teacher_ckpt={teacher}", "distill.transfer=augment"
+    )
+    info = load(run_dir)
+    assert info["transfer"]["views"] == {"token_mask": 0.1, "token_dropout": 0.1}
+    assert "teacher_cache" not in info  # augmented inputs change every epoch: no cache
