@@ -334,6 +334,8 @@ def test_per_token_outputs_of_full_length_texts_are_cut_to_a_batch():
          "works on image / signal / tabular inputs"),
         ("distill_student", ["experiment=text_planted", "distill.transfer=augment",
                              "distill.mix=mixup"], "token ids cannot be mixed"),
+        ("explain", ["experiment=text_planted", "explain.quality.baseline=mean"],
+         "explain.quality.baseline=mean has no meaning for text inputs"),
     ],
 )  # fmt: skip
 def test_a_part_built_for_another_kind_is_refused_naming_both(tmp_path, stage, overrides, message):
@@ -341,7 +343,7 @@ def test_a_part_built_for_another_kind_is_refused_naming_both(tmp_path, stage, o
 
     with pytest.raises(ConfigError, match=message) as err:
         validate(compose_cfg(stage, overrides, tmp_path))
-    assert "choose one of" in err.value.fix or "distill.mix=none" in err.value.fix
+    assert any(fix in err.value.fix for fix in ("choose one of", "distill.mix=none", "=zero"))
 
 
 def test_only_the_parts_a_stage_uses_are_checked(tmp_path):

@@ -45,6 +45,23 @@ def _check(registry, chosen: str, what: str, kind: str, data: str) -> None:
         _refuse(what, kinds, kind, data, fits)
 
 
+def baselines_fit(cfg: Any, specs: Any, kind: str, data: str) -> None:
+    """explainer.baseline and explain.quality.baseline among those the kind can make."""
+    from distillctl.inputs import kind as input_kind
+
+    allowed = input_kind(kind).baselines
+    chosen = {"explainer.baseline": cfg.explainer.get("baseline")}
+    if specs.explain is not None:
+        chosen["explain.quality.baseline"] = specs.explain.quality.baseline
+    for key, value in chosen.items():
+        if value is not None and str(value) not in allowed:
+            raise ConfigError(
+                f"{key}={value} has no meaning for {kind} inputs (data={data})",
+                f"set {key}={' or '.join(allowed)}"
+                + (": the [PAD] text keeping [CLS] and [SEP]" if kind == "text" else ""),
+            )
+
+
 def architecture_fits(arch: str, kind: str, role: str, data: str) -> None:
     from distillctl.models import MODELS
 
@@ -71,6 +88,7 @@ def check(cfg: Any, specs: Any) -> None:
             _check(TERMS, term.name, f"loss={term.name}", kind, data)
     if "explainer" in uses and cfg.get("explainer") is not None:
         _check(EXPLAINERS, str(cfg.explainer.name), f"explainer={cfg.explainer.name}", kind, data)
+        baselines_fit(cfg, specs, kind, data)
     if "transfer" in uses:
         from distillctl.data.augment import AUGMENTS
 

@@ -76,6 +76,8 @@ class InputKind:
     # (after it) and inputs (both); by default data/pixels.py's (uint8 scaled to [0, 1], then
     # normalised where there are statistics; float inputs pass through)
     preparation: Callable[[Any], Any] = _pixels
+    # the reference inputs `baseline` can make (explainer.baseline, explain.quality.baseline)
+    baselines: tuple[str, ...] = ("zero", "mean")
 
     def example(self, shape: tuple[int, ...], n: int = 2, device: Any = None) -> torch.Tensor:
         """`n` inputs a dry run feeds a network to measure its layers: zeros of the storage

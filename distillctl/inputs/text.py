@@ -105,5 +105,6 @@ TEXT = register(
         # a perturbation (LIME, occlusion) switches single tokens
         feature_groups=single_features,
         preparation=Tokens,
+        baselines=("zero",),
     )
 )
