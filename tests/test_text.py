@@ -462,3 +462,19 @@ def test_fitnet_on_attention_maps_counts_pairs_of_real_tokens_only():
     pairs = 9 + 25
     expected = ((s - t).pow(2)[0, :, :3, :3].sum() + (s - t).pow(2)[1].sum()) / (pairs * 4)
     assert float(term.pair_loss(0, s, t, mask)) == pytest.approx(float(expected))
+
+
+def test_both_text_experiments_validate_for_every_stage(tmp_path):
+    """experiment=text_planted and experiment=wordnet_glosses (on WordNet files written here)
+    pass every check of every stage, the bilstm variant of the README too."""
+    from distillctl.configuration.validate import validate
+
+    root = _wordnet(tmp_path / "dict", [_synset(i, 5 + i % 2, "x", f"gloss {i}") for i in range(8)])
+    bilstm = ["student=bilstm", *[f"~student.{k}" for k in ("layers", "d_model", "heads", "ffn")]]
+    for overrides in (
+        ["experiment=text_planted"],
+        ["experiment=wordnet_glosses", f"data.root={root}"],
+        ["experiment=wordnet_glosses", f"data.root={root}", *bilstm],
+    ):
+        for stage in ("train_teacher", "train_student", "distill_student", "explain", "run"):
+            validate(compose_cfg(stage, overrides, tmp_path))
