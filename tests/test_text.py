@@ -308,13 +308,15 @@ def test_the_text_kind_baseline_keeps_cls_and_sep_and_refuses_a_mean(text_tokeni
 def test_per_token_outputs_of_full_length_texts_are_cut_to_a_batch():
     from distillctl.losses.teacher_cache import cut, token_axes
 
-    states, attention = torch.randn(2, 5, 10), torch.randn(2, 3, 10, 10)
-    assert token_axes(states, 10) == [2] and token_axes(attention, 10) == [2, 3]
-    assert token_axes(torch.randn(2, 10), 10) == []  # logits never
-    back = cut({"s": states, "a": attention, "l": torch.randn(2, 10)}, 7, 10)
-    assert torch.equal(back["s"], states[..., :7]) and torch.equal(
-        back["a"], attention[..., :7, :7]
-    )
+    # measured from two dry runs: a head's width equal to the length is not a token axis
+    assert token_axes((5, 10), (5, 9)) == [2]
+    assert token_axes((3, 10, 10), (3, 9, 9)) == [2, 3]
+    assert token_axes((3, 10, 10), (3, 9, 10)) == [2]  # values (heads, L, d_head = L)
+    assert token_axes((10,), (10,)) == []  # logits never
+    states, values = torch.randn(2, 5, 10), torch.randn(2, 3, 10, 10)
+    back = cut({"s": states, "v": values, "l": torch.randn(2, 10)}, {"s": [2], "v": [2]}, 7)
+    assert torch.equal(back["s"], states[..., :7])
+    assert torch.equal(back["v"], values[:, :, :7])
     assert back["l"].shape == (2, 10)
 
 

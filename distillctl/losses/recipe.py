@@ -13,7 +13,7 @@ from torch import nn
 
 from distillctl.losses.base import Shapes, Step, Term
 from distillctl.losses.leafwise import PENALTY, check_terms, student_outputs, tree_terms
-from distillctl.losses.teacher_cache import LOGITS, cut
+from distillctl.losses.teacher_cache import LOGITS, cut, token_axes
 from distillctl.models.taps import FeatureTaps, output_shapes
 
 
@@ -41,6 +41,8 @@ class Recipe(nn.Module):
         self._taps: tuple[FeatureTaps | None, FeatureTaps | None] = (None, None)
         self.teacher_cache = None  # a losses.teacher_cache.TeacherCache, set by the stage
         self.full_length: int | None = None  # texts: the data's max_length (set by bind)
+        # texts: the axes of each tapped teacher output that run over positions (set by bind)
+        self.token_axes: dict[str, list[int]] = {}
 
     def describe(self) -> str:
         return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
@@ -79,6 +81,10 @@ class Recipe(nn.Module):
         )
         for term in self.terms:
             term.build(shapes)
+        self.token_axes = {}
+        if t_names and getattr(teacher, "input_kind", None) == "text":
+            shorter = output_shapes(teacher, (*input_shape[:-1], input_shape[-1] - 1), t_names)
+            self.token_axes = {n: token_axes(shapes.teacher[n], shorter[n]) for n in t_names}
         self._taps = (
             FeatureTaps(student, s_names) if s_names else None,
             FeatureTaps(teacher, t_names) if t_names else None,
@@ -121,7 +127,7 @@ class Recipe(nn.Module):
         else:
             outputs = teacher_pass()
         if texts:
-            outputs = cut(outputs, int(x.shape[-1]), self.full_length)
+            outputs = cut(outputs, self.token_axes, int(x.shape[-1]))
         teacher_logits = outputs.pop(LOGITS)
         t_feats = outputs
         with s_taps as s_feats:

@@ -21,21 +21,26 @@ from distillctl.losses.teacher_store import DeviceStore, DiskStore
 LOGITS = "__logits__"
 
 
-def token_axes(value: torch.Tensor, length: int) -> list[int]:
-    """The axes of a batch of outputs (B, ...) that run over a text's positions: those after
-    the first per-sample axis whose size is the text length (per-token maps (B, d, L),
-    attention (B, heads, L, L)); logits and pooled vectors have none."""
-    return [axis for axis in range(2, value.dim()) if value.shape[axis] == length]
+def token_axes(full: tuple[int, ...], shorter: tuple[int, ...]) -> list[int]:
+    """The batch axes (counting the batch as axis 0) of an output that run over a text's
+    positions: those whose per-sample size changed between a dry run at the full length
+    (`full`) and one a token shorter (`shorter`). Measured, not guessed from sizes: a head's
+    width may equal the text length."""
+    return [axis + 1 for axis, (a, b) in enumerate(zip(full, shorter)) if a != b]
 
 
-def cut(outputs: dict[str, torch.Tensor], length: int, full: int) -> dict[str, torch.Tensor]:
-    """Outputs of full-length texts cut to a batch's length (its longest text)."""
-    out = {}
-    for key, value in outputs.items():
-        for axis in token_axes(value, full):
-            value = value.narrow(axis, 0, length)
-        out[key] = value
-    return out
+def cut(
+    outputs: dict[str, torch.Tensor], axes: dict[str, list[int]], length: int
+) -> dict[str, torch.Tensor]:
+    """Outputs of full-length texts cut to a batch's length (its longest text) along each
+    output's token axes (`axes`, by output name; none for logits)."""
+    return {key: _narrowed(value, axes.get(key, ()), length) for key, value in outputs.items()}
+
+
+def _narrowed(value: torch.Tensor, axes, length: int) -> torch.Tensor:
+    for axis in axes:
+        value = value.narrow(axis, 0, length)
+    return value
 
 
 class TeacherCache:
