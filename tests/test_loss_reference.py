@@ -392,3 +392,107 @@ def test_auto_taps_what_the_reference_implementation_taps(name):
     recipe.bind(student, teacher, (1, 40), LABELS)
     term = recipe.terms[0]
     assert term.student_layers == term.teacher_layers == REFERENCE_TAPS[name]
+
+
+# --- the transformer terms (TinyBERT, MiniLM), on per-token tensors with padding -------------
+
+MASK = torch.tensor([[True, True, False], [True, True, True]])  # text 0 has 2 real tokens
+
+
+def _text_step(student_features, teacher_features):
+    x = torch.ones(2, 3, dtype=torch.long)
+    x[0, 2] = 0
+    return step(
+        fixed(2, 3), fixed(2, 3, seed=3), torch.tensor([0, 1]), x=x, mask=MASK,
+        student_features=student_features, teacher_features=teacher_features,
+    )  # fmt: skip
+
+
+def test_tinybert_hidden_mse_is_the_mean_squared_error_through_one_map_over_real_tokens():
+    term = build_term("hidden_mse", {})
+    term.pairs_ = [("se", "te"), ("s0", "t1")]
+    term.fit = torch.nn.Linear(2, 3)
+    s_e, s_0, t_e, t_1 = (
+        fixed(2, 2, 3, seed=4),
+        fixed(2, 2, 3, seed=5),
+        fixed(2, 3, 3, seed=6),
+        fixed(2, 3, 3, seed=7),
+    )  # noqa: E501
+    value = term(_text_step({"se": s_e, "s0": s_0}, {"te": t_e, "t1": t_1}))
+    w, b = term.fit.weight.detach(), term.fit.bias.detach()
+    expected = 0.0
+    for s, t in ((s_e, t_e), (s_0, t_1)):  # channel-first (B, d, L)
+        errors = []
+        for i in range(2):
+            for pos in range(3):
+                if not MASK[i, pos]:
+                    continue
+                fitted = w @ s[i, :, pos] + b
+                errors += [float(e) ** 2 for e in fitted - t[i, :, pos]]
+        expected += sum(errors) / len(errors)
+    assert float(value) == pytest.approx(expected, rel=1e-12)
+
+
+def test_tinybert_uniform_layer_mapping_takes_the_last_teacher_block_of_each_group():
+    from distillctl.errors import ConfigError
+    from distillctl.losses.transformer_taps import layer_map
+
+    assert layer_map("uniform", 2, 4, "k") == [1, 3]  # task_distill.py: i * 2 + 2 - 1
+    assert layer_map("uniform", 3, 6, "k") == [1, 3, 5]
+    assert layer_map([0, 2, 4], 3, 6, "k") == [0, 2, 4]
+    with pytest.raises(ConfigError, match="cannot be mapped uniformly"):
+        layer_map("uniform", 3, 4, "k")
+    with pytest.raises(ConfigError, match="must name one teacher block"):
+        layer_map([0, 9], 2, 4, "k")
+
+
+def test_tinybert_attention_mse_zeroes_masked_scores_and_averages_real_pairs():
+    term = build_term("attention_kl", {"form": "mse"})
+    term.pairs_ = [("s", "t")]
+    s, t = fixed(2, 2, 3, 3, seed=8), fixed(2, 2, 3, 3, seed=9)  # (B, heads, L, L)
+    value = term(_text_step({"s": s}, {"t": t}))
+    squares = [
+        float(s[i, h, q, k] - t[i, h, q, k]) ** 2
+        for i in range(2) for h in range(2) for q in range(3) for k in range(3)
+        if MASK[i, q] and MASK[i, k]
+    ]  # fmt: skip
+    assert float(value) == pytest.approx(sum(squares) / len(squares), rel=1e-12)
+
+
+def test_minilm_attention_and_value_relation_kl_per_head_and_real_query():
+    attention = build_term("attention_kl", {"form": "kl"})
+    attention.pairs_ = [("s", "t")]
+    p_s, p_t = fixed(2, 2, 3, 3, seed=10).softmax(-1), fixed(2, 2, 3, 3, seed=11).softmax(-1)
+    rows = [(i, h, q) for i in range(2) for h in range(2) for q in range(3) if MASK[i, q]]
+    expected = sum(kl(p_t[i, h, q].tolist(), p_s[i, h, q].tolist()) for i, h, q in rows)
+    value = attention(_text_step({"s": p_s}, {"t": p_t}))
+    assert float(value) == pytest.approx(expected / len(rows), rel=1e-12)
+
+    relation = build_term("value_relation", {})
+    relation.pair = ("vs", "vt")
+    v_s, v_t = fixed(2, 2, 3, 4, seed=12), fixed(2, 2, 3, 5, seed=13)  # head widths differ
+
+    def vr(v, i, h, q):  # softmax over the real keys of v_q . v_k / sqrt(d)
+        keys = [k for k in range(3) if MASK[i, k]]
+        scores = [float(v[i, h, q] @ v[i, h, k]) / math.sqrt(v.shape[-1]) for k in keys]
+        top = max(scores)
+        exp = [math.exp(z - top) for z in scores]
+        return [e / sum(exp) for e in exp]
+
+    expected = sum(kl(vr(v_t, i, h, q), vr(v_s, i, h, q)) for i, h, q in rows)
+    value = relation(_text_step({"vs": v_s}, {"vt": v_t}))
+    assert float(value) == pytest.approx(expected / len(rows), rel=1e-9)
+
+
+def test_transformer_terms_refuse_networks_without_per_token_states_or_other_head_counts():
+    from distillctl.errors import ConfigError
+
+    spec = {"num_classes": 3, "vocab_size": 50}
+    teacher = create_model({"arch": "transformer", **spec, "d_model": 16, "heads": 4}, (8,))
+    for name in ("hidden_mse", "attention_kl", "value_relation"):
+        with pytest.raises(ConfigError, match="declares none"):
+            build_term(name, {}).bind(create_model({"arch": "bow", **spec}, (8,)), teacher)
+    two_heads = create_model({"arch": "transformer", **spec, "d_model": 16, "heads": 2}, (8,))
+    with pytest.raises(ConfigError, match="the student has 2 heads and the teacher 4"):
+        build_term("attention_kl", {}).bind(two_heads, teacher)
+    build_term("hidden_mse", {}).bind(two_heads, teacher)  # hidden states: any head count

@@ -480,3 +480,13 @@ def test_both_text_experiments_validate_for_every_stage(tmp_path):
     ):
         for stage in ("train_teacher", "train_student", "distill_student", "explain", "run"):
             validate(compose_cfg(stage, overrides, tmp_path))
+
+
+def test_a_transformer_term_between_other_networks_is_refused_before_any_run_folder(tmp_path):
+    from distillctl.configuration.validate import validate
+
+    cfg = compose_cfg(
+        "distill_student", ["experiment=text_planted", "loss=[ce,hidden_mse]"], tmp_path
+    )
+    with pytest.raises(ConfigError, match="loss=hidden_mse reads the hidden states .* student=bow"):
+        validate(cfg)

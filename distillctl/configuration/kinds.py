@@ -62,6 +62,23 @@ def baselines_fit(cfg: Any, specs: Any, kind: str, data: str) -> None:
             )
 
 
+def term_archs_fit(cfg: Any, name: str) -> None:
+    """A term on a transformer's own layers (TermFacts.archs) between networks that have them."""
+    from distillctl.losses import TERMS
+
+    archs = TERMS.facts(name).archs if name in TERMS else None
+    if not archs:
+        return
+    for role in ("teacher", "student"):
+        arch = cfg.get(role, {}).get("arch") if cfg.get(role) is not None else None
+        if arch is not None and str(arch) not in archs:
+            raise ConfigError(
+                f"loss={name} reads the hidden states and attention of {' / '.join(archs)} "
+                f"networks, but {role}={arch} has none",
+                f"use {role}=transformer, or a term on logits or pooled vectors (kd, fitnet, ...)",
+            )
+
+
 def architecture_fits(arch: str, kind: str, role: str, data: str) -> None:
     from distillctl.models import MODELS
 
@@ -86,6 +103,7 @@ def check(cfg: Any, specs: Any) -> None:
     if "loss" in uses and specs.recipe is not None:
         for term in specs.recipe.terms:
             _check(TERMS, term.name, f"loss={term.name}", kind, data)
+            term_archs_fit(cfg, term.name)
     if "explainer" in uses and cfg.get("explainer") is not None:
         _check(EXPLAINERS, str(cfg.explainer.name), f"explainer={cfg.explainer.name}", kind, data)
         baselines_fit(cfg, specs, kind, data)

@@ -51,6 +51,8 @@ class TermFacts:
     needs_every_class: bool = False
     # the input kinds (data.kind) it is defined for
     kinds: tuple[str, ...] = ANY_KIND
+    # the architectures both networks must be (terms on a transformer's own layers), or None
+    archs: tuple[str, ...] | None = None
 
 
 TERMS: Registry[type[Term]] = Registry("loss", package=__name__, facts=TermFacts)
@@ -61,6 +63,7 @@ def register(
     process_state: str | None = None,
     needs_every_class: bool = False,
     kinds: tuple[str, ...] = ANY_KIND,
+    archs: tuple[str, ...] | None = None,
     **bounds: Bound,
 ):
     """Register a Term class as `name`, with its facts and the bounds of its options (checked
@@ -80,7 +83,11 @@ def register(
                 for k, b in bounds.items()
             },
         }
-        facts = {"process_state": process_state, "needs_every_class": needs_every_class}
+        facts = {
+            "process_state": process_state,
+            "needs_every_class": needs_every_class,
+            "archs": None if archs is None else tuple(archs),
+        }
         return TERMS.register(name, bounds=declared, kinds=tuple(kinds), **facts)(cls)
 
     return wrap

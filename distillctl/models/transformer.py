@@ -30,6 +30,10 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.heads, self.d_head = heads, d_model // heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
+        # tap points (pass-through): the masked scaled scores QK^T / sqrt(d) (heads, L, L)
+        # and the values (heads, L, d_head), read by TinyBERT's and MiniLM's terms
+        self.scores = nn.Identity()
+        self.values = nn.Identity()
         self.probs = nn.Softmax(dim=-1)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(d_model, d_model)
@@ -39,6 +43,7 @@ class SelfAttention(nn.Module):
         q, k, v = self.qkv(x).view(b, length, 3, self.heads, self.d_head).permute(2, 0, 3, 1, 4)
         scores = q @ k.transpose(-1, -2) / self.d_head**0.5
         scores = scores.masked_fill(~mask[:, None, None, :], torch.finfo(scores.dtype).min)
+        scores, v = self.scores(scores), self.values(v)
         attended = self.drop(self.probs(scores)) @ v  # (B, heads, L, d_head)
         return self.out(attended.transpose(1, 2).reshape(b, length, d))
 
@@ -69,6 +74,7 @@ class TextTransformer(nn.Module):
         setattr(self, TOKEN_EMBEDDING, nn.Embedding(vocab, d_model, padding_idx=0))
         self.position = nn.Embedding(length, d_model)
         self.drop = nn.Dropout(dropout)
+        self.embedded = ChannelsFirst()  # a tap point: the embedding layer's output (B, d, L)
         self.blocks = nn.ModuleList(Block(d_model, heads, ffn, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(d_model)
         self.pool = POOLS[pooling]()
@@ -78,6 +84,7 @@ class TextTransformer(nn.Module):
         mask = padding_mask(ids)
         positions = torch.arange(ids.shape[1], device=ids.device)
         x = self.drop(self.embed(ids) + self.position(positions)[None])
+        self.embedded(x)
         for block in self.blocks:
             x = block(x, mask)
         return self.head(self.pool(self.norm(x), mask))
@@ -118,4 +125,13 @@ def transformer(
     )  # fmt: skip
     stages = [f"blocks.{i}.states" for i in range(int(layers))]
     attention = [f"blocks.{i}.attn.probs" for i in range(int(layers))]
+    # what the transformer KD terms read (losses/transformer_taps.py), per block
+    model.transformer_taps = {
+        "embedding": "embedded",
+        "states": stages,
+        "scores": [f"blocks.{i}.attn.scores" for i in range(int(layers))],
+        "probs": attention,
+        "values": [f"blocks.{i}.attn.values" for i in range(int(layers))],
+        "heads": int(heads),
+    }
     return finish(model, input_shape, stages, embedding="pool", attention=attention)
