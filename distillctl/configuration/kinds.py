@@ -1,7 +1,8 @@
 """Does every part of a run fit the data's input kind? Checked before any run folder exists,
 from what each part declares (ArchFacts.kinds, TermFacts.kinds, ExplainerFacts.kinds,
-AugmentFacts.kinds, TransferFacts.mixes) and the kind the data source declares
-(SourceFacts.kind; a source whose kind only its data decides is checked when it is read).
+AugmentFacts.kinds through data/augment.build, TransferFacts.mixes against the kind's dtype)
+and the kind the data source declares (SourceFacts.kind; a source whose kind only its data
+decides is checked when it is read).
 Only the parts the stage uses are checked: `train teacher` on text data does not care about the
 default image student.
 """
@@ -108,15 +109,19 @@ def check(cfg: Any, specs: Any) -> None:
         _check(EXPLAINERS, str(cfg.explainer.name), f"explainer={cfg.explainer.name}", kind, data)
         baselines_fit(cfg, specs, kind, data)
     if "transfer" in uses:
-        from distillctl.data.augment import AUGMENTS
+        from distillctl.data import augment
+        from distillctl.inputs import kind as input_kind
 
-        for name, amount in dict(cfg.data.get("augment") or {}).items():
-            if name in AUGMENTS and float(amount) > 0:
-                _check(AUGMENTS, name, f"data.augment.{name}", kind, data)
+        augment.build(cfg.data.get("augment"), kind)  # the one check of augmentations' kinds
         mixing = TRANSFERS.facts(specs.distill.transfer).mixes if specs.distill else False
-        if kind == "text" and mixing and str(specs.distill.mix) != "none":
+        dtype = input_kind(kind).dtype
+        if mixing and str(specs.distill.mix) != "none" and dtype and not dtype.is_floating_point:
             raise ConfigError(
-                f"distill.mix={specs.distill.mix} mixes inputs, but token ids cannot be mixed",
-                "set distill.mix=none (text augmentation: data.augment.token_mask / "
-                "token_dropout / ngram)",
+                f"distill.mix={specs.distill.mix} mixes inputs, but {kind} inputs are integer "
+                f"({dtype}): token ids cannot be mixed",
+                "set distill.mix=none (data.augment's options for this data: "
+                + ", ".join(
+                    n for n in sorted(augment.AUGMENTS) if kind in augment.AUGMENTS.facts(n).kinds
+                )
+                + ")",
             )

@@ -126,8 +126,6 @@ class DataInfo:
     feature_names: list[str] = field(default_factory=list)
     normalise: tuple[list[float], list[float]] | None = None
     report: dict[str, Any] = field(default_factory=dict)
-    # texts: the tokenizer's file (data/tokens.py)
-    tokenizer: str | None = None
 
 
 def identity(data_cfg: Any) -> dict[str, Any]:
@@ -167,7 +165,6 @@ def info(data_cfg: Any, splits: Splits) -> DataInfo:
         feature_names=list(splits.feature_names),
         normalise=splits.normalise,
         report=dict(splits.report),
-        tokenizer=splits.tokenizer,
     )
 
 

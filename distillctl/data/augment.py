@@ -87,13 +87,6 @@ def noise(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     return x + float(amount) * torch.randn(x.shape, generator=gen, device=gen.device).to(x)
 
 
-def _droppable(x: torch.Tensor) -> torch.Tensor:
-    """Positions a text augmentation may change: real tokens, not [CLS], [SEP] or padding."""
-    from distillctl.inputs.text import kept_tokens, real_tokens
-
-    return real_tokens(x) & ~kept_tokens(x)
-
-
 def _draw(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.rand(x.shape, generator=gen, device=gen.device).to(x.device)
 
@@ -102,9 +95,9 @@ def _draw(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def token_mask(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     """Tang et al. (2019)'s masking: each word token becomes [MASK] with probability
     `amount` (their p_mask = 0.1)."""
-    from distillctl.inputs.text import MASK
+    from distillctl.inputs.text import MASK, word_tokens
 
-    hit = (_draw(x, gen) < amount) & _droppable(x)
+    hit = (_draw(x, gen) < amount) & word_tokens(x)
     return torch.where(hit, torch.full_like(x, MASK), x)
 
 
@@ -112,9 +105,9 @@ def token_mask(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Te
 def token_dropout(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     """Each word token is deleted (set to [PAD], which every text network ignores) with
     probability `amount`."""
-    from distillctl.inputs.text import PAD
+    from distillctl.inputs.text import PAD, word_tokens
 
-    hit = (_draw(x, gen) < amount) & _droppable(x)
+    hit = (_draw(x, gen) < amount) & word_tokens(x)
     return torch.where(hit, torch.full_like(x, PAD), x)
 
 
@@ -123,9 +116,9 @@ def ngram(x: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     """Tang et al. (2019)'s n-gram sampling: with probability `amount` (their p_ng = 0.25) a
     text keeps only one random n-gram of its words, n uniform in 1..5 ([CLS] and [SEP]
     stay)."""
-    from distillctl.inputs.text import PAD
+    from distillctl.inputs.text import PAD, word_tokens
 
-    words = _droppable(x)
+    words = word_tokens(x)
     n_words = words.sum(1)
     rows = len(x)
     device = gen.device

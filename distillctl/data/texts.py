@@ -17,6 +17,7 @@ import numpy as np
 
 from distillctl.data.splits import Splits, carve
 from distillctl.errors import RunError
+from distillctl.inputs.text import PAD
 
 SPLITS = ("train", "val", "test")
 # the identity keys every text source has besides its own
@@ -97,7 +98,7 @@ def split_rows(found: Texts, y: np.ndarray, cfg: Any) -> dict[str, np.ndarray]:
 
 
 def _lengths(ids: np.ndarray) -> dict[str, float]:
-    real = (ids != 0).sum(1)
+    real = (ids != PAD).sum(1)
     return {f"p{q}": float(np.percentile(real, q)) for q in (5, 50, 95)} | {"max": int(real.max())}
 
 

@@ -104,10 +104,10 @@ class TextTokenizer:
     @classmethod
     def trained(cls, texts: Sequence[str], cfg: Any, identity: dict[str, Any], data_dir: str):
         """The tokenizer of this data: read from the cache, or trained on `texts` (the training
-        split) and written there first."""
+        split) and written there first. Its options were checked with the data's
+        (check_options, the text sources' early check)."""
         from tokenizers import Tokenizer
 
-        check_options(cfg)
         path = Path(data_dir).expanduser() / "tokenizers" / f"{cache_key(identity)}.json"
         if path.is_file():
             try:

@@ -87,16 +87,15 @@ def agreement(
     a = a.reshape(len(a), -1).astype(np.float64)
     b = b.reshape(len(b), -1).astype(np.float64)
     keep = np.ones(a.shape, bool) if mask is None else np.asarray(mask, bool).reshape(a.shape)
+    functions = {
+        "spearman": spearman,
+        "topk": lambda x, y: _topk(x, y, max(1, math.ceil(top_k_fraction * len(x)))),
+        "sign": _sign,
+        "cosine": _cosine,
+    }
     rows: dict[str, list] = {name: [] for name in measures(signed)}
     for x, y, m in zip(a, b, keep):
         x, y = x[m], y[m]
-        k = max(1, math.ceil(top_k_fraction * len(x)))
-        functions = {
-            "spearman": spearman,
-            "topk": lambda x, y: _topk(x, y, k),  # noqa: B023 (used in this iteration only)
-            "sign": _sign,
-            "cosine": _cosine,
-        }
         for name in rows:
             rows[name].append(functions[name](x, y) if len(x) else float("nan"))
     return rows

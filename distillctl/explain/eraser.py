@@ -23,13 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from distillctl.inputs.text import PAD, kept_tokens, real_tokens
+from distillctl.inputs.text import PAD, word_tokens
 
 BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
-
-
-def word_tokens(ids: torch.Tensor) -> torch.Tensor:
-    return real_tokens(ids) & ~kept_tokens(ids)
 
 
 def top_tokens(scores: torch.Tensor, words: torch.Tensor, fraction: float) -> torch.Tensor:

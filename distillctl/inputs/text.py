@@ -16,7 +16,7 @@ import torch
 from distillctl.errors import ConfigError
 from distillctl.inputs import InputKind, register, single_features
 
-# the tokenizer's special tokens, in id order (data/text/tokenizer.py trains with them first)
+# the tokenizer's special tokens, in id order (data/tokens.py trains with them first)
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD, UNK, CLS, SEP, MASK = range(len(SPECIALS))
 
@@ -29,6 +29,12 @@ def real_tokens(ids: torch.Tensor) -> torch.Tensor:
 def kept_tokens(ids: torch.Tensor) -> torch.Tensor:
     """Positions an explanation's baseline and a removal keep: [CLS] and [SEP]."""
     return (ids == CLS) | (ids == SEP)
+
+
+def word_tokens(ids: torch.Tensor) -> torch.Tensor:
+    """The positions holding a text's words: real tokens that are not [CLS] or [SEP] (what an
+    augmentation may change and what ERASER ranks)."""
+    return real_tokens(ids) & ~kept_tokens(ids)
 
 
 def trimmed(ids: torch.Tensor) -> torch.Tensor:

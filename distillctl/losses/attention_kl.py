@@ -19,7 +19,8 @@ from torch import nn
 
 from distillctl.bounds import one_of
 from distillctl.losses import Step, Term, register
-from distillctl.losses.transformer_taps import declared, layer_map, masked_mean, same_heads
+from distillctl.losses.base import masked_mean
+from distillctl.losses.transformer_taps import declared, layer_map, same_heads
 
 
 def query_mask(step: Step, like: torch.Tensor) -> torch.Tensor:

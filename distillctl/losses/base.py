@@ -109,3 +109,10 @@ class SampleTerm(Term):
 def every_sample(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """`per_sample`'s answer for a term that applies to every sample."""
     return values, torch.ones_like(values, dtype=torch.bool)
+
+
+def masked_mean(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """The mean of `values` over the entries `keep` marks (broadcast to its shape): a padded
+    text's real tokens, or pairs of them."""
+    keep = keep.to(values.dtype).expand_as(values)
+    return (values * keep).sum() / keep.sum().clamp_min(1.0)

@@ -8,7 +8,6 @@ reference implementation taps. `student_layers` / `teacher_layers` override one 
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -25,6 +24,8 @@ Shape = tuple[int, ...]
 
 class FeatureTerm(Term):
     auto_layers = "last"  # what `auto` means for this method: its reference's tap
+    # its pair_loss takes the batch's attention mask (`mask=`) for per-token maps of texts
+    reads_mask = False
 
     def __init__(
         self, layers: Any = "auto", student_layers: Any = None, teacher_layers: Any = None
@@ -77,7 +78,7 @@ class FeatureTerm(Term):
         ]
 
     def forward(self, step: Step) -> torch.Tensor:
-        if step.mask is not None and "mask" in inspect.signature(self.pair_loss).parameters:
+        if step.mask is not None and self.reads_mask:
             pairs = enumerate(self.pairs(step))
             return sum(self.pair_loss(i, s, t, mask=step.mask) for i, (s, t) in pairs)
         return sum(self.pair_loss(i, s, t) for i, (s, t) in enumerate(self.pairs(step)))

@@ -21,6 +21,7 @@ from torch import nn
 
 from distillctl.errors import ConfigError
 from distillctl.losses import register
+from distillctl.losses.base import masked_mean
 from distillctl.losses.features import FeatureTerm, Shape, adapter
 
 CONV = {
@@ -61,6 +62,7 @@ def regressor_for(student: Shape, teacher: Shape, key: str) -> nn.Module:
 @register("fitnet")
 class FitNet(FeatureTerm):
     auto_layers = "middle"  # RepDistiller: hint_layer=2, the middle stage
+    reads_mask = True
 
     def __init__(
         self, regressor: bool = True, layers="auto", student_layers=None, teacher_layers=None
@@ -96,6 +98,4 @@ class FitNet(FeatureTerm):
             if teacher.shape[-2] != length:
                 return F.mse_loss(fitted, teacher)
             keep = (mask[:, :, None] & mask[:, None, :])[:, None]  # (B, 1, L, L)
-        keep = keep.to(teacher.dtype)
-        squared = (fitted - teacher).pow(2) * keep
-        return squared.sum() / (keep.sum() * teacher.shape[1]).clamp_min(1.0)
+        return masked_mean((fitted - teacher).pow(2), keep)

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from distillctl.losses import Shapes, Step, Term, register
-from distillctl.losses.transformer_taps import declared, layer_map, masked_mean
+from distillctl.losses.base import masked_mean
+from distillctl.losses.transformer_taps import declared, layer_map
 
 
 @register("hidden_mse", kinds=("text",), archs=("transformer",))

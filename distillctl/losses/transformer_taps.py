@@ -1,13 +1,12 @@
 """What the transformer KD terms share: the layers a transformer declares for them
 (`model.transformer_taps`: the embedding output and, per block, hidden states, masked scaled
 attention scores, attention probabilities and values), the teacher-to-student layer mapping
-of TinyBERT, and a mean over a text's real positions."""
+of TinyBERT."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
 from distillctl.errors import ConfigError
@@ -61,9 +60,3 @@ def same_heads(student: dict, teacher: dict, key: str) -> None:
             f"heads and the teacher {teacher['heads']}",
             "give the student the teacher's number of heads (student.heads=...)",
         )
-
-
-def masked_mean(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """The mean of `values` over the entries `keep` marks (broadcast to its shape)."""
-    keep = keep.to(values.dtype).expand_as(values)
-    return (values * keep).sum() / keep.sum().clamp_min(1.0)

@@ -12,13 +12,13 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from distillctl.bounds import HALF_OPEN_UNIT, POSITIVE_INT
+from distillctl.inputs.text import real_tokens
 from distillctl.models import register
 from distillctl.models.text_blocks import (
     TOKEN_EMBEDDING,
     ChannelsFirst,
     expect_text,
     finish,
-    padding_mask,
 )
 
 
@@ -34,7 +34,7 @@ class BiLSTM(nn.Module):
         self.head = nn.Linear(fc, classes)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        lengths = padding_mask(ids).sum(1).clamp_min(1).cpu()
+        lengths = real_tokens(ids).sum(1).clamp_min(1).cpu()
         packed = pack_padded_sequence(
             self.embed(ids), lengths, batch_first=True, enforce_sorted=False
         )

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from distillctl.bounds import NON_NEGATIVE_INT, POSITIVE_INT
+from distillctl.inputs.text import real_tokens
 from distillctl.models import register
 from distillctl.models.text_blocks import (
     TOKEN_EMBEDDING,
@@ -17,7 +18,6 @@ from distillctl.models.text_blocks import (
     MaskedMean,
     expect_text,
     finish,
-    padding_mask,
 )
 
 
@@ -35,7 +35,7 @@ class BagOfWords(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids)
         self.states(x)  # a tap point: per-token embeddings (B, d, L)
-        return self.head(self.hidden(self.pool(x, padding_mask(ids))))
+        return self.head(self.hidden(self.pool(x, real_tokens(ids))))
 
 
 @register(

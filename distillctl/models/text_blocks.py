@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from distillctl.inputs.text import PAD
 from distillctl.models import ShapeError
 from distillctl.models.stages import declare
 
@@ -31,10 +30,6 @@ def expect_text(arch: str, input_shape: tuple[int, ...], vocab_size) -> tuple[in
             "choose a network for this data (cnn, cnn1d, mlp, ...)",
         )
     return int(vocab_size), int(input_shape[0])
-
-
-def padding_mask(ids: torch.Tensor) -> torch.Tensor:
-    return ids != PAD
 
 
 class ChannelsFirst(nn.Module):

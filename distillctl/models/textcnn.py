@@ -13,13 +13,13 @@ import torch
 from torch import nn
 
 from distillctl.bounds import HALF_OPEN_UNIT, POSITIVE_INT
+from distillctl.inputs.text import real_tokens
 from distillctl.models import register
 from distillctl.models.text_blocks import (
     TOKEN_EMBEDDING,
     MaskedMax,
     expect_text,
     finish,
-    padding_mask,
 )
 
 
@@ -48,7 +48,7 @@ class TextCNN(nn.Module):
         self.head = nn.Linear(filters * len(kernels), classes)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        mask = padding_mask(ids)
+        mask = real_tokens(ids)
         x = self.embed(ids).transpose(1, 2)  # (B, d, L)
         pooled = [pool(conv(x), mask) for conv, pool in zip(self.convs, self.pools)]
         return self.head(self.drop(self.features(*pooled)))

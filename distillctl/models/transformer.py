@@ -14,6 +14,7 @@ from torch import nn
 
 from distillctl.bounds import HALF_OPEN_UNIT, POSITIVE_INT, one_of
 from distillctl.errors import ConfigError
+from distillctl.inputs.text import real_tokens
 from distillctl.models import register
 from distillctl.models.text_blocks import (
     POOLS,
@@ -21,7 +22,6 @@ from distillctl.models.text_blocks import (
     ChannelsFirst,
     expect_text,
     finish,
-    padding_mask,
 )
 
 
@@ -81,7 +81,7 @@ class TextTransformer(nn.Module):
         self.head = nn.Linear(d_model, classes)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        mask = padding_mask(ids)
+        mask = real_tokens(ids)
         positions = torch.arange(ids.shape[1], device=ids.device)
         x = self.drop(self.embed(ids) + self.position(positions)[None])
         self.embedded(x)

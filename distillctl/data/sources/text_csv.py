@@ -17,6 +17,14 @@ from distillctl.data.tokens import check_options
 from distillctl.errors import RunError
 
 
+def json_lines(path: Path) -> bool:
+    return path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+
+
+def delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+
+
 def decoded(path: Path) -> str:
     """The file as text; bytes that are not UTF-8 are named by line."""
     if not path.is_file():
@@ -38,7 +46,7 @@ def records(path: Path) -> tuple[list[str], list[dict[str, str]], list[str]]:
     import io
 
     text = decoded(path)
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+    if json_lines(path):
         rows, where = [], []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -56,8 +64,7 @@ def records(path: Path) -> tuple[list[str], list[dict[str, str]], list[str]]:
             where.append(f"line {number}")
         columns = list(dict.fromkeys(k for row in rows for k in row))
         return columns, rows, where
-    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(path))
     try:
         table = list(reader)
     except csv.Error as exc:
@@ -87,14 +94,13 @@ def header(path: Path) -> list[str]:
         for line in f:
             if not line.strip():
                 continue
-            if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+            if json_lines(path):
                 try:
                     first = json.loads(line)
                 except json.JSONDecodeError:
                     return []  # named by line when the file is read
                 return list(first) if isinstance(first, dict) else []
-            delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-            return [h.strip() for h in next(csv.reader([line], delimiter=delimiter))]
+            return [h.strip() for h in next(csv.reader([line], delimiter=delimiter(path)))]
     return []
 
 

@@ -44,16 +44,23 @@ def data_file(root: Path, part: str) -> Path:
     raise RunError(f"data.root={root} has no WordNet data file data.{part}", HOW)
 
 
+def parts_of(cfg) -> list[str]:
+    parts = [str(p) for p in (cfg.get("parts") or ["noun"])]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ConfigError(f"data.parts names {unknown}", f"choose from {list(PARTS)}")
+    return parts
+
+
 def check_early(cfg) -> None:
-    """Before any run folder: the tokenizer's options, and the data files where data.root
-    says they are."""
+    """Before any run folder (and before the data is read, by data.check_given): the
+    tokenizer's options, data.parts, and the data files where data.root says they are."""
     check_options(cfg)
     root = Path(str(cfg.root)).expanduser()
     if not root.is_dir():
         raise RunError(f"data.root={root} does not exist", HOW)
-    for part in [str(p) for p in (cfg.get("parts") or ["noun"])]:
-        if part in PARTS:
-            data_file(root, part)
+    for part in parts_of(cfg):
+        data_file(root, part)
 
 
 def parse_line(line: str, path: Path, number: int) -> tuple[str, str] | None:
@@ -75,15 +82,9 @@ def parse_line(line: str, path: Path, number: int) -> tuple[str, str] | None:
 
 
 def read_glosses(cfg) -> Texts:
-    root = Path(str(cfg.root)).expanduser()
-    if not root.is_dir():
-        raise RunError(f"data.root={root} does not exist", HOW)
-    parts = [str(p) for p in (cfg.get("parts") or ["noun"])]
-    unknown = sorted(set(parts) - set(PARTS))
-    if unknown:
-        raise ConfigError(f"data.parts names {unknown}", f"choose from {list(PARTS)}")
+    root = Path(str(cfg.root)).expanduser()  # checked by check_early
     found = Texts(texts=[], labels=[])
-    for part in parts:
+    for part in parts_of(cfg):
         path = data_file(root, part)
         with open(path, encoding="utf-8", errors="replace") as f:
             for number, line in enumerate(f, start=1):

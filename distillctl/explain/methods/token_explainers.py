@@ -24,7 +24,7 @@ from distillctl.bounds import POSITIVE_INT, one_of
 from distillctl.errors import ConfigError
 from distillctl.explain import baseline, register
 from distillctl.explain.methods.captum_explainers import chunked
-from distillctl.inputs.text import MASK, PAD
+from distillctl.inputs.text import MASK, real_tokens
 
 
 def embedding_layer(model: nn.Module) -> nn.Module:
@@ -63,7 +63,7 @@ def layer_integrated_gradients(model: nn.Module, inputs, targets, background, cf
             n_steps=int(cfg.n_steps),
             internal_batch_size=int(cfg.internal_batch_size),
         )
-        return attributions.sum(-1) * (x != PAD)  # per token; padding is nothing
+        return attributions.sum(-1) * real_tokens(x)  # per token; padding is nothing
 
     return chunked(explain, inputs, targets, int(cfg.batch_size)).float()
 
