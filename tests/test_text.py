@@ -139,7 +139,7 @@ def test_only_the_parts_a_stage_uses_are_checked(tmp_path):
 
 
 def test_a_teacher_of_another_tokenizer_is_refused(tmp_path):
-    from distillctl.stages.distill import check_teacher_fits
+    from distillctl.stages.teacher import check_teacher_fits
 
     meta = {"data": {"name": "x"}, "num_classes": 2, "tokenizer_sha256": "a" * 64}
     check_teacher_fits(meta, {"name": "x"}, 2, tmp_path / "t.ckpt", "a" * 64)

@@ -186,7 +186,9 @@ def architectures(cfg: DictConfig) -> None:
     """Each role's architecture: its options against the rules it declares (ArchFacts.options),
     and what it checks from the config alone (ArchFacts.early: a user's class imports, a timm
     name exists)."""
-    from distillctl.models import MODELS, check_options
+    from distillctl.models import MODELS, NON_BUILD_KEYS, check_options
+    from distillctl.models.init_from_teacher import check_choice
+    from distillctl.registry import checked_options
 
     for role in ("teacher", "student"):
         spec = cfg.get(role)
@@ -195,6 +197,11 @@ def architectures(cfg: DictConfig) -> None:
             continue
         node = plain(spec)
         check_options(str(arch), node, role)
+        check_choice(node, role)
+        if arch in MODELS:  # an option the builder does not take, before any run folder
+            builder = MODELS.get(str(arch))
+            given = {k: v for k, v in node.items() if k not in NON_BUILD_KEYS}
+            checked_options(builder, given, role, f"the '{arch}' architecture")
         early = MODELS.facts(str(arch), f"{role} architecture").early
         if early is not None:
             early(node, role)

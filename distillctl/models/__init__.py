@@ -48,8 +48,10 @@ MODELS: Registry[Callable[..., nn.Module]] = Registry(
     "architecture", package=__name__, facts=ArchFacts
 )
 register = MODELS.register
+# the student option naming the teacher blocks it starts from (models/init_from_teacher.py)
+INIT_KEY = "init_from_teacher"
 # keys of a teacher/student config that are not arguments of the builder
-NON_BUILD_KEYS = frozenset({"arch", "ckpt"})
+NON_BUILD_KEYS = frozenset({"arch", "ckpt", INIT_KEY})
 
 
 def check_options(arch: str, given: dict[str, Any], role: str) -> None:

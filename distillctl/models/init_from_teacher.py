@@ -15,8 +15,40 @@ import torch
 from torch import nn
 
 from distillctl.errors import ConfigError
+from distillctl.models import INIT_KEY
 
-KEY = "student.init_from_teacher"
+KEY = f"student.{INIT_KEY}"
+
+
+# the networks whose blocks a student can start from (embed, position, blocks, norm, head)
+INITIALISABLE = ("transformer",)
+
+
+def check_choice(node: dict, role: str) -> None:
+    """`<role>.init_from_teacher` from the config alone, before any run folder: a student's
+    option, on a network with blocks, naming `every_other` or teacher block indices."""
+    chosen = node.get(INIT_KEY)
+    if chosen is None:
+        return
+    if role != "student":
+        raise ConfigError(
+            f"{role}.{INIT_KEY}={chosen}: only a student starts from a teacher's weights",
+            f"drop {role}.{INIT_KEY}",
+        )
+    arch = str(node.get("arch"))
+    if arch not in INITIALISABLE:
+        raise ConfigError(
+            f"{KEY} copies a transformer's blocks, but student={arch} has none",
+            f"use student={' or student='.join(INITIALISABLE)}, or drop {KEY}",
+        )
+    listed = isinstance(chosen, (list, tuple)) and len(chosen) > 0
+    if chosen != "every_other" and not (
+        listed and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in chosen)
+    ):
+        raise ConfigError(
+            f"{KEY}={chosen} is neither every_other nor a list of teacher block indices",
+            f"write {KEY}=[0,2,4] (one teacher block per student block) or {KEY}=every_other",
+        )
 
 
 def chosen_layers(spec: Any, student_depth: int, teacher_depth: int) -> list[int]:

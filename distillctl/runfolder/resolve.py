@@ -16,8 +16,12 @@ def describe_data(identity: dict[str, Any] | None) -> str:
 
 def architecture(model_spec: dict[str, Any] | None) -> dict[str, Any]:
     """What makes two teacher configs the same network: arch and its options, not the class
-    count (checked against the data separately) nor the checkpoint path."""
-    return {k: v for k, v in (model_spec or {}).items() if k not in ("ckpt", "num_classes")}
+    count (checked against the data separately), the checkpoint path, nor where its initial
+    weights came from."""
+    from distillctl.models import NON_BUILD_KEYS
+
+    skipped = (NON_BUILD_KEYS - {"arch"}) | {"num_classes"}
+    return {k: v for k, v in (model_spec or {}).items() if k not in skipped}
 
 
 def describe_arch(model_spec: dict[str, Any] | None) -> str:

@@ -12,6 +12,7 @@ from distillctl import data as data_registry
 from distillctl.configuration.parts import ModelSpec
 from distillctl.errors import ConfigError, DistillctlError, RunError, exit_with, report_error
 from distillctl.io import atomic_write_text
+from distillctl.models import INIT_KEY
 from distillctl.runfolder.naming import make_folder
 from distillctl.runfolder.record import RunRecord, is_rank_zero
 from distillctl.runfolder.record import load as load_record
@@ -124,12 +125,14 @@ def resume_checkpoint(cfg: DictConfig, run_dir: Path) -> Path | None:
     return None
 
 
-def build_model(cfg: DictConfig, spec: ModelSpec, role: str, info: Any):
+def build_model(cfg: DictConfig, spec: ModelSpec, role: str, info: Any, teacher: Any = None):
     """The `teacher` or `student` network (`spec`), checked against the data (`info`: its
     DataInfo; a network for another input kind is one message naming both).
 
     Its initial weights come from the `role` stream of the seed, reseeded here, so they are the
-    same in `train student`, `distill student` (any recipe) and `run`: the matched baseline."""
+    same in `train student`, `distill student` (any recipe) and `run`: the matched baseline.
+    With `student.init_from_teacher`, the `teacher`'s chosen blocks then replace them
+    (models/init_from_teacher.py)."""
     from distillctl.configuration.kinds import architecture_fits
     from distillctl.models import create_model
 
@@ -142,4 +145,12 @@ def build_model(cfg: DictConfig, spec: ModelSpec, role: str, info: Any):
             f"drop the {role}.num_classes override (it follows data.num_classes)",
         )
     seed_stream(int(cfg.seed), role)
-    return create_model(spec.node(num_classes), input_shape, role=role)
+    model = create_model(spec.node(num_classes), input_shape, role=role)
+    chosen = spec.options.get(INIT_KEY)
+    if chosen is not None:
+        from distillctl.console import say
+        from distillctl.models.init_from_teacher import initialise_from
+
+        layers = initialise_from(model, teacher, chosen)
+        say(f"the student starts from the teacher's embeddings and blocks {layers}")
+    return model

@@ -11,49 +11,14 @@ from omegaconf import DictConfig
 from distillctl.configuration.plain import plain
 from distillctl.configuration.specs import DistillSpec, Specs
 from distillctl.console import say
-from distillctl.errors import ConfigError, RunError
+from distillctl.errors import ConfigError
 from distillctl.losses.teacher_cache import TeacherCache, decide
+from distillctl.models import INIT_KEY
 from distillctl.runfolder.record import RunRecord
-from distillctl.runfolder.resolve import architecture, describe_arch
-from distillctl.runfolder.results import data_facts, model_meta, write_results
-from distillctl.runfolder.teacher_source import NONE, TeacherSource
-from distillctl.runfolder.weights import load_teacher
+from distillctl.runfolder.results import model_meta, write_results
+from distillctl.stages import teacher as stage_teacher
 from distillctl.stages.common import build_model, resume_checkpoint
 from distillctl.train.seeding import seed_stream
-
-
-def check_teacher_fits(
-    meta: dict[str, Any],
-    identity: dict[str, Any],
-    num_classes: int,
-    ckpt: Path,
-    tokenizer_sha: str | None = None,
-) -> None:
-    """A teacher trained on other data (or other splits of it) would leak or mislead."""
-    trained_on = meta.get("data") or {}
-    if trained_on != identity:
-        differ = sorted(
-            k for k in set(trained_on) | set(identity) if trained_on.get(k) != identity.get(k)
-        )
-        raise RunError(
-            f"teacher {ckpt} was trained on data '{trained_on.get('name')}' but this run uses "
-            f"'{identity.get('name')}' (differs in: {', '.join(differ)})",
-            f"distil on the teacher's data (data={trained_on.get('name')}) or train a teacher "
-            f"on this data: `distillctl train teacher data={identity.get('name')}`",
-        )
-    made_with, ours = meta.get("tokenizer_sha256"), tokenizer_sha
-    if made_with and ours and made_with != ours:
-        raise RunError(
-            f"teacher {ckpt} was trained on token ids of another tokenizer (sha256 "
-            f"{made_with[:12]} vs this data's {ours[:12]}): its inputs would mean other words",
-            "distil with the teacher's tokenizer (keep paths.data_dir/tokenizers from its run), "
-            "or train the teacher again on this data",
-        )
-    if int(meta["num_classes"]) != num_classes:
-        raise RunError(
-            f"teacher {ckpt} predicts {meta['num_classes']} classes but the data has {num_classes}",
-            "use a teacher trained on this data",
-        )
 
 
 def teacher_accuracy(teacher, data, cfg: DictConfig) -> dict[str, float]:
@@ -119,45 +84,21 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     data, info = data_registry.build(cfg)
     transfer = transfer_set.apply(cfg, specs.distill, data, info)  # before the split is read
     record.update(transfer=transfer)
-    identity = info.identity
     record.update(data_report=info.report, num_classes=info.num_classes)
-    wanted = specs.teacher.node(info.num_classes)
-    # a resumed run keeps the teacher it started with, even if a newer one exists now
-    recorded = record.data.get("teacher_ckpt")
-    teacher_source = TeacherSource.parse(recorded) if recorded else specs.teacher_source
-    weights, teacher_run = teacher_source.resolve(cfg.paths.output_root, identity, wanted)
-    source = teacher_source.recorded(weights)
-    ckpt = weights if weights is not None else NONE
-    say(f"teacher: {ckpt}")
-    record.update(teacher_ckpt=source)
-    if teacher_run is not None:
-        record.add_parent("teacher", teacher_run)
-    teacher, teacher_meta = load_teacher(ckpt, wanted, info.input_shape, info.num_classes, identity)
-    tokenizer = data_facts(info).get("tokenizer_sha256")
-    check_teacher_fits(teacher_meta, identity, info.num_classes, ckpt, tokenizer)
-    if architecture(teacher_meta["model"]) != architecture(wanted):
-        raise RunError(
-            f"teacher checkpoint {ckpt} is a {describe_arch(teacher_meta['model'])} but the "
-            f"config asks for teacher={describe_arch(wanted)}",
-            f"pass teacher={teacher_meta['model']['arch']} with the checkpoint's options, or a "
-            "checkpoint of the configured teacher",
-        )
-    if tuple(teacher_meta["input_shape"]) != info.input_shape:
-        raise RunError(
-            f"teacher {ckpt} takes inputs of shape {teacher_meta['input_shape']} but "
-            f"the data gives {list(info.input_shape)}",
-            "use a teacher for this data",
-        )
+    loaded = stage_teacher.load(cfg, specs, info, record)
+    teacher, teacher_meta, source = loaded.model, loaded.meta, loaded.source
     seen = teacher_accuracy(teacher, data, cfg)
     record.update(teacher_eval=seen)
     say(
         f"the teacher ({teacher_meta['model']['arch']}, {teacher_meta['stage']}) on this data: "
         f"validation accuracy {seen['val_acc']:.4f}, test accuracy {seen['test_acc']:.4f}"
     )
-    student = build_model(cfg, specs.student, "student", info)
+    student = build_model(cfg, specs.student, "student", info, teacher)
     meta = model_meta(cfg, specs.student, "student", info, "distill_student")
     meta["teacher_ckpt"] = source
     meta["teacher_model"] = teacher_meta["model"]
+    if specs.student.options.get(INIT_KEY) is not None:
+        meta[INIT_KEY] = specs.student.options[INIT_KEY]
     meta["loss"] = specs.recipe.name
     meta["transfer"] = transfer
     if recipe.needs_index:

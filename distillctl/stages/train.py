@@ -9,8 +9,10 @@ from omegaconf import DictConfig
 from distillctl.configuration.parts import OptimSpec
 from distillctl.configuration.specs import Specs
 from distillctl.console import say
+from distillctl.models import INIT_KEY
 from distillctl.runfolder.record import RunRecord
 from distillctl.runfolder.results import model_meta, write_results
+from distillctl.stages import teacher as stage_teacher
 from distillctl.stages.common import build_model, resume_checkpoint
 
 
@@ -28,9 +30,17 @@ def _train(role: str, cfg: DictConfig, specs: Specs, run_dir: Path, record: RunR
     smoothing = label_smoothing(specs.recipe)
     data, info = data_registry.build(cfg)
     spec = getattr(specs, role)
-    model = build_model(cfg, spec, role, info)
+    record.update(data_report=info.report, num_classes=info.num_classes)
+    teacher = None
+    if spec.options.get(INIT_KEY) is not None:  # a student starting from its teacher's blocks
+        loaded = stage_teacher.load(cfg, specs, info, record)
+        teacher = loaded.model
+    model = build_model(cfg, spec, role, info, teacher)
     meta = model_meta(cfg, spec, role, info, record.data["stage"])
-    record.update(model=meta["model"], data_report=info.report, num_classes=info.num_classes)
+    if teacher is not None:
+        meta["teacher_ckpt"] = loaded.source
+        meta[INIT_KEY] = spec.options[INIT_KEY]
+    record.update(model=meta["model"])
     say(f"training the {role} ({spec.arch}) on {info.name} {info.sizes} -> {run_dir}")
     module = Classifier(
         model, info.num_classes, stage_optim(specs, role), meta, label_smoothing=smoothing
