@@ -22,6 +22,10 @@ from distillctl.configuration.overrides import register_resolvers
 # gain nothing from intra-op threads anyway).
 THREADS = "1"
 os.environ["OMP_NUM_THREADS"] = THREADS
+# tests never use the network: Hugging Face names resolve from folders (and the cache) only,
+# here and in every CLI a test starts (set before transformers or datasets is imported)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
 torch.set_num_threads(int(THREADS))
 
 # 1 epoch of 2 batches, small explanations: every stage end to end in about a second.

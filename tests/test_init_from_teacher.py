@@ -44,7 +44,11 @@ def test_every_other_takes_blocks_0_2_4():
     [
         ([0, 2, 9], dict(layers=3), r"block\(s\) \[9\] are beyond the teacher's 6"),
         ([0, 2], dict(layers=3), "names 2 teacher blocks for a student of 3"),
-        ([0, 2, 4], dict(layers=3, d_model=16, heads=4, ffn=64), r"embed.weight is \(50, 16\) but"),
+        (
+            [0, 2, 4],
+            dict(layers=3, d_model=16, heads=4, ffn=64),
+            r"embed.weight is \(50, 16\) but the teacher's embed.weight is \(50, 32\)",
+        ),
     ],
 )
 def test_what_does_not_fit_is_one_message_naming_it(spec, student, message):

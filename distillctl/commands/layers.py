@@ -35,7 +35,13 @@ def list_layers(overrides: list[str]) -> None:
     console = Console(width=140)
     for role in roles_named(overrides):
         # the class count from the data (a user's table has it counted, not typed)
-        model = create_model(parse_model(cfg[role]).node(splits.num_classes), shape, role=role)
+        model = create_model(
+            parse_model(cfg[role]).node(
+                splits.num_classes, (splits.report or {}).get("vocab_size")
+            ),
+            shape,
+            role=role,
+        )
         shapes = output_shapes(model, shape)
         from distillctl.models.stages import NAMED
 

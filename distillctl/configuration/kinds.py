@@ -91,6 +91,7 @@ def check(cfg: Any, specs: Any) -> None:
     from distillctl.data.transfer import TRANSFERS
     from distillctl.explain import EXPLAINERS
     from distillctl.losses import TERMS
+    from distillctl.models import MODELS
 
     kind = data_kind(cfg)
     if kind is None:
@@ -101,6 +102,9 @@ def check(cfg: Any, specs: Any) -> None:
         node = cfg.get(role)
         if role in uses and node is not None and node.get("arch") is not None:
             architecture_fits(str(node.arch), kind, role, data)
+            fits = MODELS.facts(str(node.arch)).fits_data if node.arch in MODELS else None
+            if fits is not None:
+                fits(dict(node), cfg, role)
     if "loss" in uses and specs.recipe is not None:
         for term in specs.recipe.terms:
             _check(TERMS, term.name, f"loss={term.name}", kind, data)

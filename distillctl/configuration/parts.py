@@ -108,11 +108,15 @@ class ModelSpec:
     arch: str
     options: Mapping[str, Any]
 
-    def node(self, num_classes: int | None = None) -> dict[str, Any]:
-        """What the builder is called with (create_model), with the data's class count."""
+    def node(self, num_classes: int | None = None, vocab_size: int | None = None) -> dict[str, Any]:
+        """What the builder is called with (create_model), with the data's class count and,
+        for a text network whose vocabulary the config leaves open (a model's tokenizer),
+        the data's vocabulary size."""
         node = {"arch": self.arch, **self.options}
         if num_classes is not None:
             node["num_classes"] = int(num_classes)
+        if vocab_size is not None and "vocab_size" in node and node["vocab_size"] is None:
+            node["vocab_size"] = int(vocab_size)
         return node
 
 

@@ -127,6 +127,11 @@ class DataInfo:
     normalise: tuple[list[float], list[float]] | None = None
     report: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def vocab_size(self) -> int | None:
+        """A text data set's vocabulary (its tokenizer's), None for other kinds."""
+        return self.report.get("vocab_size") if isinstance(self.report, dict) else None
+
 
 def identity(data_cfg: Any) -> dict[str, Any]:
     """The source's declared identity keys with their values: two configs with equal identities

@@ -21,7 +21,7 @@ from distillctl.inputs.text import PAD
 
 SPLITS = ("train", "val", "test")
 # the identity keys every text source has besides its own
-TOKENIZER_KEYS = ("tokenizer", "vocab_size", "max_length", "lowercase")
+TOKENIZER_KEYS = ("tokenizer", "tokenizer_from", "vocab_size", "max_length", "lowercase")
 
 
 @dataclass
@@ -39,6 +39,34 @@ class Texts:
     rationale: list[list[int]] | None = None
     # where each sample came from, to name in messages ("line 12")
     where: list[str] = field(default_factory=list)
+
+
+def subsample(found: Texts, size, seed: int) -> Texts:
+    """A stratified `size` of the samples (all when null), before the splits are carved (a
+    source's own split of each sample goes with it)."""
+    if size is None or int(size) >= len(found.texts):
+        return found
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(found.labels)
+    kept_classes = {c for c in set(found.labels) if (labels == c).sum() >= 2}
+    rows = np.asarray([i for i, c in enumerate(found.labels) if c in kept_classes])
+    _, chosen = train_test_split(
+        rows, test_size=int(size), random_state=seed, stratify=labels[rows]
+    )
+    chosen = np.sort(chosen)
+
+    def pick(values):
+        return None if values is None else [values[i] for i in chosen]
+
+    return Texts(
+        texts=pick(found.texts),
+        labels=pick(found.labels),
+        pairs=pick(found.pairs),
+        split=pick(found.split),
+        rationale=pick(found.rationale),
+        where=pick(found.where) if found.where else [],
+    )
 
 
 def check_texts(found: Texts, source: str) -> None:

@@ -25,7 +25,9 @@ from distillctl.errors import ConfigError, RunError
 from distillctl.inputs.text import CLS, PAD, SEP, SPECIALS
 from distillctl.io import atomic_write_bytes
 
-KINDS = ("wordpiece", "bpe")
+# trained on the training split, or `model`: the one that came with a Hugging Face model
+# (data.tokenizer_from, data/model_tokenizer.py)
+KINDS = ("wordpiece", "bpe", "model")
 
 
 def check_options(cfg: Any) -> None:
@@ -33,7 +35,7 @@ def check_options(cfg: Any) -> None:
     kind = str(cfg.get("tokenizer", "wordpiece"))
     if kind not in KINDS:
         raise ConfigError(
-            f"data.tokenizer={kind} is not a tokenizer", f"choose {' or '.join(KINDS)}"
+            f"data.tokenizer={kind} is not a tokenizer", f"choose one of: {', '.join(KINDS)}"
         )
     length = int(cfg.get("max_length", 0))
     if length < 3:
@@ -41,7 +43,16 @@ def check_options(cfg: Any) -> None:
             f"data.max_length={length} cannot hold a token between [CLS] and [SEP]",
             "set data.max_length to at least 3 (e.g. 64)",
         )
-    vocab = int(cfg.get("vocab_size", 0))
+    if kind == "model":
+        if not cfg.get("tokenizer_from"):
+            raise ConfigError(
+                "data.tokenizer=model takes the tokenizer of a Hugging Face model, but "
+                "data.tokenizer_from names none",
+                "use teacher=hf teacher.name=<model> (data.tokenizer_from follows it), or give "
+                "data.tokenizer_from=<hub id or folder>",
+            )
+        return  # its vocabulary is the model's
+    vocab = int(cfg.get("vocab_size") or 0)
     if vocab <= len(SPECIALS) + 1:
         raise ConfigError(
             f"data.vocab_size={vocab} leaves no room for words beside the {len(SPECIALS)} special "
@@ -74,13 +85,15 @@ def _train(texts: Iterable[str], kind: str, vocab_size: int, lowercase: bool):
 
 
 def _with_template(tok: Any, max_length: int) -> Any:
+    """[CLS] text [SEP] around a trained tokenizer's texts (a model's keeps its own)."""
     from tokenizers import processors
 
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", CLS), ("[SEP]", SEP)],
-    )
+    if tok.post_processor is None:
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]",
+            pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", CLS), ("[SEP]", SEP)],
+        )
     tok.enable_truncation(int(max_length))
     tok.no_padding()
     return tok
@@ -109,6 +122,11 @@ class TextTokenizer:
         from tokenizers import Tokenizer
 
         path = Path(data_dir).expanduser() / "tokenizers" / f"{cache_key(identity)}.json"
+        if str(cfg.tokenizer) == "model":  # renumbered again each time: it is deterministic
+            from distillctl.data.model_tokenizer import renumbered_file
+
+            renumbered_file(str(cfg.tokenizer_from), path)
+            return cls(Tokenizer.from_file(str(path)), path, int(cfg.max_length))
         if path.is_file():
             try:
                 return cls(Tokenizer.from_file(str(path)), path, int(cfg.max_length))

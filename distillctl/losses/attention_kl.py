@@ -20,7 +20,7 @@ from torch import nn
 from distillctl.bounds import one_of
 from distillctl.losses import Step, Term, register
 from distillctl.losses.base import masked_mean
-from distillctl.losses.transformer_taps import declared, layer_map, same_heads
+from distillctl.losses.transformer_taps import declared, layer_map, provided, same_heads
 
 
 def query_mask(step: Step, like: torch.Tensor) -> torch.Tensor:
@@ -36,7 +36,7 @@ def kl_rows(teacher: torch.Tensor, student: torch.Tensor, rows: torch.Tensor) ->
     return masked_mean(kl.unsqueeze(-1), rows)
 
 
-@register("attention_kl", kinds=("text",), archs=("transformer",), form=one_of("mse", "kl"))
+@register("attention_kl", kinds=("text",), archs=("transformer", "hf"), form=one_of("mse", "kl"))
 class AttentionTransfer(Term):
     def __init__(self, form: str = "kl", layer_map="uniform"):
         super().__init__()
@@ -49,8 +49,10 @@ class AttentionTransfer(Term):
         if self.form == "kl":  # MiniLM: the last block of each
             self.pairs_ = [(s["probs"][-1], t["probs"][-1])]
             return
-        chosen = layer_map(self.spec, len(s["scores"]), len(t["scores"]), self.key)
-        self.pairs_ = [(s["scores"][m], t["scores"][g]) for m, g in enumerate(chosen)]
+        s_scores = provided(s, "scores", "student", self.key)
+        t_scores = provided(t, "scores", "teacher", self.key)
+        chosen = layer_map(self.spec, len(s_scores), len(t_scores), self.key)
+        self.pairs_ = [(s_scores[m], t_scores[g]) for m, g in enumerate(chosen)]
 
     def tapped(self) -> tuple[list[str], list[str]]:
         return [s for s, _ in self.pairs_], [t for _, t in self.pairs_]

@@ -19,7 +19,7 @@ from distillctl.losses.base import masked_mean
 from distillctl.losses.transformer_taps import declared, layer_map
 
 
-@register("hidden_mse", kinds=("text",), archs=("transformer",))
+@register("hidden_mse", kinds=("text",), archs=("transformer", "hf"))
 class HiddenMSE(Term):
     def __init__(self, layer_map="uniform", embedding: bool = True):
         super().__init__()

@@ -60,3 +60,16 @@ def same_heads(student: dict, teacher: dict, key: str) -> None:
             f"heads and the teacher {teacher['heads']}",
             "give the student the teacher's number of heads (student.heads=...)",
         )
+
+
+def provided(taps: dict, what: str, role: str, key: str) -> list[str]:
+    """The declared layers of one kind (`scores`, `values`), or one message where the network
+    cannot expose them (transformers returns neither)."""
+    if not taps.get(what):
+        raise ConfigError(
+            f"{key} reads the attention {what} of each block, and the {role} declares none "
+            "(a Hugging Face model returns attention probabilities and hidden states only)",
+            "use attention_kl with form=kl (probabilities) or hidden_mse for it, or a "
+            f"distillctl transformer {role}",
+        )
+    return taps[what]

@@ -42,6 +42,9 @@ class ArchFacts:
     early: Callable[[dict, str], None] | None = None
     # built by another library or the user's code: no one network to compare weights with
     external: bool = False
+    # a check of the role's node against the whole config (its data), before any run folder,
+    # for the stages that use the role: (node, cfg, role) -> None or a ConfigError
+    fits_data: Callable[[dict, Any, str], None] | None = None
 
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry(

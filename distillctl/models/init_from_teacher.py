@@ -21,7 +21,7 @@ KEY = f"student.{INIT_KEY}"
 
 
 # the networks whose blocks a student can start from (embed, position, blocks, norm, head)
-INITIALISABLE = ("transformer",)
+INITIALISABLE = ("transformer", "hf")
 
 
 def check_choice(node: dict, role: str) -> None:
@@ -73,34 +73,48 @@ def chosen_layers(spec: Any, student_depth: int, teacher_depth: int) -> list[int
     return layers
 
 
-def _copy(target: nn.Module, source: nn.Module, what: str) -> None:
-    theirs = source.state_dict()
-    mine = target.state_dict()
-    for name, value in mine.items():
-        if name not in theirs or theirs[name].shape != value.shape:
-            found = tuple(theirs[name].shape) if name in theirs else "nothing"
+def _blocks(model: nn.Module, role: str) -> tuple[str, nn.ModuleList]:
+    """The dotted name and the list of a network's transformer blocks (`model.blocks_path`)."""
+    path = getattr(model, "blocks_path", "")
+    if not path:
+        raise ConfigError(
+            f"{KEY} copies a transformer's blocks, but the {role} is {type(model).__name__}",
+            f"use a {' or '.join(INITIALISABLE)} {role}, or drop {KEY}",
+        )
+    return path, model.get_submodule(path)
+
+
+def _copy(target: dict, source: dict, names: dict[str, str]) -> dict:
+    """{target name: the source's tensor}, or one message naming the first that does not fit."""
+    copied = {}
+    for mine, theirs in names.items():
+        value = target[mine]
+        if theirs not in source or source[theirs].shape != value.shape:
+            found = tuple(source[theirs].shape) if theirs in source else "nothing"
             raise ConfigError(
-                f"{KEY}: the student's {what}.{name} is {tuple(value.shape)} but the teacher's is "
-                f"{found}",
-                "give the student the teacher's widths (d_model, heads, ffn; the data's "
-                "vocabulary and length), or drop student.init_from_teacher",
+                f"{KEY}: the student's {mine} is {tuple(value.shape)} but the teacher's {theirs} "
+                f"is {found}",
+                "give the student the teacher's network and widths (d_model, heads, ffn; the "
+                "data's vocabulary and length), or drop student.init_from_teacher",
             )
-    target.load_state_dict({name: theirs[name] for name in mine})
+        copied[mine] = source[theirs]
+    return copied
 
 
 @torch.no_grad()
 def initialise_from(student: nn.Module, teacher: nn.Module, spec: Any) -> list[int]:
-    """Copy the teacher's embeddings, chosen blocks, final norm and head into the student, in
-    place; returns the teacher blocks used."""
-    for role, model in (("student", student), ("teacher", teacher)):
-        if not hasattr(model, "blocks") or not hasattr(model, "embed"):
-            raise ConfigError(
-                f"{KEY} copies a transformer's blocks, but the {role} is {type(model).__name__}",
-                f"use {role}=transformer for both, or drop {KEY}",
-            )
-    layers = chosen_layers(spec, len(student.blocks), len(teacher.blocks))
-    for part in ("embed", "position", "norm", "head"):
-        _copy(getattr(student, part), getattr(teacher, part), part)
-    for j, i in enumerate(layers):
-        _copy(student.blocks[j], teacher.blocks[i], f"blocks.{j}")
+    """Copy everything of the teacher outside its blocks (embeddings, final norm, head) and its
+    chosen blocks into the student, in place; returns the teacher blocks used."""
+    s_path, s_blocks = _blocks(student, "student")
+    t_path, t_blocks = _blocks(teacher, "teacher")
+    layers = chosen_layers(spec, len(s_blocks), len(t_blocks))
+    mine, theirs = student.state_dict(), teacher.state_dict()
+    names = {}
+    for name in mine:
+        block, _, rest = name[len(s_path) + 1 :].partition(".")
+        if name.startswith(f"{s_path}.") and block.isdigit():
+            names[name] = f"{t_path}.{layers[int(block)]}.{rest}"
+        else:
+            names[name] = name
+    student.load_state_dict(_copy(mine, theirs, names))
     return layers

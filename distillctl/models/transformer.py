@@ -134,4 +134,5 @@ def transformer(
         "values": [f"blocks.{i}.attn.values" for i in range(int(layers))],
         "heads": int(heads),
     }
+    model.blocks_path = "blocks"  # what a student initialised from its teacher copies
     return finish(model, input_shape, stages, embedding="pool", attention=attention)

@@ -25,7 +25,7 @@ def model_meta(
     from distillctl.models import NON_BUILD_KEYS
 
     input_shape, num_classes = info.input_shape, info.num_classes
-    node = model.node(num_classes)
+    node = model.node(num_classes, info.vocab_size)
     spec = {k: v for k, v in node.items() if k not in NON_BUILD_KEYS or k == "arch"}
     return {
         "role": role,

@@ -145,7 +145,7 @@ def build_model(cfg: DictConfig, spec: ModelSpec, role: str, info: Any, teacher:
             f"drop the {role}.num_classes override (it follows data.num_classes)",
         )
     seed_stream(int(cfg.seed), role)
-    model = create_model(spec.node(num_classes), input_shape, role=role)
+    model = create_model(spec.node(num_classes, info.vocab_size), input_shape, role=role)
     chosen = spec.options.get(INIT_KEY)
     if chosen is not None:
         from distillctl.console import say

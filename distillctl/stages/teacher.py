@@ -63,7 +63,7 @@ def load(cfg: DictConfig, specs: Specs, info: Any, record: RunRecord) -> LoadedT
     """The configured teacher's weights for this data, recorded in run.json (a resumed run keeps
     the teacher it started with, even if a newer one exists now)."""
     identity = info.identity
-    wanted = specs.teacher.node(info.num_classes)
+    wanted = specs.teacher.node(info.num_classes, info.vocab_size)
     recorded = record.data.get("teacher_ckpt")
     teacher_source = TeacherSource.parse(recorded) if recorded else specs.teacher_source
     weights, teacher_run = teacher_source.resolve(cfg.paths.output_root, identity, wanted)

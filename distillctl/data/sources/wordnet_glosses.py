@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from distillctl.data import register
 from distillctl.data.splits import Splits
-from distillctl.data.texts import TOKENIZER_KEYS, Texts, text_splits
+from distillctl.data.texts import TOKENIZER_KEYS, Texts, subsample, text_splits
 from distillctl.data.tokens import check_options
 from distillctl.errors import ConfigError, RunError
 
@@ -96,26 +94,6 @@ def read_glosses(cfg) -> Texts:
     if not found.texts:
         raise RunError(f"data.root={root}: the data files hold no glosses", HOW)
     return subsample(found, cfg.get("subset"), int(cfg.split_seed))
-
-
-def subsample(found: Texts, size, seed: int) -> Texts:
-    """A stratified `size` of the glosses (all when null), before the splits are carved."""
-    if size is None or int(size) >= len(found.texts):
-        return found
-    from sklearn.model_selection import train_test_split
-
-    labels = np.asarray(found.labels)
-    kept_classes = {c for c in set(found.labels) if (labels == c).sum() >= 2}
-    rows = np.asarray([i for i, c in enumerate(found.labels) if c in kept_classes])
-    _, chosen = train_test_split(
-        rows, test_size=int(size), random_state=seed, stratify=labels[rows]
-    )
-    chosen = np.sort(chosen)
-    return Texts(
-        texts=[found.texts[i] for i in chosen],
-        labels=[found.labels[i] for i in chosen],
-        where=[found.where[i] for i in chosen],
-    )
 
 
 @register(
