@@ -138,3 +138,12 @@ def text_tokenizer(tmp_path_factory):
     from tests.texts import tokenizer
 
     return tokenizer(tmp_path_factory.mktemp("tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def hf_folder(tmp_path_factory) -> Path:
+    """A tiny BERT classifier and its tokenizer, save_pretrained (a vocabulary of 86)."""
+    from tests.hf_models import save_bert
+
+    words = tuple(f"w{i}" for i in range(40))
+    return save_bert(tmp_path_factory.mktemp("tiny_bert"), extra_words=words)

@@ -77,13 +77,18 @@ class ScaledNet(torch.nn.Module):
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_randomised_copy_redraws_every_parameter(arch):
+def test_randomised_copy_redraws_every_parameter(arch, request):
     """Adebayo et al.'s sanity check compares a model's maps with those of its re-initialised
     copy: a parameter that keeps its trained values (a soft tree's leaves, a position embedding)
     would make the check compare the model partly with itself."""
     from distillctl.explain.faithfulness import randomised_copy
 
     options, shape = REDRAWN.get(arch, ({}, (3, 32, 32)))
+    if arch == "hf":  # a saved tiny BERT (the fixture's folder)
+        options, shape = (
+            {"name": str(request.getfixturevalue("hf_folder")), "vocab_size": 50},
+            (12,),
+        )
     model = create_model({"arch": arch, "num_classes": 4, **options}, shape)
     with torch.no_grad():  # "trained" values, unlike any initialiser's
         for param in model.parameters():

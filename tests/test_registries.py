@@ -93,11 +93,15 @@ ARCH_KINDS = [(arch, kind) for arch in sorted(MODELS) for kind in MODELS.facts(a
 
 
 @pytest.mark.parametrize("arch,kind", ARCH_KINDS, ids=[f"{a}-{k}" for a, k in ARCH_KINDS])
-def test_every_architecture_builds_for_every_input_kind_it_declares(arch, kind, text_tokenizer):
+def test_every_architecture_builds_for_every_input_kind_it_declares(
+    arch, kind, text_tokenizer, request
+):
     from distillctl.explain.faithfulness import randomised_copy
 
     shape = KIND_SHAPES[kind]
     options = {**EXTERNAL_OPTIONS.get(arch, {}), **KIND_OPTIONS.get(kind, {})}
+    if arch == "hf":  # a saved tiny BERT (the fixture's folder)
+        options["name"] = str(request.getfixturevalue("hf_folder"))
     model = create_model({"arch": arch, "num_classes": 4, **options}, shape).eval()
     assert model(_inputs(kind, 2, text_tokenizer)).shape == (2, 4)
     if not MODELS.facts(arch).external:  # its own: it names its feature stages and embedding
