@@ -119,6 +119,13 @@ class DistillSpec:
         "training split needs fewer passes over it",
         example=10,
     )
+    align: str = option(
+        "tokens",
+        one_of("tokens", "words"),
+        "texts: tokens (teacher and student read the data's token ids) | words (the teacher "
+        "reads the texts with the tokenizer it was trained with, the student with the data's; "
+        "agreement and the report compare whitespace words: data/aligned.py)",
+    )
 
 
 @dataclass(frozen=True)

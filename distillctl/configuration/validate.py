@@ -150,6 +150,55 @@ def transfer_fits(specs: Specs) -> None:
             )
 
 
+def alignment_fits(cfg: DictConfig, specs: Specs) -> None:
+    """distill.align=words (data/aligned.py): texts, a trained teacher, terms that compare the
+    networks text by text (on logits), no transfer set; checked where a stage distils."""
+    if specs.distill is None or specs.distill.align != "words":
+        return
+    key = "distill.align=words"
+    if str(cfg.get("stage")) == "run":
+        raise ConfigError(
+            f"{key} distils from a teacher trained with another tokenizer, and `run` trains its "
+            "teacher on this data's tokenizer",
+            "train the teacher with its own (`distillctl train teacher data.tokenizer=model "
+            "...`), then `distillctl distill student distill.align=words teacher_ckpt=<its run>`",
+        )
+    if str(cfg.get("stage")) != "distill_student":
+        return
+    from distillctl.configuration.kinds import data_kind
+    from distillctl.losses import TERMS
+    from distillctl.losses.base import Term
+
+    if data_kind(cfg) != "text":
+        raise ConfigError(
+            f"{key} aligns two tokenizations of texts, but data={cfg.data.name} gives "
+            f"{data_kind(cfg)} inputs",
+            "drop distill.align (tokens is the default)",
+        )
+    if specs.teacher_source is not None and specs.teacher_source.kind == "none":
+        raise ConfigError(
+            f"{key} reads the texts with the tokenizer the teacher was trained with, and "
+            "teacher_ckpt=none has none recorded",
+            "train the teacher first (`distillctl train teacher ...`) and give its run: "
+            "teacher_ckpt=<run folder>",
+        )
+    for term in specs.recipe.terms if specs.recipe is not None else ():
+        cls = TERMS[term.name] if term.name in TERMS else None
+        if cls is not None and (cls.tapped is not Term.tapped or cls.needs_graph):
+            raise ConfigError(
+                f"loss={term.name} compares the networks' layers or input gradients position by "
+                f"position, and with {key} the positions are tokens of two different tokenizers",
+                "distil with terms on logits (kd, dkd, dist, lskd, ...), or use one tokenizer "
+                "(distill.align=tokens)",
+            )
+    if specs.distill.transfer != "none":
+        raise ConfigError(
+            f"distill.transfer={specs.distill.transfer} gives the student inputs that are not "
+            f"the data's texts, which the teacher cannot read with its own tokenizer ({key})",
+            "drop distill.transfer, or use one tokenizer (distill.align=tokens)",
+        )
+
+
 def owned_options(cfg: DictConfig) -> None:
     """The selected loss terms', explainer's and optimisers' options, against the bounds each
     declares on its registration."""
@@ -238,6 +287,7 @@ def _checked(resolved: DictConfig) -> Specs:
     specs = parse_all(resolved)
     state_per_process(specs)
     transfer_fits(specs)
+    alignment_fits(resolved, specs)
     from distillctl.configuration import kinds
     from distillctl.train import loggers
 

@@ -31,6 +31,10 @@ class Splits:
     # data has one: per split, which token positions decide the class (N, max_length) bool
     tokenizer: str | None = None
     rationale: dict[str, np.ndarray] = field(default_factory=dict)
+    # texts: each split's texts as read (a second tokenizer encodes them: distill.align=words),
+    # and whether they are sentence pairs
+    texts: dict[str, list[str]] = field(default_factory=dict)
+    pairs: bool = False
 
     @property
     def input_shape(self) -> tuple[int, ...]:

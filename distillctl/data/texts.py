@@ -165,4 +165,6 @@ def text_splits(found: Texts, cfg: Any, data_dir: str, source: str) -> Splits:
         report=report,
         tokenizer=str(tokenizer.path),
         rationale=rationale,
+        texts={s: list(texts[rows[s]]) for s in SPLITS},
+        pairs=pairs is not None,
     )

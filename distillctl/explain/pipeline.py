@@ -44,6 +44,9 @@ class Explained:
     name: str
     model: nn.Module
     run_dir: Path | None = None
+    # texts: the tokenizer it reads with where that is not the data's (distill.align=words);
+    # then every model is compared word by word (explain/words.py)
+    tokenizer: Any = None
 
 
 def explained_form(model: nn.Module) -> nn.Module:
@@ -57,12 +60,17 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def background_rows(splits: Splits, spec: ExplainSpec, seed: int) -> np.ndarray:
+    """The seeded training samples every explainer's background is drawn from."""
+    rng = np.random.default_rng(seed)
+    size = min(spec.background, len(splits.y_train))
+    return np.sort(rng.choice(len(splits.y_train), size=size, replace=False))
+
+
 def choose_inputs(splits: Splits, spec: ExplainSpec, seed: int):
     """The first num_inputs test inputs (fixed across runs) and a seeded training background."""
     n = min(spec.num_inputs, len(splits.y_test))
-    rng = np.random.default_rng(seed)
-    size = min(spec.background, len(splits.y_train))
-    bg = np.sort(rng.choice(len(splits.y_train), size=size, replace=False))
+    bg = background_rows(splits, spec, seed)
     return (
         torch.from_numpy(splits.inputs("test", slice(0, n))),
         torch.from_numpy(splits.y_test[:n]),
@@ -96,6 +104,23 @@ def warn_incomplete(name: str, explainer: str, rows: dict[str, list[float]]) -> 
         )
 
 
+def word_space(models: list[Explained], splits: Splits, spec: ExplainSpec, seed: int):
+    """Each model's reading of the chosen texts (its own tokenizer, or the data's), or None when
+    every model reads the data's ids."""
+    if all(e.tokenizer is None for e in models):
+        return None
+    from distillctl.data.tokens import of_splits
+    from distillctl.explain.words import WordSpace, read
+
+    n = min(spec.num_inputs, len(splits.y_test))
+    texts = list(splits.texts["test"][:n])
+    background = [splits.texts["train"][i] for i in background_rows(splits, spec, seed)]
+    data_tokenizer = of_splits(splits)
+    return WordSpace(
+        texts, {e.name: read(e.tokenizer or data_tokenizer, texts, background) for e in models}
+    )
+
+
 def explain_models(
     models: list[Explained], splits: Splits, cfg: Any, spec: ExplainSpec, out_dir: Path
 ) -> dict:
@@ -114,15 +139,34 @@ def explain_models(
     inputs, labels, background = choose_inputs(splits, spec, int(cfg.seed))
     inputs, labels, background = inputs.to(device), labels.to(device), background.to(device)
     gold = rationale(splits, inputs)
+    # distill.align=words: each model reads the texts with its own tokenizer; maps become words
+    space = word_space(models, splits, spec, int(cfg.seed))
+    gold_words = None
+    if space is not None:
+        reader = next(e.name for e in models if e.tokenizer is None)  # the data's tokens
+        gold_words = space.gold(reader, None if gold is None else gold.cpu().numpy())
+
+    def own(entry: Explained) -> tuple[torch.Tensor, torch.Tensor]:
+        """The chosen inputs and the background as this model reads them."""
+        if space is None:
+            return inputs, background
+        reading = space.readings[entry.name]
+        return reading.inputs.to(device), reading.background.to(device)
+
     reference = explained_form(models[0].model).to(device).eval()
     with torch.no_grad():
-        teacher_pred = reference(inputs).argmax(-1)
+        teacher_pred = reference(own(models[0])[0]).argmax(-1)
     targets = labels if target_kind == "label" else teacher_pred
     maps: dict[str, np.ndarray] = {}
     randomised_maps: dict[str, torch.Tensor] = {}  # each model's randomised copy, explained
 
-    def explain(m: nn.Module, explainer_cfg: Any = cfg.explainer) -> torch.Tensor:
-        return explainer(m, inputs, targets, background, explainer_cfg).detach()
+    def explain_on(x, bg):
+        def explain(m: nn.Module, explainer_cfg: Any = cfg.explainer) -> torch.Tensor:
+            return explainer(m, x, targets, bg, explainer_cfg).detach()
+
+        return explain
+
+    explain = explain_on(inputs, background)
 
     quality_rows: dict[str, dict[str, list[float]]] = {}
     cascading: dict[str, list[dict]] = {}
@@ -131,35 +175,45 @@ def explain_models(
         task = progress.add_task(f"explaining with {cfg.explainer.name}", total=len(models))
         for entry in models:
             model = explained_form(entry.model).to(device).eval()
-            attributions = explain(model)
+            x, bg = own(entry)
+            explain_own = explain_on(x, bg)
+            attributions = explain_own(model)
             maps[entry.name] = attributions.cpu().numpy()
             with torch.no_grad():
-                probability, predicted = model(inputs).softmax(-1).max(-1)
+                probability, predicted = model(x).softmax(-1).max(-1)
             predictions[entry.name] = (predicted.cpu().numpy(), probability.cpu().numpy())
             quality_rows[entry.name] = explanation_quality(
                 model,
-                inputs,
+                x,
                 attributions,
                 targets,
-                background,
+                bg,
                 spec.quality,
-                lambda m, name=entry.name: randomised_maps.setdefault(name, explain(m)),
-                completeness_reference(cfg.explainer, inputs, background),
+                lambda m, name=entry.name, f=explain_own: randomised_maps.setdefault(name, f(m)),
+                completeness_reference(cfg.explainer, x, bg),
                 seed=draw_seed(int(cfg.seed)),
             )
-            if gold is not None:  # a known rationale: does the map point at it?
-                quality_rows[entry.name].update(plausibility_rows(inputs, attributions, gold))
+            gold_own = gold if space is None else space.tokens_of(entry.name, gold_words)
+            if gold_own is not None:  # a known rationale: does the map point at it?
+                gold_own = gold_own.to(device)
+                quality_rows[entry.name].update(plausibility_rows(x, attributions, gold_own))
             warn_incomplete(entry.name, cfg.explainer.name, quality_rows[entry.name])
             if spec.quality.cascading:
-                cascading[entry.name] = cascading_randomisation(attributions, model, explain)
+                cascading[entry.name] = cascading_randomisation(attributions, model, explain_own)
             progress.advance(task)
+    vocabulary = None
+    if space is not None:  # compared, drawn and saved as words from here on
+        maps = {name: space.maps(name, found) for name, found in maps.items()}
+        drawn, vocabulary = space.drawn()
+        inputs = torch.from_numpy(drawn).to(device)
+        gold = None if gold_words is None else torch.from_numpy(gold_words)
     frac = float(spec.top_k_fraction)
     signed = signed_maps(cfg.explainer)
     shape = tuple(inputs.shape[1:])
     details = {
         e.name: explainer_details(cfg.explainer, explained_form(e.model), shape) for e in models
     }
-    found_mask = kind_of(inputs).mask(inputs)  # texts: only real tokens count
+    found_mask = kind_of(inputs).mask(inputs)  # texts: only real tokens (shared words) count
     real = None if found_mask is None else found_mask.cpu().numpy()
     per_input = {
         e.name: agreement(maps[models[0].name], maps[e.name], frac, signed, real)
@@ -178,7 +232,7 @@ def explain_models(
     # the sanity check already explained the teacher's randomised copy (same seed): reuse it
     found = randomised_maps.get(models[0].name)
     teacher_randomised = None if found is None else found.cpu().numpy()
-    if spec.levels:
+    if spec.levels and space is None:  # words: the levels' maps would be tokens of one model
         chance_and_ceiling = levels(
             reference,
             maps[models[0].name],
@@ -224,6 +278,8 @@ def explain_models(
         "quality": {name: summarise(rows, boot) for name, rows in quality_rows.items()},
         "per_input_quality": quality_rows,
         "cascading_randomisation": cascading,
+        # distill.align=words: maps, agreement and pictures are over whitespace words
+        "compared_on": "words" if space is not None else "inputs",
     }
     atomic_write_json(attr_dir / "metrics.json", result)
     return {
@@ -235,4 +291,6 @@ def explain_models(
         "metrics": result,
         # the gold rationale of the explained inputs, where the data has one
         "rationale": None if gold is None else gold.cpu().numpy(),
+        # compared on words: the words' vocabulary of `inputs` (None: the data's)
+        "vocabulary": vocabulary,
     }

@@ -56,6 +56,9 @@ def _reads_its_tokenizer(node: dict, cfg, role: str) -> None:
     same vocabulary), else its embedding rows would mean other words."""
     data = cfg.get("data") or {}
     name, source = str(node.get("name")), data.get("tokenizer_from")
+    align = str((cfg.get("distill") or {}).get("align", "tokens"))
+    if role == "teacher" and align == "words" and cfg.get("stage") != "train_teacher":
+        return  # it reads the texts with the tokenizer it was trained with (data/aligned.py)
     if str(data.get("tokenizer")) != "model":
         if not node.get("pretrained", True):
             return  # random weights learn whatever ids the data gives
@@ -65,13 +68,13 @@ def _reads_its_tokenizer(node: dict, cfg, role: str) -> None:
             f"set data.tokenizer=model data.tokenizer_from={name}",
         )
     if source and str(source) != name and vocabulary(name) != vocabulary(str(source)):
-        align = (cfg.get("distill") or {}).get("align", "tokens")
-        if str(align) != "words":
-            raise ConfigError(
-                f"{role}=hf {name} has another vocabulary than the data's tokenizer "
-                f"(data.tokenizer_from={source}): the same ids would mean other tokens",
-                f"give the {role} a model of the same vocabulary, or set distill.align=words",
-            )
+        raise ConfigError(
+            f"{role}=hf {name} has another vocabulary than the data's tokenizer "
+            f"(data.tokenizer_from={source}): the same ids would mean other tokens",
+            f"give the {role} a model of that vocabulary; or, to distil across vocabularies, "
+            f"the data's tokenizer is the student's (data.tokenizer_from=<the student's model>) "
+            "and distill.align=words lets the teacher read its own",
+        )
 
 
 class HFClassifier(nn.Module):

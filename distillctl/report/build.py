@@ -65,7 +65,9 @@ def explain_and_report(
         feature_names=splits.feature_names,
         normalise=splits.normalise,
         class_names=splits.class_names,
-        vocabulary=tokenizer.vocabulary if tokenizer is not None else (),
+        # words (distill.align=words) come with their own vocabulary, tokens with the data's
+        vocabulary=explained.get("vocabulary")
+        or (tokenizer.vocabulary if tokenizer is not None else ()),
     )
     import torch
 

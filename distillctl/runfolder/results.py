@@ -47,7 +47,12 @@ def data_facts(info: Any) -> dict[str, Any]:
     if not tokenizer:
         return {}
     median = int(round(info.report["tokens_per_text"]["p50"]))
-    return {"tokenizer_sha256": tokenizer["sha256"], "latency_shape": [max(1, median)]}
+    return {
+        "tokenizer_sha256": tokenizer["sha256"],
+        # the file itself: a distillation with distill.align=words reads texts with it
+        "tokenizer_file": tokenizer["file"],
+        "latency_shape": [max(1, median)],
+    }
 
 
 def write_results(run_dir: Path, model, meta: dict[str, Any], results: dict[str, Any]) -> dict:

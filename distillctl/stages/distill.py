@@ -87,6 +87,11 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     record.update(data_report=info.report, num_classes=info.num_classes)
     loaded = stage_teacher.load(cfg, specs, info, record)
     teacher, teacher_meta, source = loaded.model, loaded.meta, loaded.source
+    if specs.distill.align == "words":  # the teacher reads the texts with its own tokenizer
+        from distillctl.data.aligned import aligned_teacher
+
+        teacher = aligned_teacher(teacher, teacher_meta, data.splits, f"teacher {source}")
+        record.update(align={"words": True, "same_student_ids": teacher.collisions})
     seen = teacher_accuracy(teacher, data, cfg)
     record.update(teacher_eval=seen)
     say(
@@ -99,6 +104,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     meta["teacher_model"] = teacher_meta["model"]
     if specs.student.options.get(INIT_KEY) is not None:
         meta[INIT_KEY] = specs.student.options[INIT_KEY]
+    meta["align"] = specs.distill.align
     meta["loss"] = specs.recipe.name
     meta["transfer"] = transfer
     if recipe.needs_index:

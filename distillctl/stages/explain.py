@@ -36,7 +36,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
             "with explain.run=<distill run folder>",
         ) from None
     try:
-        teacher, _ = load_teacher(
+        teacher, teacher_meta = load_teacher(
             student_meta["teacher_ckpt"],
             student_meta.get("teacher_model") or {},
             tuple(student_meta["input_shape"]),
@@ -62,6 +62,10 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
         Explained("teacher", teacher, Path(teacher_run) if teacher_run else None),
         Explained("student", student, distill_dir),
     ]
+    if student_meta.get("align") == "words":  # the teacher read the texts with its own tokenizer
+        from distillctl.data.aligned import teacher_tokenizer
+
+        models[0].tokenizer = teacher_tokenizer(teacher_meta, str(student_meta["teacher_ckpt"]))
     # the run's own data (its identity rebuilds it), whatever data group this command composed
     with_data = copy.deepcopy(cfg)
     with open_dict(with_data):

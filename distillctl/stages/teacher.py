@@ -31,9 +31,18 @@ def check_teacher_fits(
     num_classes: int,
     ckpt: Any,
     tokenizer_sha: str | None = None,
+    own_tokens: bool = False,
 ) -> None:
-    """A teacher trained on other data (or other splits of it) would leak or mislead."""
+    """A teacher trained on other data (or other splits of it) would leak or mislead. With
+    `own_tokens` (distill.align=words) it reads the texts with its own tokenizer: only the
+    texts and their splits must be the same."""
     trained_on = meta.get("data") or {}
+    if own_tokens:
+        from distillctl.data.texts import TOKENIZER_KEYS
+
+        trained_on = {k: v for k, v in trained_on.items() if k not in TOKENIZER_KEYS}
+        identity = {k: v for k, v in identity.items() if k not in TOKENIZER_KEYS}
+        tokenizer_sha = None
     if trained_on != identity:
         differ = sorted(
             k for k in set(trained_on) | set(identity) if trained_on.get(k) != identity.get(k)
@@ -74,17 +83,23 @@ def load(cfg: DictConfig, specs: Specs, info: Any, record: RunRecord) -> LoadedT
     if teacher_run is not None:
         record.add_parent("teacher", teacher_run)
     teacher, meta = load_teacher(ckpt, wanted, info.input_shape, info.num_classes, identity)
+    # distill.align=words: the teacher reads the texts with its own tokenizer (its vocabulary
+    # and length are its own; only the texts and their splits must be this data's)
+    own_tokens = specs.distill is not None and specs.distill.align == "words"
     check_teacher_fits(
-        meta, identity, info.num_classes, ckpt, data_facts(info).get("tokenizer_sha256")
+        meta, identity, info.num_classes, ckpt, data_facts(info).get("tokenizer_sha256"), own_tokens
     )
-    if architecture(meta["model"]) != architecture(wanted):
+    theirs, ours = meta["model"], wanted
+    if own_tokens:
+        theirs, ours = ({k: v for k, v in m.items() if k != "vocab_size"} for m in (theirs, ours))
+    if architecture(theirs) != architecture(ours):
         raise RunError(
-            f"teacher checkpoint {ckpt} is a {describe_arch(meta['model'])} but the "
-            f"config asks for teacher={describe_arch(wanted)}",
+            f"teacher checkpoint {ckpt} is a {describe_arch(theirs)} but the "
+            f"config asks for teacher={describe_arch(ours)}",
             f"pass teacher={meta['model']['arch']} with the checkpoint's options, or a "
             "checkpoint of the configured teacher",
         )
-    if tuple(meta["input_shape"]) != info.input_shape:
+    if not own_tokens and tuple(meta["input_shape"]) != info.input_shape:
         raise RunError(
             f"teacher {ckpt} takes inputs of shape {meta['input_shape']} but "
             f"the data gives {list(info.input_shape)}",
