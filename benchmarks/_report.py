@@ -14,6 +14,17 @@ def emit(lines: list[str], out: Path | None) -> str:
     return text
 
 
+def emit_with_rows(lines: list[str], out: Path | None, seeds: list[int], rows: list) -> str:
+    """`emit`, and each seed's raw figures beside the table (the same name, .json)."""
+    if out:
+        import json
+
+        raw = out.with_suffix(".json")
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        raw.write_text(json.dumps({"seeds": seeds, "rows": rows}, indent=1))
+    return emit(lines, out)
+
+
 def compose_config(stage: str, overrides: list[str]):
     """The composed config of `stage` with `overrides`, as the CLI composes it."""
     from hydra import compose, initialize_config_dir

@@ -20,13 +20,15 @@ Every accuracy is on the test split, once, on the checkpoint chosen on validatio
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from _report import compose_config, emit  # benchmarks/ is the script's folder, on sys.path
+from _report import (  # benchmarks/ is the script's folder, on sys.path
+    compose_config,
+    emit_with_rows,
+)
 
 from distillctl.report.seeds import paired, summarize
 from distillctl.stages import BY_NAME
@@ -270,11 +272,7 @@ def main() -> None:
         + ([f"--seeds {' '.join(map(str, args.seeds))}"] if args.seeds != [0, 1, 2] else [])
     )
     lines = render(args.data, args.seeds, per_seed, command, args.machine)
-    if args.out:
-        raw = args.out.with_suffix(".json")
-        raw.parent.mkdir(parents=True, exist_ok=True)
-        raw.write_text(json.dumps({"seeds": args.seeds, "rows": per_seed}, indent=1))
-    emit(lines, args.out)
+    emit_with_rows(lines, args.out, args.seeds, per_seed)
 
 
 if __name__ == "__main__":

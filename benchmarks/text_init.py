@@ -14,13 +14,12 @@ their teacher blocks. TF-IDF + logistic regression (benchmarks/text.py) is the r
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from _report import emit
+from _report import emit_with_rows
 from text import explain, interval, pct, reference, stage
 
 from distillctl.report.seeds import paired, summarize
@@ -122,11 +121,7 @@ def main() -> None:
     per_seed = [one_seed(seed, root, extra) for seed in args.seeds]
     command = " ".join(["python benchmarks/text_init.py", *extra])
     lines = render(args.seeds, per_seed, command, args.machine)
-    if args.out:
-        raw = args.out.with_suffix(".json")
-        raw.parent.mkdir(parents=True, exist_ok=True)
-        raw.write_text(json.dumps({"seeds": args.seeds, "rows": per_seed}, indent=1))
-    emit(lines, args.out)
+    emit_with_rows(lines, args.out, args.seeds, per_seed)
 
 
 if __name__ == "__main__":

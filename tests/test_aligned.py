@@ -101,7 +101,11 @@ def test_a_student_with_another_tokenizer_distils_and_is_explained_word_by_word(
     assert 0 <= result["teacher_agreement"] <= 1
     record = json.loads((run_dir / "run.json").read_text())
     assert record["align"]["words"] is True
-    out, _ = run_stage("explain", tmp_path, *student[:-1], f"explain.run={run_dir}")
+    # `explain` reads the run's own data (texts), whatever data group it composed (digits)
+    explain = ["explainer=captum_lig", f"explain.run={run_dir}", *TINY]
+    with pytest.raises(ConfigError, match="captum_ig works on image / signal / tabular inputs"):
+        run_stage("explain", tmp_path, *explain, "explainer=captum_ig", name="refused_explain")
+    out, _ = run_stage("explain", tmp_path, *explain)
     metrics = json.loads((out / "attributions/metrics.json").read_text())
     assert metrics["compared_on"] == "words" and metrics["levels"] == {}
     spearman = metrics["agreement"]["student"]["spearman"]["mean"]

@@ -114,11 +114,11 @@ def test_per_token_outputs_of_full_length_texts_are_cut_to_a_batch():
          "but data=digits gives image inputs"),
         ("distill_student", ["experiment=text_planted", "loss=at"], "loss=at works on image / "
          "signal inputs"),
-        ("explain", ["experiment=text_planted", "explainer=captum_ig"], "explainer=captum_ig "
+        ("run", ["experiment=text_planted", "explainer=captum_ig"], "explainer=captum_ig "
          "works on image / signal / tabular inputs"),
         ("distill_student", ["experiment=text_planted", "distill.transfer=augment",
                              "distill.mix=mixup"], "token ids cannot be mixed"),
-        ("explain", ["experiment=text_planted", "explain.quality.baseline=mean"],
+        ("run", ["experiment=text_planted", "explain.quality.baseline=mean"],
          "explain.quality.baseline=mean has no meaning for text inputs"),
     ],
 )  # fmt: skip

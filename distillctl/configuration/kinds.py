@@ -46,6 +46,14 @@ def _check(registry, chosen: str, what: str, kind: str, data: str) -> None:
         _refuse(what, kinds, kind, data, fits)
 
 
+def explainer_fits(cfg: Any, specs: Any, kind: str, data: str) -> None:
+    """The chosen explainer and its baselines take `kind` inputs."""
+    from distillctl.explain import EXPLAINERS
+
+    _check(EXPLAINERS, str(cfg.explainer.name), f"explainer={cfg.explainer.name}", kind, data)
+    baselines_fit(cfg, specs, kind, data)
+
+
 def baselines_fit(cfg: Any, specs: Any, kind: str, data: str) -> None:
     """explainer.baseline and explain.quality.baseline among those the kind can make."""
     from distillctl.inputs import kind as input_kind
@@ -89,7 +97,6 @@ def architecture_fits(arch: str, kind: str, role: str, data: str) -> None:
 def check(cfg: Any, specs: Any) -> None:
     """Refuse the first part of the run that does not take the data's inputs."""
     from distillctl.data.transfer import TRANSFERS
-    from distillctl.explain import EXPLAINERS
     from distillctl.losses import TERMS
     from distillctl.models import MODELS
 
@@ -109,9 +116,10 @@ def check(cfg: Any, specs: Any) -> None:
         for term in specs.recipe.terms:
             _check(TERMS, term.name, f"loss={term.name}", kind, data)
             term_archs_fit(cfg, term.name)
-    if "explainer" in uses and cfg.get("explainer") is not None:
-        _check(EXPLAINERS, str(cfg.explainer.name), f"explainer={cfg.explainer.name}", kind, data)
-        baselines_fit(cfg, specs, kind, data)
+    # `explain` explains a distill run on that run's data, whatever data group it composed:
+    # its explainer is checked once that data is known (explainer_fits, stages/explain.py)
+    if "explainer" in uses and cfg.get("explainer") is not None and cfg.get("stage") != "explain":
+        explainer_fits(cfg, specs, kind, data)
     if "transfer" in uses:
         from distillctl.data import augment
         from distillctl.inputs import kind as input_kind

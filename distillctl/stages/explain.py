@@ -58,6 +58,9 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     data_cfg = OmegaConf.create({**student_meta["data"], **location})
     record.update(data=student_meta["data"], data_location={"data_dir": data_dir, **location})
     splits = build_splits(data_cfg, data_dir)
+    from distillctl.configuration.kinds import explainer_fits
+
+    explainer_fits(cfg, specs, splits.kind, str(data_cfg.name))  # the run's data, not the group's
     models = [
         Explained("teacher", teacher, Path(teacher_run) if teacher_run else None),
         Explained("student", student, distill_dir),
