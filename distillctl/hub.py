@@ -29,13 +29,13 @@ def folder(name: Any) -> Path | None:
 
 def not_found(key: str, name: str, what: str, why: str) -> ConfigError:
     where = os.environ.get("HF_HOME", "~/.cache/huggingface")
+    download = f"hf download {name}" + (" --repo-type dataset" if what == "data set" else "")
+    saver = "save_to_disk" if what == "data set" else "save_pretrained"
     return ConfigError(
         f"{key}={name} is neither a local folder nor a {what} in the Hugging Face cache "
         f"({where}/hub){'' if not why else f': {why}'}",
-        f"on a machine with network run `hf download {name}`"
-        + (" --repo-type dataset" if what == "data set" else "")
-        + " (it fills the cache), or save it with save_pretrained / save_to_disk and give "
-        f"{key}=<that folder>",
+        f"on a machine with network run `{download}` (it fills the cache), or write it with "
+        f"{saver} and give {key}=<that folder>",
     )
 
 

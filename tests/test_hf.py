@@ -217,3 +217,11 @@ def test_ids_of_another_tokenizer_are_refused_before_any_run_folder(
     with pytest.raises(ConfigError, match=message):
         validate(compose_cfg("distill_student", [*hf_data(bert, reviews), *overrides], tmp_path))
     assert not (tmp_path / "outputs").exists()
+
+
+def test_a_data_set_that_is_nowhere_is_one_message(bert, tmp_path):
+    from distillctl.data import build_splits
+
+    cfg = compose_cfg("train_teacher", hf_data(bert, "nobody-here/no-such-set"), tmp_path)
+    with pytest.raises(ConfigError, match="neither a local folder nor a data set in the Hugging"):
+        build_splits(cfg.data, cfg.paths.data_dir)
