@@ -142,9 +142,9 @@ def explain_models(
     # distill.align=words: each model reads the texts with its own tokenizer; maps become words
     space = word_space(models, splits, spec, int(cfg.seed))
     gold_words = None
-    if space is not None:
-        reader = next(e.name for e in models if e.tokenizer is None)  # the data's tokens
-        gold_words = space.gold(reader, None if gold is None else gold.cpu().numpy())
+    reader = next((e.name for e in models if e.tokenizer is None), None)  # the data's tokens
+    if space is not None and reader is not None and gold is not None:
+        gold_words = space.gold(reader, gold.cpu().numpy())
 
     def own(entry: Explained) -> tuple[torch.Tensor, torch.Tensor]:
         """The chosen inputs and the background as this model reads them."""

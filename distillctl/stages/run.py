@@ -112,7 +112,7 @@ def random_init(cfg: DictConfig) -> dict:
 
 def initialisation_gains(results: dict) -> dict:
     """What the teacher's blocks gave (initialised - scratch) and what distillation gave on top
-    (distilled - initialised), in test accuracy: one seed's draw; benchmarks/text.py gives the
+    (distilled - initialised), in test accuracy: one seed's draw; benchmarks/text_init.py gives the
     intervals over seeds."""
     acc = {
         role: float(results[role]["test_acc"]) for role in ("scratch", "initialised", "distilled")
