@@ -16,6 +16,8 @@ class TermSpec:
     name: str
     weight: float
     options: Mapping[str, Any]
+    # how the weight moves over the epochs (losses/schedules.py)
+    schedule: str = "constant"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ def parse_recipe(loss: Any) -> RecipeSpec:
             )
         options = dict(node)
         weight = float(options.pop("weight", 1.0))
-        terms.append(TermSpec(str(name), weight, MappingProxyType(options)))
+        schedule = str(options.pop("schedule", None) or "constant")
+        terms.append(TermSpec(str(name), weight, MappingProxyType(options), schedule))
     if all(t.weight == 0.0 for t in terms):
         raise ConfigError(
             f"every selected loss term ({', '.join(chosen)}) has weight 0",

@@ -211,9 +211,13 @@ def owned_options(cfg: DictConfig) -> None:
             check_options(group, dict(node), bounds)
     if isinstance(cfg.get("loss"), DictConfig):
         from distillctl.losses import term_bounds
+        from distillctl.losses.schedules import parse
 
         for name, options in cfg.loss.items():
             if isinstance(options, DictConfig):
+                for key, value in options.items():  # the schedule's own message first
+                    if str(key).endswith("schedule"):
+                        parse(value, f"loss.{name}.{key}")
                 check_options(f"loss.{name}", dict(options), term_bounds(str(name)))
     if isinstance(cfg.get("explainer"), DictConfig) and cfg.explainer.get("name"):
         from distillctl.explain import explainer_bounds

@@ -76,8 +76,11 @@ def register(
             for k, p in inspect.signature(cls.__init__).parameters.items()
             if p.default is not inspect.Parameter.empty
         }
+        from distillctl.losses.schedules import SCHEDULE
+
         declared = {
             "weight": NON_NEGATIVE.eg(1),
+            "schedule": SCHEDULE.eg("constant"),
             **{
                 k: b.eg(defaults[k]) if not b.example and k in defaults else b
                 for k, b in bounds.items()
@@ -100,7 +103,9 @@ def term_bounds(name: str) -> dict[str, Bound]:
 def build_term(name: str, options: dict[str, Any]) -> Term:
     """The term `name` with `options` (its config node minus `weight`)."""
     cls = TERMS.get_or_fail(name)
-    checked_options(cls.__init__, options, f"loss.{name}", f"the '{name}' loss", also=("weight",))
+    checked_options(
+        cls.__init__, options, f"loss.{name}", f"the '{name}' loss", also=("weight", "schedule")
+    )
     term = cls(**options)
     term.key = f"loss.{name}"  # how messages name its options
     return term
@@ -115,9 +120,16 @@ def recipe_name(loss: Any) -> str:
 def build_recipe(loss: Any) -> Recipe:
     """The Recipe of a RecipeSpec (or of a `loss` node, parsed); zero weights drop."""
     spec = loss if isinstance(loss, RecipeSpec) else parse_recipe(loss)
+    from distillctl.losses.schedules import parse
+
     return Recipe(
         [
-            WeightedTerm(t.name, t.weight, build_term(t.name, dict(t.options)))
+            WeightedTerm(
+                t.name,
+                t.weight,
+                build_term(t.name, dict(t.options)),
+                parse(t.schedule, f"loss.{t.name}.schedule"),
+            )
             for t in spec.terms
             if t.weight != 0.0
         ]

@@ -24,6 +24,8 @@ class Step:
     teacher_features: dict[str, torch.Tensor] = field(default_factory=dict)
     index: torch.Tensor | None = None
     epoch: int = 0
+    # the stage's epochs (schedules over them: losses/schedules.py)
+    epochs: int = 1
     graph: dict[str, Any] = field(default_factory=dict)
     # which positions of padded inputs are real (B, L): texts; None for fixed-shape inputs
     mask: torch.Tensor | None = None
@@ -62,6 +64,10 @@ class Term(nn.Module):
     def tapped(self) -> tuple[list[str], list[str]]:
         """Layer names this term reads from the student and from the teacher."""
         return [], []
+
+    def scheduled(self, epoch: int, epochs: int) -> dict[str, float]:
+        """Its own options that move with the epoch (kd's temperature), by name."""
+        return {}
 
     def build(self, shapes: Shapes) -> None:
         """Create auxiliary modules from the tapped shapes; reject shapes it cannot use."""

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from distillctl.bounds import POSITIVE
 from distillctl.losses import SampleTerm, Step, every_sample, register
+from distillctl.losses.schedules import SCHEDULE, parse
 
 
 def soft_kl(
@@ -27,13 +28,24 @@ def soft_kl(
     return kl if per_sample else kl.mean()
 
 
-@register("kd", temperature=POSITIVE)
+@register("kd", temperature=POSITIVE, temperature_schedule=SCHEDULE.eg("cosine:0.25"))
 class SoftTargetKL(SampleTerm):
-    def __init__(self, temperature: float = 4.0):
+    def __init__(self, temperature: float = 4.0, temperature_schedule: str = "constant"):
         super().__init__()
         self.temperature = float(temperature)
+        # T of an epoch = temperature * the schedule's factor (losses/schedules.py)
+        self.temperature_schedule = parse(temperature_schedule, "loss.kd.temperature_schedule")
+
+    def temperature_at(self, epoch: int, epochs: int) -> float:
+        return self.temperature * self.temperature_schedule.factor(epoch, epochs)
+
+    def scheduled(self, epoch: int, epochs: int) -> dict[str, float]:
+        if self.temperature_schedule.constant:
+            return {}
+        return {"temperature": self.temperature_at(epoch, epochs)}
 
     def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
+        temperature = self.temperature_at(step.epoch, step.epochs)
         return every_sample(
-            soft_kl(step.student_logits, step.teacher_logits, self.temperature, per_sample=True)
+            soft_kl(step.student_logits, step.teacher_logits, temperature, per_sample=True)
         )

@@ -4,7 +4,7 @@ modules they need."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -13,6 +13,7 @@ from torch import nn
 
 from distillctl.losses.base import Shapes, Step, Term
 from distillctl.losses.leafwise import PENALTY, check_terms, student_outputs, tree_terms
+from distillctl.losses.schedules import Schedule
 from distillctl.losses.teacher_cache import LOGITS, cut, token_axes
 from distillctl.models.taps import FeatureTaps, output_shapes
 
@@ -22,6 +23,7 @@ class WeightedTerm:
     name: str
     weight: float
     term: Term
+    schedule: Schedule = field(default_factory=Schedule)
 
 
 class Recipe(nn.Module):
@@ -35,6 +37,8 @@ class Recipe(nn.Module):
         super().__init__()
         self.names = [t.name for t in terms]
         self.weights = [float(t.weight) for t in terms]
+        self.schedules = [t.schedule for t in terms]
+        self.epochs = 1  # the stage's epochs, which schedules span (set by the stage)
         self.terms = nn.ModuleList(t.term for t in terms)
         self.needs_index = any(t.needs_index for t in self.terms)
         self.needs_graph = any(t.needs_graph for t in self.terms)
@@ -45,7 +49,28 @@ class Recipe(nn.Module):
         self.token_axes: dict[str, list[int]] = {}
 
     def describe(self) -> str:
-        return " + ".join(f"{w:g}*{n}" for n, w in zip(self.names, self.weights))
+        return " + ".join(
+            f"{w:g}*{n}"
+            + ("" if s.constant else f" ({s.name}{''.join(f':{x:g}' for x in s.numbers)})")
+            for n, w, s in zip(self.names, self.weights, self.schedules)
+        )
+
+    def weights_at(self, epoch: int) -> list[float]:
+        """Each term's weight at 0-based `epoch`: its configured weight times its schedule."""
+        return [w * s.factor(epoch, self.epochs) for w, s in zip(self.weights, self.schedules)]
+
+    def scheduled(self, epoch: int) -> dict[str, float]:
+        """What moves with the epoch, for metrics.csv: `weight_<term>` of every scheduled term
+        and what the terms report themselves (kd's temperature)."""
+        found = {
+            f"weight_{n}": w
+            for n, w, s in zip(self.names, self.weights_at(epoch), self.schedules)
+            if not s.constant
+        }
+        for name, term in zip(self.names, self.terms):
+            for key, value in term.scheduled(epoch, self.epochs).items():
+                found[f"{name}_{key}"] = value
+        return found
 
     def samples_seen(self, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """How many samples of the batch each term applied to (label terms: the labelled)."""
@@ -141,6 +166,7 @@ class Recipe(nn.Module):
             teacher_features={k: v.detach() for k, v in t_feats.items()},
             index=index,
             epoch=epoch,
+            epochs=self.epochs,
             mask=mask,
             graph={"teacher_logits": teacher_logits, "teacher_features": dict(t_feats)},
         )
@@ -149,5 +175,5 @@ class Recipe(nn.Module):
             values = {name: term(step) for name, term in terms.items()}
         else:  # a soft tree: its objective and penalty (losses/leafwise.py)
             values = tree_terms(student, routing, step, terms)
-        total = sum(w * values[n] for n, w in zip(self.names, self.weights))
+        total = sum(w * values[n] for n, w in zip(self.names, self.weights_at(epoch)))
         return total + values.get(PENALTY, 0.0), values

@@ -130,6 +130,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     module = Distiller(student, teacher, recipe, info.num_classes, specs.optim, meta)
     # distill.max_epochs: this stage's own passes (a large transfer set); run.json says them
     epochs = specs.distill.max_epochs or int(cfg.trainer.max_epochs)
+    recipe.epochs = epochs  # the span of the terms' schedules
     record.update(max_epochs=epochs)
     results = fit_and_test(
         module, data, cfg, specs, run_dir, resume_checkpoint(cfg, run_dir), epochs

@@ -229,7 +229,11 @@ class Distiller(_Trainable):
             self.model, self.teacher, x, y, batch.index, self.current_epoch, batch.mask
         )
         self.last_terms = values  # read by NanGuard (a broken term) and StepCSV (per step)
-        self.accumulate("train", {"loss": total, **values}, len(y))
+        moving = {  # scheduled weights and temperatures: this epoch's values in metrics.csv
+            k: torch.tensor(v, device=total.device)
+            for k, v in self.recipe.scheduled(self.current_epoch).items()
+        }
+        self.accumulate("train", {"loss": total, **values, **moving}, len(y))
         seen = self.recipe.samples_seen(y)  # label terms skip unlabelled samples: say how many
         self.count("train", {f"samples_{name}": n for name, n in seen.items()})
         return total

@@ -1,0 +1,86 @@
+"""Schedules of a term's weight and of kd's temperature (losses/schedules.py): their factors
+pinned (mdistiller DKD's ramp with its 1-based epochs), bad ones refused before any run
+folder, and the effective values of each epoch in metrics.csv."""
+
+import csv
+import math
+
+import pytest
+import torch
+
+from distillctl.configuration.validate import validate
+from distillctl.errors import ConfigError
+from distillctl.losses import build_recipe
+from distillctl.losses.base import Step
+from distillctl.losses.schedules import parse
+from tests.conftest import TINY, compose_cfg, run_stage
+
+
+def test_each_schedule_gives_its_factor():
+    warm = parse("linear_warmup:20", "s")
+    # mdistiller DKD: min(epoch / warmup, 1) with epochs counted from 1
+    assert [warm.factor(e, 240) for e in (0, 9, 19, 100)] == [1 / 20, 10 / 20, 1.0, 1.0]
+    cosine = parse("cosine:0.1", "s")
+    assert cosine.factor(0, 11) == 1.0 and math.isclose(cosine.factor(10, 11), 0.1)
+    assert math.isclose(cosine.factor(5, 11), 0.1 + 0.9 * 0.5)
+    step = parse("step:3:0.5", "s")
+    assert [step.factor(e, 10) for e in (0, 2, 3, 6, 9)] == [1, 1, 0.5, 0.25, 0.125]
+    assert parse("constant", "s").factor(7, 10) == 1.0 and parse("step:2", "s").numbers == (2, 0.1)
+
+
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        ("warmup", "no schedule 'warmup'"),
+        ("cosine:low", "cosine needs its final factor as a number"),
+        ("step", "step needs its epochs per step as a number"),
+        ("linear_warmup:0", "must be positive"),
+        ("cosine:0.1:2", "cosine takes 1 number"),
+    ],
+)
+def test_a_bad_schedule_is_refused_before_any_run_folder(tmp_path, value, message):
+    cfg = compose_cfg("distill_student", [f"loss.kd.schedule={value}"], tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        validate(cfg)
+
+
+def test_the_recipe_weighs_each_term_by_its_schedule_and_kd_anneals_its_temperature():
+    recipe = build_recipe(
+        {
+            "ce": {"weight": 1.0},
+            "kd": {
+                "weight": 9.0,
+                "schedule": "linear_warmup:4",
+                "temperature": 4.0,
+                "temperature_schedule": "cosine:0.25",
+            },
+        }
+    )
+    recipe.epochs = 5
+    assert recipe.weights_at(0) == [1.0, 9.0 / 4] and recipe.weights_at(4) == [1.0, 9.0]
+    assert recipe.scheduled(4) == {"weight_kd": 9.0, "kd_temperature": 1.0}
+    torch.manual_seed(0)
+    s, t = torch.randn(6, 3), torch.randn(6, 3)
+    kd = recipe.terms[1]
+
+    def value(epoch):
+        return kd(Step(x=s, labels=torch.zeros(6).long(), student_logits=s, teacher_logits=t,
+                       epoch=epoch, epochs=5))  # fmt: skip
+
+    from distillctl.losses.kd import soft_kl
+
+    assert torch.allclose(value(0), soft_kl(s, t, 4.0)) and torch.allclose(
+        value(4), soft_kl(s, t, 1.0)
+    )
+
+
+def test_a_scheduled_distillation_writes_each_epochs_weight_and_temperature(tmp_path):
+    run_dir, _ = run_stage("train_teacher", tmp_path, *TINY, name="teacher")
+    run_dir, _ = run_stage(
+        "distill_student", tmp_path, *TINY, "trainer.max_epochs=3", f"teacher_ckpt={run_dir}",
+        "loss.kd.schedule=linear_warmup:3", "loss.kd.temperature_schedule=step:1:0.5",
+    )  # fmt: skip
+    with open(run_dir / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("train/weight_kd")]
+    assert [float(r["train/weight_kd"]) for r in rows] == pytest.approx([3.0, 6.0, 9.0])
+    assert [float(r["train/kd_temperature"]) for r in rows] == pytest.approx([4.0, 2.0, 1.0])
