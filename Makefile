@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # one worker per core (pytest-xdist); each computes on one thread (tests/conftest.py)
 test: $(STAMP) browser
-	$(PY) -m pytest -q -p no:cacheprovider -n auto
+	$(PY) -m pytest -q -p no:cacheprovider -n auto --dist worksteal
 
 browser:
 	@bash scripts/ensure-chromium.sh
