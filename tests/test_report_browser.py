@@ -19,8 +19,9 @@ def test_the_report_loads_cleanly_in_chromium(tmp_path, teacher_run):
     run_dir, result = run_stage("explain", tmp_path)
     seen = check(run_dir / "report.html")
     assert seen["errors"] == []
-    # two chosen inputs side by side, the grid, the agreement histogram, the per-class chart
-    assert len(seen["images"]) == 5
+    # two chosen inputs side by side, the grid, the agreement histogram, the per-class chart,
+    # and the teacher's and the student's training curves
+    assert len(seen["images"]) == 7
     assert all(done and w > 0 and h > 0 for _, done, w, h in seen["images"]), seen["images"]
     assert "distillctl explain" in seen["title"]
     shot = screenshot(run_dir / "report.html", tmp_path / "shot.png")

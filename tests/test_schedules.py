@@ -84,3 +84,9 @@ def test_a_scheduled_distillation_writes_each_epochs_weight_and_temperature(tmp_
         rows = [r for r in csv.DictReader(f) if r.get("train/weight_kd")]
     assert [float(r["train/weight_kd"]) for r in rows] == pytest.approx([3.0, 6.0, 9.0])
     assert [float(r["train/kd_temperature"]) for r in rows] == pytest.approx([4.0, 2.0, 1.0])
+    from distillctl.explain.pipeline import Explained
+    from distillctl.report.curves import draw_curves, read_metrics
+
+    assert [v for _, v in read_metrics(run_dir / "metrics.csv")["train/weight_kd"]] == [3, 6, 9]
+    ((picture, caption),) = draw_curves([Explained("student", None, run_dir)], tmp_path / "c")
+    assert picture.stat().st_size > 1000 and "what its schedules moved" in caption

@@ -250,7 +250,11 @@ def test_explain_writes_agreement_pictures_and_a_self_contained_report(tmp_path,
     others = sorted(p.name for p in (run_dir / "attributions").glob("*.png") if p not in chosen)
     assert others == ["agreement_hist.png", "agreement_per_class.png", "grid.png"]
     html = (run_dir / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 5 and "<table>" in html
+    # the 5 pictures of the maps, and each trained model's curves (teacher, student)
+    curves = sorted(p.name for p in (run_dir / "curves").glob("*.png"))
+    assert curves == ["curves_student.png", "curves_teacher.png"]
+    assert html.count("data:image/png;base64,") == 5 + 2 and "<table>" in html
+    assert "Training curves" in html
     assert html.count("<figcaption>test input ") == 2
     assert "Agreement per class" in html and set(metrics["per_class"]["student"]) <= {
         str(c) for c in range(10)

@@ -71,6 +71,7 @@ def explain_and_report(
     )
     import torch
 
+    from distillctl.report.curves import draw_curves
     from distillctl.report.tree import draw_trees
 
     # the inputs the explain pass chose, not chosen again
@@ -96,6 +97,7 @@ def explain_and_report(
         explain=metrics,
         figures=figures,
         trees=trees,
+        curves=draw_curves(models, out_dir / "curves"),
         configs=explained_configs(models, cfg, spec),
     )
     print_summary(rows, report, title)

@@ -216,6 +216,17 @@ gradient to explain.</p>
 {"".join(_image(path, caption) for path, caption in trees)}"""
 
 
+def _curves_section(curves) -> str:
+    """Each trained model's curves (report/curves.py); nothing where no run folder has them."""
+    if not curves:
+        return ""
+    return f"""<h2>Training curves</h2>
+<p class="note">Per trained model, from its metrics.csv: the training loss and the validation
+accuracy per epoch, and the weights and temperatures its schedules moved
+(<code>loss.&lt;term&gt;.schedule</code>, <code>loss.kd.temperature_schedule</code>).</p>
+{"".join(_image(path, caption) for path, caption in curves)}"""
+
+
 def render(
     title: str,
     summary: dict[str, Any],
@@ -224,6 +235,7 @@ def render(
     figures: list[tuple[Path, str]],
     configs: list[tuple[str, str]],
     trees: list[tuple[Path, str]] = (),
+    curves: list[tuple[Path, str]] = (),
 ) -> str:
     models = _table(
         [h for h, _, _ in COLUMNS], [[fmt(r.get(k), kind) for _, k, kind in COLUMNS] for r in rows]
@@ -306,6 +318,7 @@ turns), then the first inputs; each says why it was chosen. The grid shows the f
 {_per_class_table(explain)}
 {pictures}
 {_trees_section(trees)}
+{_curves_section(curves)}
 <h2>Configurations: the explain settings and each explained run</h2>
 {"".join(f"<h3>{html.escape(label)}</h3><pre>{html.escape(text)}</pre>" for label, text in configs)}
 </body></html>

@@ -1,0 +1,64 @@
+"""Each trained model's curves over its epochs, from its run folder's metrics.csv: training
+loss and validation accuracy, and what a schedule moved (`train/weight_<term>`, kd's
+`train/kd_temperature`, Annealing-KD's factor): one picture per model that has a metrics.csv."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+# metrics.csv columns that a schedule writes (losses/schedules.py, Term.scheduled)
+MOVING = ("train/weight_", "_temperature", "_factor")
+
+
+def read_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """column -> [(epoch, value)] of the rows that have it."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            for key, text in row.items():
+                if key in ("epoch", "step") or not text:
+                    continue
+                try:
+                    value = float(text)
+                except ValueError:
+                    continue
+                if math.isfinite(value):
+                    found.setdefault(key, []).append((int(float(row["epoch"])), value))
+    return found
+
+
+def draw_curves(models, out_dir: Path) -> list[tuple[Path, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pictures = []
+    for entry in models:
+        path = Path(entry.run_dir or "") / "metrics.csv"
+        if entry.run_dir is None or not path.is_file():
+            continue
+        found = read_metrics(path)
+        moving = [k for k in found if any(m in k for m in MOVING)]
+        panels = [["train/loss"], ["val/acc"], moving] if moving else [["train/loss"], ["val/acc"]]
+        fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3))
+        for ax, keys in zip(axes, panels):
+            for key in keys:
+                if key in found:
+                    epochs, values = zip(*found[key])
+                    ax.plot(epochs, values, marker=".", label=key)
+            ax.set_xlabel("epoch")
+            ax.legend(fontsize=7)
+        fig.suptitle(entry.name)
+        fig.tight_layout()
+        out = out_dir / f"curves_{entry.name.replace(' ', '_')}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=80)
+        plt.close(fig)
+        caption = f"{entry.name}: training loss, validation accuracy" + (
+            ", and what its schedules moved per epoch" if moving else ""
+        )
+        pictures.append((out, caption))
+    return pictures
