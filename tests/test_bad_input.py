@@ -30,7 +30,7 @@ CASES = [
         "unknown loss",
         [*TD, "loss=nope"],
         2,
-        "choose one of: at, attention_kl, cc, ce, consistency, crd, dist, dkd",
+        "choose one of: annealing_kd, at, attention_kl, cc, ce, consistency, crd, dist, dkd",
     ),
     ("unknown loss in a list", [*TD, "loss=[ce,kd,nope]"], 2, "unknown loss 'nope'"),
     ("unknown logger", [*TD, "logger=nope"], 2, "unknown logger 'nope'"),
