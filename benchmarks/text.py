@@ -162,6 +162,13 @@ def interval(diff: dict) -> str:
     return f"{100 * diff['mean']:+.2f} [{100 * diff['ci_low']:+.2f}, {100 * diff['ci_high']:+.2f}]"
 
 
+def mean_sd(values: list[float], scale: float = 100, digits: int = 2) -> str:
+    """mean ± sd over seeds (in %, by default)."""
+    stats = summarize(values)
+    sd = f" ± {scale * stats['std']:.{digits}f}" if stats["std"] is not None else ""
+    return f"{scale * stats['mean']:.{digits}f}{sd}"
+
+
 def render(data: str, seeds: list[int], per_seed: list[dict], command: str, machine: str):
     students = list(DATA[data][1])
     ref = per_seed[0]["reference"]
@@ -169,11 +176,6 @@ def render(data: str, seeds: list[int], per_seed: list[dict], command: str, mach
 
     def by_seed(name: str, key: str = "acc") -> dict[int, float]:
         return {s: r[name][key] for s, r in zip(seeds, per_seed) if r[name].get(key) is not None}
-
-    def mean_sd(values: list[float]) -> str:
-        stats = summarize(values)
-        sd = f" ± {100 * stats['std']:.2f}" if stats["std"] is not None else ""
-        return f"{100 * stats['mean']:.2f}{sd}"
 
     lines = [
         f"# Text classification: {data} ({machine})",

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from _report import emit_with_rows
-from text import explain, interval, pct, reference, stage
+from text import explain, interval, mean_sd, pct, reference, stage
 
-from distillctl.report.seeds import paired, summarize
+from distillctl.report.seeds import paired
 
 # the teacher and the students' widths; the students have half the teacher's blocks
 WIDTHS = ["d_model=64", "heads=4", "ffn=128"]
@@ -70,11 +70,6 @@ def render(seeds: list[int], per_seed: list[dict], command: str, machine: str) -
 
     def by_seed(name: str, key: str = "acc") -> dict[int, float]:
         return {s: r[name][key] for s, r in zip(seeds, per_seed)}
-
-    def mean_sd(values: list[float], scale: float = 100, digits: int = 2) -> str:
-        stats = summarize(values)
-        sd = f" ± {scale * stats['std']:.{digits}f}" if stats["std"] is not None else ""
-        return f"{scale * stats['mean']:.{digits}f}{sd}"
 
     lines = [
         f"# A student initialised from its teacher: wordnet_glosses ({machine})",
