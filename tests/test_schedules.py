@@ -90,3 +90,26 @@ def test_a_scheduled_distillation_writes_each_epochs_weight_and_temperature(tmp_
     assert [v for _, v in read_metrics(run_dir / "metrics.csv")["train/weight_kd"]] == [3, 6, 9]
     ((picture, caption),) = draw_curves([Explained("student", None, run_dir)], tmp_path / "c")
     assert picture.stat().st_size > 1000 and "what its schedules moved" in caption
+
+
+def test_uncertainty_weighting_is_libmtls_uw_and_its_log_variances_learn(tmp_path):
+    """LibMTL UW.py: loss_scale s = -0.5 at the start, total = sum(L / (2 e^s) + s / 2)."""
+    recipe = build_recipe({"ce": {"weight": 1.0}, "kd": {"weight": 1.0}})
+    recipe.weigh_by_uncertainty()
+    values = {"ce": torch.tensor(2.0), "kd": torch.tensor(0.5)}
+    total = recipe.combine(values, 0)
+    expected = sum(v / (2 * math.exp(-0.5)) - 0.25 for v in (2.0, 0.5))
+    assert math.isclose(float(total), expected, rel_tol=1e-6)
+    total.backward()  # d/ds = -L / (2 e^s) + 1/2
+    grads = [-v / (2 * math.exp(-0.5)) + 0.5 for v in (2.0, 0.5)]
+    assert torch.allclose(recipe.log_variances.grad, torch.tensor(grads))
+    teacher, _ = run_stage("train_teacher", tmp_path, *TINY, name="teacher")
+    run_dir, _ = run_stage(
+        "distill_student", tmp_path, *TINY, "trainer.max_epochs=2", f"teacher_ckpt={teacher}",
+        "distill.weighting=uncertainty",
+    )  # fmt: skip
+    with open(run_dir / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("train/weight_kd")]
+    assert len(rows) == 2 and all(float(r["train/weight_ce"]) > 0 for r in rows)
+    state = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=False)["state_dict"]
+    assert not torch.equal(state["recipe.log_variances"], torch.full((2,), -0.5))

@@ -119,6 +119,12 @@ class DistillSpec:
         "training split needs fewer passes over it",
         example=10,
     )
+    weighting: str = option(
+        "fixed",
+        one_of("fixed", "uncertainty"),
+        "fixed (each term's weight and schedule) | uncertainty (Kendall et al. 2018, LibMTL "
+        "UW.py: one learned log-variance s per term, total = sum(w L / (2 e^s) + s / 2))",
+    )
     align: str = option(
         "tokens",
         one_of("tokens", "words"),

@@ -39,6 +39,8 @@ class Recipe(nn.Module):
         self.weights = [float(t.weight) for t in terms]
         self.schedules = [t.schedule for t in terms]
         self.epochs = 1  # the stage's epochs, which schedules span (set by the stage)
+        # distill.weighting=uncertainty: one learned log-variance per term (weigh_by_uncertainty)
+        self.log_variances: nn.Parameter | None = None
         self.terms = nn.ModuleList(t.term for t in terms)
         self.needs_index = any(t.needs_index for t in self.terms)
         self.needs_graph = any(t.needs_graph for t in self.terms)
@@ -55,6 +57,23 @@ class Recipe(nn.Module):
             for n, w, s in zip(self.names, self.weights, self.schedules)
         )
 
+    def weigh_by_uncertainty(self) -> None:
+        """Kendall, Gal & Cipolla (CVPR 2018) as LibMTL's UW.py writes it: a log-variance s per
+        term, initialised to -0.5 and trained with the student; each term counts
+        w * L / (2 e^s) + s / 2 (w its configured weight and schedule, 1 in LibMTL)."""
+        self.log_variances = nn.Parameter(torch.full((len(self.terms),), -0.5))
+
+    def combine(self, values: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
+        """The total of the terms' `values` at `epoch`."""
+        weights = self.weights_at(epoch)
+        if self.log_variances is None:
+            return sum(w * values[n] for n, w in zip(self.names, weights))
+        s = self.log_variances
+        return sum(
+            w * values[n] / (2 * s[i].exp()) + s[i] / 2
+            for i, (n, w) in enumerate(zip(self.names, weights))
+        )
+
     def weights_at(self, epoch: int) -> list[float]:
         """Each term's weight at 0-based `epoch`: its configured weight times its schedule."""
         return [w * s.factor(epoch, self.epochs) for w, s in zip(self.weights, self.schedules)]
@@ -62,10 +81,14 @@ class Recipe(nn.Module):
     def scheduled(self, epoch: int) -> dict[str, float]:
         """What moves with the epoch, for metrics.csv: `weight_<term>` of every scheduled term
         and what the terms report themselves (kd's temperature)."""
+        weights = self.weights_at(epoch)
+        if self.log_variances is not None:  # the learned weights, as they stand
+            learned = (1 / (2 * self.log_variances.detach().exp())).tolist()
+            weights = [w * f for w, f in zip(weights, learned)]
         found = {
             f"weight_{n}": w
-            for n, w, s in zip(self.names, self.weights_at(epoch), self.schedules)
-            if not s.constant
+            for n, w, s in zip(self.names, weights, self.schedules)
+            if not s.constant or self.log_variances is not None
         }
         for name, term in zip(self.names, self.terms):
             for key, value in term.scheduled(epoch, self.epochs).items():
@@ -175,5 +198,5 @@ class Recipe(nn.Module):
             values = {name: term(step) for name, term in terms.items()}
         else:  # a soft tree: its objective and penalty (losses/leafwise.py)
             values = tree_terms(student, routing, step, terms)
-        total = sum(w * values[n] for n, w in zip(self.names, self.weights_at(epoch)))
+        total = self.combine(values, epoch)
         return total + values.get(PENALTY, 0.0), values

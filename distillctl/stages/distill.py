@@ -127,6 +127,8 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
         f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()}"
         f"{transfer_label(transfer)} on {len(data.train_labels())} training inputs -> {run_dir}"
     )
+    if specs.distill.weighting == "uncertainty":  # learned with the student, saved with the recipe
+        recipe.weigh_by_uncertainty()
     module = Distiller(student, teacher, recipe, info.num_classes, specs.optim, meta)
     # distill.max_epochs: this stage's own passes (a large transfer set); run.json says them
     epochs = specs.distill.max_epochs or int(cfg.trainer.max_epochs)
