@@ -1,6 +1,7 @@
-"""Schedules of a term's weight and of kd's temperature (losses/schedules.py): their factors
-pinned (mdistiller DKD's ramp with its 1-based epochs), bad ones refused before any run
-folder, and the effective values of each epoch in metrics.csv."""
+"""How strongly each term counts, over epochs and samples: schedules of a term's weight and of
+kd's temperature (losses/schedules.py; mdistiller DKD's ramp with its 1-based epochs pinned),
+bad ones refused before any run folder, the effective values of each epoch in metrics.csv;
+learned weights (LibMTL's UW) and Dynamic KD's per-sample weights, pinned to their references."""
 
 import csv
 import math
@@ -113,3 +114,18 @@ def test_uncertainty_weighting_is_libmtls_uw_and_its_log_variances_learn(tmp_pat
     assert len(rows) == 2 and all(float(r["train/weight_ce"]) > 0 for r in rows)
     state = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=False)["state_dict"]
     assert not torch.equal(state["recipe.log_variances"], torch.full((2,), -0.5))
+
+
+def test_dynamic_kd_weighs_each_sample_by_the_students_normalised_entropy():
+    """lancopku/DynamicKD's dynamic_kd_loss: mean(KL_T * T^2 * H(p_s) / log C), H at T = 1."""
+    from distillctl.losses.kd import soft_kl
+
+    recipe = build_recipe({"kd": {"weight": 1.0, "temperature": 2.0, "sample_weight": "entropy"}})
+    torch.manual_seed(1)
+    s, t = torch.randn(4, 5), torch.randn(4, 5)
+    step = Step(x=s, labels=torch.zeros(4).long(), student_logits=s, teacher_logits=t)
+    p = torch.softmax(s, -1)
+    weights = -(p * torch.log(p + 1e-6)).sum(-1) / math.log(5)
+    expected = (soft_kl(s, t, 2.0, per_sample=True) * weights).mean()
+    assert torch.allclose(recipe.terms[0](step), expected)
+    assert 0 < float(weights.min()) and float(weights.max()) < 1

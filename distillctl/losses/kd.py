@@ -6,10 +6,12 @@ gradient's size independent of T. The classic recipe is loss=[ce,kd] with weight
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-from distillctl.bounds import POSITIVE
+from distillctl.bounds import POSITIVE, one_of
 from distillctl.losses import SampleTerm, Step, every_sample, register
 from distillctl.losses.schedules import SCHEDULE, parse
 
@@ -28,11 +30,36 @@ def soft_kl(
     return kl if per_sample else kl.mean()
 
 
-@register("kd", temperature=POSITIVE, temperature_schedule=SCHEDULE.eg("cosine:0.25"))
+def entropy_weights(student_logits: torch.Tensor) -> torch.Tensor:
+    """Dynamic KD's per-sample weights (Li et al., EMNLP 2021; lancopku/DynamicKD's
+    `dynamic_kd_loss`): the student's predictive entropy at T = 1 over its upper bound log C,
+    without gradient; a sample the student is unsure of counts more."""
+    with torch.no_grad():
+        p = F.softmax(student_logits, dim=-1)
+        entropy = -(p * torch.log(p + 1e-6)).sum(-1)
+        return entropy / math.log(student_logits.shape[-1])
+
+
+SAMPLE_WEIGHTS = ("none", "entropy")
+
+
+@register(
+    "kd",
+    temperature=POSITIVE,
+    temperature_schedule=SCHEDULE.eg("cosine:0.25"),
+    sample_weight=one_of(*SAMPLE_WEIGHTS),
+)
 class SoftTargetKL(SampleTerm):
-    def __init__(self, temperature: float = 4.0, temperature_schedule: str = "constant"):
+    def __init__(
+        self,
+        temperature: float = 4.0,
+        temperature_schedule: str = "constant",
+        sample_weight: str = "none",
+    ):
         super().__init__()
         self.temperature = float(temperature)
+        # entropy: each sample's KL times entropy_weights, then the batch mean (Dynamic KD)
+        self.sample_weight = str(sample_weight)
         # T of an epoch = temperature * the schedule's factor (losses/schedules.py)
         self.temperature_schedule = parse(temperature_schedule, "loss.kd.temperature_schedule")
 
@@ -46,6 +73,7 @@ class SoftTargetKL(SampleTerm):
 
     def per_sample(self, step: Step) -> tuple[torch.Tensor, torch.Tensor]:
         temperature = self.temperature_at(step.epoch, step.epochs)
-        return every_sample(
-            soft_kl(step.student_logits, step.teacher_logits, temperature, per_sample=True)
-        )
+        values = soft_kl(step.student_logits, step.teacher_logits, temperature, per_sample=True)
+        if self.sample_weight == "entropy":
+            values = values * entropy_weights(step.student_logits)
+        return every_sample(values)
