@@ -75,8 +75,8 @@ def test_the_recipe_weighs_each_term_by_its_schedule_and_kd_anneals_its_temperat
     )
 
 
-def test_a_scheduled_distillation_writes_each_epochs_weight_and_temperature(tmp_path):
-    run_dir, _ = run_stage("train_teacher", tmp_path, *TINY, name="teacher")
+def test_a_scheduled_distillation_writes_each_epochs_weight_and_temperature(tmp_path, teacher_run):
+    run_dir = teacher_run  # the session's shared teacher on digits
     run_dir, _ = run_stage(
         "distill_student", tmp_path, *TINY, "trainer.max_epochs=3", f"teacher_ckpt={run_dir}",
         "loss.kd.schedule=linear_warmup:3", "loss.kd.temperature_schedule=step:1:0.5",
@@ -93,7 +93,7 @@ def test_a_scheduled_distillation_writes_each_epochs_weight_and_temperature(tmp_
     assert picture.stat().st_size > 1000 and "what its schedules moved" in caption
 
 
-def test_uncertainty_weighting_is_libmtls_uw_and_its_log_variances_learn(tmp_path):
+def test_uncertainty_weighting_is_libmtls_uw_and_its_log_variances_learn(tmp_path, teacher_run):
     """LibMTL UW.py: loss_scale s = -0.5 at the start, total = sum(L / (2 e^s) + s / 2)."""
     recipe = build_recipe({"ce": {"weight": 1.0}, "kd": {"weight": 1.0}})
     recipe.weigh_by_uncertainty()
@@ -104,7 +104,7 @@ def test_uncertainty_weighting_is_libmtls_uw_and_its_log_variances_learn(tmp_pat
     total.backward()  # d/ds = -L / (2 e^s) + 1/2
     grads = [-v / (2 * math.exp(-0.5)) + 0.5 for v in (2.0, 0.5)]
     assert torch.allclose(recipe.log_variances.grad, torch.tensor(grads))
-    teacher, _ = run_stage("train_teacher", tmp_path, *TINY, name="teacher")
+    teacher = teacher_run
     run_dir, _ = run_stage(
         "distill_student", tmp_path, *TINY, "trainer.max_epochs=2", f"teacher_ckpt={teacher}",
         "distill.weighting=uncertainty",
