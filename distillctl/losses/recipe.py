@@ -78,13 +78,14 @@ class Recipe(nn.Module):
         """Each term's weight at 0-based `epoch`: its configured weight times its schedule."""
         return [w * s.factor(epoch, self.epochs) for w, s in zip(self.weights, self.schedules)]
 
-    def scheduled(self, epoch: int) -> dict[str, float]:
+    def scheduled(self, epoch: int) -> dict[str, Any]:
         """What moves with the epoch, for metrics.csv: `weight_<term>` of every scheduled term
-        and what the terms report themselves (kd's temperature)."""
-        weights = self.weights_at(epoch)
+        and what the terms report themselves (kd's temperature). Learned weights stay tensors
+        on their device: this runs every step, and reading them back would wait for the device."""
+        weights: list[Any] = self.weights_at(epoch)
         if self.log_variances is not None:  # the learned weights, as they stand
-            learned = (1 / (2 * self.log_variances.detach().exp())).tolist()
-            weights = [w * f for w, f in zip(weights, learned)]
+            learned = 1 / (2 * self.log_variances.detach().exp())
+            weights = [w * learned[i] for i, w in enumerate(weights)]
         found = {
             f"weight_{n}": w
             for n, w, s in zip(self.names, weights, self.schedules)

@@ -212,7 +212,8 @@ def hf(input_shape, num_classes: int, name: str = "", pretrained: bool = True, v
         "values": None,
         "heads": int(config.num_attention_heads),
     }
-    net.blocks_path = f"model.{_layer_list(model, layers)}"
+    found = _layer_list(model, layers)  # none found: not a student init_from_teacher can fill
+    net.blocks_path = f"model.{found}" if found else ""
     finish(net, input_shape, stages, embedding="cls", attention=attention)
     net.token_embedding = _embedding_name(net)
     return net

@@ -2,9 +2,10 @@
 huggingface/transformers, examples/research_projects/distillation/scripts/
 extract_distilbert.py): the token and position embeddings copied, and student block j copied
 from teacher block `layers[j]` (every weight of it: attention, feed-forward, norms); here also
-the final norm and the classifier head, which a classifier of the same classes shares. For
-`transformer` students whose widths fit the teacher's; anything else is one message naming the
-shapes. `every_other` is teacher blocks 0, 2, 4, ...
+everything else outside the blocks (the final norm, the classifier head, which a classifier of
+the same classes shares). For `transformer` and `hf` students of the teacher's family and
+widths (each network names its block list, `blocks_path`); anything else is one message naming
+the parameter and both shapes. `every_other` is teacher blocks 0, 2, 4, ...
 """
 
 from __future__ import annotations

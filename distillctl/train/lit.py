@@ -230,7 +230,7 @@ class Distiller(_Trainable):
         )
         self.last_terms = values  # read by NanGuard (a broken term) and StepCSV (per step)
         moving = {  # scheduled weights and temperatures: this epoch's values in metrics.csv
-            k: torch.tensor(v, device=total.device)
+            k: torch.as_tensor(v, device=total.device)
             for k, v in self.recipe.scheduled(self.current_epoch).items()
         }
         self.accumulate("train", {"loss": total, **values, **moving}, len(y))
