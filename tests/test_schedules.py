@@ -14,6 +14,7 @@ from distillctl.errors import ConfigError
 from distillctl.losses import build_recipe
 from distillctl.losses.base import Step
 from distillctl.losses.schedules import parse
+from distillctl.losses.weighting import GradNorm, Uncertainty
 from tests.conftest import TINY, compose_cfg, run_stage
 
 
@@ -96,14 +97,14 @@ def test_a_scheduled_distillation_writes_each_epochs_weight_and_temperature(tmp_
 def test_uncertainty_weighting_is_libmtls_uw_and_its_log_variances_learn(tmp_path, teacher_run):
     """LibMTL UW.py: loss_scale s = -0.5 at the start, total = sum(L / (2 e^s) + s / 2)."""
     recipe = build_recipe({"ce": {"weight": 1.0}, "kd": {"weight": 1.0}})
-    recipe.weigh_by_uncertainty()
+    recipe.weigh(Uncertainty(2))
     values = {"ce": torch.tensor(2.0), "kd": torch.tensor(0.5)}
     total = recipe.combine(values, 0)
     expected = sum(v / (2 * math.exp(-0.5)) - 0.25 for v in (2.0, 0.5))
     assert math.isclose(float(total), expected, rel_tol=1e-6)
     total.backward()  # d/ds = -L / (2 e^s) + 1/2
     grads = [-v / (2 * math.exp(-0.5)) + 0.5 for v in (2.0, 0.5)]
-    assert torch.allclose(recipe.log_variances.grad, torch.tensor(grads))
+    assert torch.allclose(recipe.weighting.log_variances.grad, torch.tensor(grads))
     teacher = teacher_run
     run_dir, _ = run_stage(
         "distill_student", tmp_path, *TINY, "trainer.max_epochs=2", f"teacher_ckpt={teacher}",
@@ -113,7 +114,7 @@ def test_uncertainty_weighting_is_libmtls_uw_and_its_log_variances_learn(tmp_pat
         rows = [r for r in csv.DictReader(f) if r.get("train/weight_kd")]
     assert len(rows) == 2 and all(float(r["train/weight_ce"]) > 0 for r in rows)
     state = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=False)["state_dict"]
-    assert not torch.equal(state["recipe.log_variances"], torch.full((2,), -0.5))
+    assert not torch.equal(state["recipe.weighting.log_variances"], torch.full((2,), -0.5))
 
 
 def test_dynamic_kd_weighs_each_sample_by_the_students_normalised_entropy():
@@ -129,3 +130,67 @@ def test_dynamic_kd_weighs_each_sample_by_the_students_normalised_entropy():
     expected = (soft_kl(s, t, 2.0, per_sample=True) * weights).mean()
     assert torch.allclose(recipe.terms[0](step), expected)
     assert 0 < float(weights.min()) and float(weights.max()) < 1
+
+
+def libmtl_gradnorm_step(scale, losses, initial, params, alpha):
+    """LibMTL GradNorm.backward (epoch >= 1, rep_grad=False), written out: the loss_scale's
+    gradient and the shared parameters' new gradients."""
+    scale = scale.detach().clone().requires_grad_(True)
+    weights = len(losses) * torch.softmax(scale, -1)
+    grads = torch.stack(
+        [
+            torch.cat([g.reshape(-1) for g in torch.autograd.grad(l, params, retain_graph=True)])
+            for l in losses
+        ]
+    )
+    per_loss = torch.norm(weights.unsqueeze(1) * grads, p=2, dim=-1)
+    ratio = torch.tensor([float(l) / i for l, i in zip(losses, initial)])
+    rate = ratio / ratio.mean()
+    constant = (per_loss.mean(0) * rate**alpha).detach()
+    (per_loss - constant).abs().sum(0).backward()
+    new_grads = torch.einsum("i,ij->j", weights.detach(), grads)
+    return scale.grad, new_grads
+
+
+def test_gradnorm_is_libmtls_update_and_learns_in_a_distillation(tmp_path, teacher_run):
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2)
+    params = list(net.parameters())
+    x, target = torch.randn(8, 3), torch.randn(8, 2)
+
+    def losses():
+        out = net(x)
+        return [torch.nn.functional.mse_loss(out, target), out.pow(2).mean() * 3]
+
+    norm = GradNorm(2, alpha=1.5)
+    for _ in range(3):  # epoch 0: unit weights, the epoch's mean losses recorded
+        found = losses()
+        total = norm.combine(found, [1.0, 1.0], 0, params)
+        assert torch.allclose(total, found[0] + found[1])
+    initial = norm.sums / 3
+    with torch.no_grad():
+        norm.loss_scale.copy_(torch.tensor([0.3, -0.2]))
+        net.weight.add_(0.5)  # the losses moved since epoch 0
+    found = losses()
+    total = norm.combine(found, [1.0, 1.0], 1, params)
+    weights = 2 * torch.softmax(torch.tensor([0.3, -0.2]), -1)
+    assert torch.allclose(total, weights[0] * found[0] + weights[1] * found[1])  # value: no L_grad
+    total.backward()
+    scale_grad, new_grads = libmtl_gradnorm_step(
+        torch.tensor([0.3, -0.2]), losses(), initial.tolist(), params, 1.5
+    )
+    assert torch.allclose(norm.initial, initial)
+    assert torch.allclose(norm.loss_scale.grad, scale_grad, atol=1e-6)
+    assert torch.allclose(torch.cat([p.grad.reshape(-1) for p in params]), new_grads, atol=1e-6)
+    run_dir, _ = run_stage(
+        "distill_student", tmp_path, *TINY, "trainer.max_epochs=2", f"teacher_ckpt={teacher_run}",
+        "distill.weighting=gradnorm",
+    )  # fmt: skip
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    learned = [(float(r["train/weight_ce"]), float(r["train/weight_kd"]) / 9) for r in rows]
+    assert learned[0] == (1.0, 1.0)  # epoch 0: unit weights (kd's configured 9 apart)
+    assert learned[1][0] != 1.0 and sum(learned[1]) == pytest.approx(2.0)  # 2 softmax(s)
+    state = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=False)["state_dict"]
+    assert not torch.equal(state["recipe.weighting.loss_scale"], torch.ones(2))
+    assert torch.isfinite(state["recipe.weighting.initial"]).all()

@@ -48,6 +48,12 @@ def _transfers() -> Bound:
     return one_of(*sorted(TRANSFERS))
 
 
+def _weightings() -> Bound:
+    from distillctl.losses.weighting import WEIGHTINGS
+
+    return one_of(*WEIGHTINGS)
+
+
 def _mixes() -> Bound:
     from distillctl.data.mix import MIXES
 
@@ -121,9 +127,14 @@ class DistillSpec:
     )
     weighting: str = option(
         "fixed",
-        one_of("fixed", "uncertainty"),
+        _weightings,
         "fixed (each term's weight and schedule) | uncertainty (Kendall et al. 2018, LibMTL "
-        "UW.py: one learned log-variance s per term, total = sum(w L / (2 e^s) + s / 2))",
+        "UW.py: one learned log-variance s per term, total = sum(w L / (2 e^s) + s / 2)) | "
+        "gradnorm (Chen et al. 2018, LibMTL GradNorm.py: weights T softmax(s) learned so each "
+        "term's gradient norm on the student follows its training rate; losses/weighting.py)",
+    )
+    gradnorm_alpha: float = option(
+        1.5, POSITIVE, "gradnorm: the restoring force alpha (LibMTL's default 1.5)"
     )
     align: str = option(
         "tokens",

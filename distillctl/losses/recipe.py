@@ -4,6 +4,7 @@ modules they need."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from distillctl.losses.base import Shapes, Step, Term
 from distillctl.losses.leafwise import PENALTY, check_terms, student_outputs, tree_terms
 from distillctl.losses.schedules import Schedule
 from distillctl.losses.teacher_cache import LOGITS, cut, token_axes
+from distillctl.losses.weighting import Weighting
 from distillctl.models.taps import FeatureTaps, output_shapes
 
 
@@ -38,9 +40,14 @@ class Recipe(nn.Module):
         self.names = [t.name for t in terms]
         self.weights = [float(t.weight) for t in terms]
         self.schedules = [t.schedule for t in terms]
+        self.control: set[int] = set()  # the terms whose weight a controller moves
         self.epochs = 1  # the stage's epochs, which schedules span (set by the stage)
-        # distill.weighting=uncertainty: one learned log-variance per term (weigh_by_uncertainty)
-        self.log_variances: nn.Parameter | None = None
+        # distill.weighting: how the terms are weighed against each other (losses/weighting.py)
+        self.weighting: Weighting = Weighting(len(terms))
+        # distill.control: the controlled term's weight (lambda), which its controller sets
+        # between epochs (train/control.py; the controller's state, saved with the training
+        # checkpoint, restores it on resume)
+        self.register_buffer("controlled", torch.tensor(self.weights), persistent=False)
         self.terms = nn.ModuleList(t.term for t in terms)
         self.needs_index = any(t.needs_index for t in self.terms)
         self.needs_graph = any(t.needs_graph for t in self.terms)
@@ -57,39 +64,44 @@ class Recipe(nn.Module):
             for n, w, s in zip(self.names, self.weights, self.schedules)
         )
 
-    def weigh_by_uncertainty(self) -> None:
-        """Kendall, Gal & Cipolla (CVPR 2018) as LibMTL's UW.py writes it: a log-variance s per
-        term, initialised to -0.5 and trained with the student; each term counts
-        w * L / (2 e^s) + s / 2 (w its configured weight and schedule, 1 in LibMTL)."""
-        self.log_variances = nn.Parameter(torch.full((len(self.terms),), -0.5))
+    def weigh(self, weighting: Weighting) -> None:
+        """Weigh the terms with `weighting` (distill.weighting: losses/weighting.py)."""
+        self.weighting = weighting
 
-    def combine(self, values: dict[str, torch.Tensor], epoch: int) -> torch.Tensor:
-        """The total of the terms' `values` at `epoch`."""
-        weights = self.weights_at(epoch)
-        if self.log_variances is None:
-            return sum(w * values[n] for n, w in zip(self.names, weights))
-        s = self.log_variances
-        return sum(
-            w * values[n] / (2 * s[i].exp()) + s[i] / 2
-            for i, (n, w) in enumerate(zip(self.names, weights))
-        )
+    def combine(
+        self, values: dict[str, torch.Tensor], epoch: int, params: Sequence[nn.Parameter] = ()
+    ) -> torch.Tensor:
+        """The total of the terms' `values` at `epoch` (`params`: the student's trainable
+        parameters, which a gradient-based weighting reads)."""
+        found = [values[n] for n in self.names]
+        return self.weighting.combine(found, self.weights_at(epoch), epoch, params)
 
-    def weights_at(self, epoch: int) -> list[float]:
-        """Each term's weight at 0-based `epoch`: its configured weight times its schedule."""
-        return [w * s.factor(epoch, self.epochs) for w, s in zip(self.weights, self.schedules)]
+    def weights_at(self, epoch: int) -> list[Any]:
+        """Each term's weight at 0-based `epoch`: its configured weight (a controlled term's:
+        its controller's lambda, on the device) times its schedule."""
+        return [
+            (self.controlled[i] if i in self.control else w) * s.factor(epoch, self.epochs)
+            for i, (w, s) in enumerate(zip(self.weights, self.schedules))
+        ]
+
+    def control_term(self, name: str) -> int:
+        """Hand term `name`'s weight to a controller (distill.control): its index."""
+        index = self.names.index(name)
+        self.control.add(index)
+        return index
 
     def scheduled(self, epoch: int) -> dict[str, Any]:
         """What moves with the epoch, for metrics.csv: `weight_<term>` of every scheduled term
         and what the terms report themselves (kd's temperature). Learned weights stay tensors
         on their device: this runs every step, and reading them back would wait for the device."""
         weights: list[Any] = self.weights_at(epoch)
-        if self.log_variances is not None:  # the learned weights, as they stand
-            learned = 1 / (2 * self.log_variances.detach().exp())
+        learned = self.weighting.factors()
+        if learned is not None:  # the learned weights, as they stand
             weights = [w * learned[i] for i, w in enumerate(weights)]
         found = {
             f"weight_{n}": w
-            for n, w, s in zip(self.names, weights, self.schedules)
-            if not s.constant or self.log_variances is not None
+            for i, (n, w, s) in enumerate(zip(self.names, weights, self.schedules))
+            if not s.constant or learned is not None or i in self.control
         }
         for name, term in zip(self.names, self.terms):
             for key, value in term.scheduled(epoch, self.epochs).items():
@@ -199,5 +211,6 @@ class Recipe(nn.Module):
             values = {name: term(step) for name, term in terms.items()}
         else:  # a soft tree: its objective and penalty (losses/leafwise.py)
             values = tree_terms(student, routing, step, terms)
-        total = self.combine(values, epoch)
+        params = [p for p in student.parameters() if p.requires_grad]
+        total = self.combine(values, epoch, params)
         return total + values.get(PENALTY, 0.0), values

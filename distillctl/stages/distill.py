@@ -76,7 +76,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     from distillctl import data as data_registry
     from distillctl.data import transfer as transfer_set
     from distillctl.data.transfer import label as transfer_label
-    from distillctl.losses import build_recipe
+    from distillctl.losses import build_recipe, weighting
     from distillctl.train.fit import fit_and_test
     from distillctl.train.lit import Distiller
 
@@ -127,8 +127,8 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
         f"({teacher_meta['model']['arch']}) with loss = {recipe.describe()}"
         f"{transfer_label(transfer)} on {len(data.train_labels())} training inputs -> {run_dir}"
     )
-    if specs.distill.weighting == "uncertainty":  # learned with the student, saved with the recipe
-        recipe.weigh_by_uncertainty()
+    # learned weights train with the student and are saved with the recipe
+    recipe.weigh(weighting.build(specs.distill, len(recipe.names)))
     module = Distiller(student, teacher, recipe, info.num_classes, specs.optim, meta)
     # distill.max_epochs: this stage's own passes (a large transfer set); run.json says them
     epochs = specs.distill.max_epochs or int(cfg.trainer.max_epochs)
