@@ -139,12 +139,12 @@ def libmtl_gradnorm_step(scale, losses, initial, params, alpha):
     weights = len(losses) * torch.softmax(scale, -1)
     grads = torch.stack(
         [
-            torch.cat([g.reshape(-1) for g in torch.autograd.grad(l, params, retain_graph=True)])
-            for l in losses
+            torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params, retain_graph=True)])
+            for loss in losses
         ]
     )
     per_loss = torch.norm(weights.unsqueeze(1) * grads, p=2, dim=-1)
-    ratio = torch.tensor([float(l) / i for l, i in zip(losses, initial)])
+    ratio = torch.tensor([float(loss) / i for loss, i in zip(losses, initial)])
     rate = ratio / ratio.mean()
     constant = (per_loss.mean(0) * rate**alpha).detach()
     (per_loss - constant).abs().sum(0).backward()
