@@ -140,6 +140,41 @@ def composition_error(
     )
 
 
+# Optuna's samplers that search for several objectives at once
+MULTI_OBJECTIVE = ("NSGAIISampler", "MOTPESampler")
+
+
+def check_search(compose, stage_name: str, overrides: list[str], cfg) -> None:
+    """A multi-objective `objective=[...]` needs a sampler that searches for several
+    objectives and one sweeper direction per objective (read from the Hydra config)."""
+    objective = cfg.get("objective")
+    if objective is None or isinstance(objective, str) or len(objective) < 2:
+        return
+    sweeper = compose(stage_name, overrides=overrides, return_hydra_config=True).hydra.sweeper
+    sampler = sweeper.get("sampler")
+    target = str(sampler.get("_target_", "")) if sampler is not None else ""
+    names = ",".join(str(o) for o in objective)
+    fix = (
+        "use hparams_search=optuna_pareto (NSGA-II, direction [maximize, maximize]), or add "
+        "hydra/sweeper/sampler=nsgaii 'hydra.sweeper.direction=[maximize,maximize]'"
+    )
+    if not target.endswith(MULTI_OBJECTIVE):
+        which = target.rsplit(".", 1)[-1] or "no Optuna sampler (hparams_search is not set)"
+        raise ConfigError(
+            f"objective=[{names}] asks a search for {len(objective)} objectives, but the "
+            f"sweeper's sampler is {which}, which searches for one",
+            fix,
+        )
+    direction = sweeper.get("direction")
+    count = 1 if isinstance(direction, str) else len(direction)
+    if count != len(objective):
+        raise ConfigError(
+            f"objective=[{names}] has {len(objective)} figures but hydra.sweeper.direction "
+            f"has {count}",
+            "give one direction per objective: hydra.sweeper.direction=[maximize,maximize]",
+        )
+
+
 def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None):
     """Compose every variant of the command line and validate it; returns the first config."""
     from hydra import compose, initialize_config_dir
@@ -157,6 +192,7 @@ def precheck(stage_name: str, words: str, overrides, config_dir_arg: str | None)
             except Exception as exc:  # Hydra, OmegaConf and YAML errors alike
                 raise composition_error(exc, compose, stage_name, words, variant) from None
             validate(cfg)
+            check_search(compose, stage_name, [*variant, *extra], cfg)
             check_folder(str(cfg.paths.output_root))
             first = cfg if first is None else first
     return first

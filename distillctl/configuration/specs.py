@@ -90,6 +90,64 @@ class EngineSpec:
     )
 
 
+def _control_explainers() -> Bound:
+    from distillctl.explain import EXPLAINERS
+
+    return one_of(*sorted(EXPLAINERS))
+
+
+OPTIONAL_NUMBER = Bound(
+    "a number, or null",
+    lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
+)
+OPTIONAL_NON_NEGATIVE = Bound(
+    "a number >= 0, or null",
+    lambda v: v is None or (OPTIONAL_NUMBER.check(v) and v >= 0),
+)
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """The agreement controller (distillctl/train/control.py): the weight lambda of one term
+    moved by dual ascent on `agreement >= agreement_target`, measured on a fixed validation
+    subset during training; the same measure is the run's `val_agreement`."""
+
+    term: str | None = option(
+        None,
+        None,
+        "the loss term whose weight the controller moves (null: no controller)",
+        example="e2kd",
+    )
+    agreement_target: float | None = option(
+        None,
+        OPTIONAL_NUMBER,
+        "the agreement to hold: in [-1, 1] for spearman and cosine, [0, 1] for topk",
+        example=0.8,
+    )
+    measure: str = option(
+        "spearman",
+        one_of("spearman", "topk", "cosine"),
+        "the agreement measure (explain/agreement.py), per input, averaged over the subset",
+    )
+    eta: float = option(
+        1.0, POSITIVE, "the dual step: lambda <- max(0, lambda + eta (target - agreement))"
+    )
+    initial: float | None = option(
+        None, OPTIONAL_NON_NEGATIVE, "lambda at the start (null: the term's configured weight)"
+    )
+    every_n_epochs: int = option(1, POSITIVE_INT, "a check at the start of every N-th epoch")
+    explainer: str = option(
+        "captum_saliency",
+        _control_explainers,
+        "the explainer of the checks (its configs/explainer/ defaults; cheap ones: "
+        "captum_saliency, or captum_ig with few steps)",
+    )
+    steps: int = option(8, POSITIVE_INT, "the explainer's n_steps where it has one (captum_ig)")
+    subset: int = option(
+        64, POSITIVE_INT, "validation inputs explained per check: the split's first ones, fixed"
+    )
+
+
 @dataclass(frozen=True)
 class DistillSpec:
     """What a distillation trains on besides the labelled training split
@@ -136,6 +194,7 @@ class DistillSpec:
     gradnorm_alpha: float = option(
         1.5, POSITIVE, "gradnorm: the restoring force alpha (LibMTL's default 1.5)"
     )
+    control: ControlSpec = field(default_factory=ControlSpec, metadata={"doc": ControlSpec.__doc__})
     align: str = option(
         "tokens",
         one_of("tokens", "words"),

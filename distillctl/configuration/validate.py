@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from distillctl.bounds import (
     ANY_INT,
@@ -51,7 +51,18 @@ RULES: tuple[tuple[str, Bound, str], ...] = (
     ("teacher_cache_store", one_of("auto", "memory", "disk"), "auto"),
     (
         "objective",
-        Bound(f"null or one of: {', '.join(OBJECTIVES)}", lambda v: v is None or v in OBJECTIVES),
+        Bound(
+            f"null, one of: {', '.join(OBJECTIVES)}, or a list of them (a multi-objective search)",
+            lambda v: (
+                v is None
+                or (isinstance(v, str) and v in OBJECTIVES)
+                or (
+                    isinstance(v, (list, tuple, ListConfig))
+                    and len(v) > 0
+                    and all(o in OBJECTIVES for o in v)
+                )
+            ),
+        ),
         "val_acc",
     ),
 )
@@ -306,4 +317,12 @@ def _checked(resolved: DictConfig) -> Specs:
                 f"{role}.num_classes={value} but data '{resolved.data.name}' has {classes} classes",
                 f"drop the {role}.num_classes override (it follows data.num_classes)",
             )
+    if specs.distill is not None and (
+        specs.distill.control.term is not None
+        or specs.distill.control.agreement_target is not None
+        or resolved.get("objective") is not None
+    ):  # the controller's checks (train/control.py) import torch: only when asked for
+        from distillctl.train import control
+
+        control.check_config(resolved, specs)
     return specs

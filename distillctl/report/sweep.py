@@ -118,6 +118,11 @@ def best_job(sweep_dir: Path, config: DictConfig) -> None:
     name = config.get("objective")
     if not name:
         return
+    if not isinstance(name, str):  # a multi-objective search: its Pareto front
+        from distillctl.report.pareto import write_front
+
+        write_front(sweep_dir, [str(n) for n in name])
+        return
     scored = []
     for folder in job_folders(sweep_dir):
         info = load(folder) or {}

@@ -46,7 +46,8 @@ def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | float | None:
     if cfg.get("objective"):
         from distillctl.train.objective import value
 
-        return value(results, str(cfg.objective))
+        names = cfg.objective if isinstance(cfg.objective, str) else list(cfg.objective)
+        return value(results, names)
     return results
 
 

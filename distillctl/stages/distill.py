@@ -77,6 +77,7 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     from distillctl.data import transfer as transfer_set
     from distillctl.data.transfer import label as transfer_label
     from distillctl.losses import build_recipe, weighting
+    from distillctl.train import control
     from distillctl.train.fit import fit_and_test
     from distillctl.train.lit import Distiller
 
@@ -134,10 +135,17 @@ def execute(cfg: DictConfig, specs: Specs, run_dir: Path, record: RunRecord) -> 
     epochs = specs.distill.max_epochs or int(cfg.trainer.max_epochs)
     recipe.epochs = epochs  # the span of the terms' schedules
     record.update(max_epochs=epochs)
+    probe, extra = control.build(cfg, specs, data.splits, recipe)
     results = fit_and_test(
-        module, data, cfg, specs, run_dir, resume_checkpoint(cfg, run_dir), epochs
+        module, data, cfg, specs, run_dir, resume_checkpoint(cfg, run_dir), epochs, extra
     )
+    if probe is not None:  # the tested checkpoint's agreement on the probe's validation inputs
+        results["val_agreement"] = probe.agreement(teacher, module.model)
+    if extra:
+        results["control"] = extra[0].summary()
+        record.update(control=results["control"])
     summary = write_results(run_dir, module.model, meta, results)
+    summary["val_agreement"] = results.get("val_agreement")
     summary["teacher_ckpt"] = meta["teacher_ckpt"]
     summary["teacher_eval"] = seen
     summary["teacher_agreement"] = results["test"].get("test/teacher_agreement")

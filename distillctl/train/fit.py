@@ -65,6 +65,7 @@ class EpochCSV(_CSVLog):
         reader = getattr(trainer.lightning_module, "means", None)
         if reader is not None:  # the epoch's training means, not logged until after this hook
             metrics.update(reader("train", pop=False))
+            metrics.update(reader("control", pop=False))  # a controller's checks
         row.update({k: float(v) for k, v in sorted(metrics.items())})
         return [row]
 
@@ -150,14 +151,21 @@ def checkpoint_callbacks(run_dir: Path) -> tuple[ModelCheckpoint, ModelCheckpoin
 
 
 def build_trainer(
-    cfg: Any, specs: Specs, run_dir: Path, max_epochs: int | None = None
+    cfg: Any,
+    specs: Specs,
+    run_dir: Path,
+    max_epochs: int | None = None,
+    extra: tuple[Callback, ...] = (),
 ) -> tuple[pl.Trainer, tuple[ModelCheckpoint, ModelCheckpoint], NoteStop]:
+    """The Trainer of a stage; `extra`: the stage's own callbacks, run before metrics.csv's
+    (what they measure in an epoch is in its row)."""
     _quiet_lightning()
     best, last = checkpoint_callbacks(run_dir)
     interrupt = NoteStop()
     callbacks: list[Callback] = [
         best,
         last,
+        *extra,
         EpochCSV(run_dir / "metrics.csv"),
         StepCSV(run_dir / "steps.csv"),
         interrupt,
@@ -198,12 +206,13 @@ def fit_and_test(
     run_dir: Path,
     resume_from: Path | None = None,
     max_epochs: int | None = None,
+    extra: tuple[Callback, ...] = (),
 ) -> dict[str, Any]:
     """Train (from `resume_from`, a last.ckpt, when given) with the best checkpoint chosen on
-    validation; test that checkpoint once."""
+    validation; test that checkpoint once. `extra`: the stage's own callbacks."""
     from distillctl.train import speed
 
-    trainer, (best, last), interrupt = build_trainer(cfg, specs, run_dir, max_epochs)
+    trainer, (best, last), interrupt = build_trainer(cfg, specs, run_dir, max_epochs, extra)
     options = {key: getattr(specs.engine, key) for key in speed.KEYS}
     speed.apply(module, options, on_gpu=trainer.strategy.root_device.type == "cuda")
     try:

@@ -105,7 +105,8 @@ class _Trainable(pl.LightningModule):
         # metrics.csv read these already (its callback runs before this hook); the log makes
         # them callback metrics for everyone else. Already reduced over the ranks: sync_dist
         # averages equal values (and keeps Lightning from warning that epoch values are local)
-        means = self.means("train")
+        # the epoch's training means and what a controller measured (train/control.py)
+        means = {**self.means("train"), **self.means("control")}
         if means:
             self.log_dict(means, sync_dist=True)
 
