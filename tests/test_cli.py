@@ -186,6 +186,35 @@ def test_an_optuna_search_maximises_validation_accuracy_and_writes_the_best_conf
     assert [p.name for p in (tmp_path / "outputs/distill_student").iterdir()] == ["multirun"]
 
 
+def test_a_pareto_search_returns_both_objectives_and_ends_with_the_front(tmp_path):
+    """objective=[val_acc,val_agreement] with NSGA-II: each trial returns its two figures, and
+    the sweep writes the front (table, CSV, plot, configs) from the trials' run.json."""
+    run_stage("train_teacher", tmp_path / "outputs")  # found as teacher_ckpt=latest
+    out = cli(
+        "distill", "student", "hparams_search=optuna_pareto", "hydra.sweeper.n_trials=3",
+        "trainer.limit_train_batches=3", "distill.control.subset=8", *TINY[2:], cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Pareto front of 3 finished trials" in out.stderr
+    (result,) = (tmp_path / "outputs/distill_student").rglob("optimization_results.yaml")
+    sweep = result.parent
+    trials = {str(j): load(sweep / str(j))["results"] for j in range(3)}
+    points = {j: (r["val_acc_best"], r["val_agreement"]) for j, r in trials.items()}
+    with open(sweep / "pareto.csv") as f:
+        rows = {r["job"]: r for r in csv.DictReader(f)}
+    from distillctl.report.pareto import front
+
+    on = dict(zip(points, front(list(points.values()))))
+    assert {j: r["pareto"] == "True" for j, r in rows.items()} == on
+    assert sorted(p.stem for p in (sweep / "pareto").glob("*.yaml")) == sorted(
+        j for j, keep in on.items() if keep
+    )
+    # Optuna's own front holds the same figures the trials returned
+    optuna_front = {tuple(s["values"]) for s in OmegaConf.load(result).solutions}
+    assert optuna_front == {points[j] for j, keep in on.items() if keep}
+    assert (sweep / "pareto.png").stat().st_size > 1000
+
+
 def test_a_run_time_error_exits_1_marks_the_run_failed_and_prints_no_traceback(tmp_path):
     out = cli("distill", "student", *TINY, cwd=tmp_path)
     assert out.returncode == 1

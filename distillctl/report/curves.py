@@ -1,6 +1,8 @@
 """Each trained model's curves over its epochs, from its run folder's metrics.csv: training
-loss and validation accuracy, and what a schedule moved (`train/weight_<term>`, kd's
-`train/kd_temperature`, Annealing-KD's factor): one picture per model that has a metrics.csv."""
+loss and validation accuracy, what a schedule moved (`train/weight_<term>`, kd's
+`train/kd_temperature`, Annealing-KD's factor), and an agreement controller's checks
+(`control/agreement` and `control/lambda`, train/control.py): one picture per model that has a
+metrics.csv."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from pathlib import Path
 
 # metrics.csv columns that a schedule writes (losses/schedules.py, Term.scheduled)
 MOVING = ("train/weight_", "_temperature", "_factor")
+# what an agreement controller writes at each check
+CONTROL = ("control/agreement", "control/lambda")
 
 
 def read_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
@@ -42,7 +46,8 @@ def draw_curves(models, out_dir: Path) -> list[tuple[Path, str]]:
             continue
         found = read_metrics(path)
         moving = [k for k in found if any(m in k for m in MOVING)]
-        panels = [["train/loss"], ["val/acc"], moving] if moving else [["train/loss"], ["val/acc"]]
+        control = [k for k in CONTROL if k in found]
+        panels = [p for p in (["train/loss"], ["val/acc"], moving, control) if p]
         fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3))
         for ax, keys in zip(axes, panels):
             for key in keys:
@@ -57,8 +62,15 @@ def draw_curves(models, out_dir: Path) -> list[tuple[Path, str]]:
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=80)
         plt.close(fig)
-        caption = f"{entry.name}: training loss, validation accuracy" + (
-            ", and what its schedules moved per epoch" if moving else ""
+        caption = (
+            f"{entry.name}: training loss, validation accuracy"
+            + (", what its schedules moved per epoch" if moving else "")
+            + (
+                ", and its agreement controller's checks (the agreement measured on the "
+                "validation subset at an epoch's start, and the weight lambda used from then)"
+                if control
+                else ""
+            )
         )
         pictures.append((out, caption))
     return pictures
