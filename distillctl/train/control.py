@@ -69,13 +69,18 @@ class Probe:
     _targets: torch.Tensor | None = None
 
     @classmethod
-    def of(cls, splits, control: ControlSpec, explain: ExplainSpec, seed: int) -> Probe:
+    def of(
+        cls, splits, control: ControlSpec, explain: ExplainSpec, seed: int, split: str = "val"
+    ) -> Probe:
+        """The first `control.subset` inputs of `split` (validation; benchmarks measure the
+        same on test afterwards) and a seeded training background."""
         from distillctl.explain.pipeline import background_rows
 
-        n = min(int(control.subset), len(splits.y_val))
+        labels = np.asarray(getattr(splits, f"y_{split}"))
+        n = min(int(control.subset), len(labels))
         return cls(
-            inputs=torch.from_numpy(splits.inputs("val", slice(0, n))),
-            labels=torch.from_numpy(np.asarray(splits.y_val[:n])),
+            inputs=torch.from_numpy(splits.inputs(split, slice(0, n))),
+            labels=torch.from_numpy(labels[:n]),
             background=torch.from_numpy(
                 splits.inputs("train", background_rows(splits, explain, seed))
             ),
