@@ -64,11 +64,16 @@ def test_dual_ascent_moves_lambda_by_the_gap_to_the_target_and_never_below_zero(
     assert [c["epoch"] for c in control.checks] == [0, 2, 4, 6]
     assert [s["agreement"] for s in seen[:3]] == pytest.approx([0.5, 0.9, 1.0])
     # resume: the state saved with the checkpoint restores lambda and the checks
+    early = control.state_dict()
     again = AgreementControl(FakeProbe([]), spec, 2, 1.0)
-    again.load_state_dict(control.state_dict())
+    again.load_state_dict(early)
     module2, _ = fake_module()
     again.on_train_start(None, module2)
     assert float(module2.recipe.controlled[2]) == 0.0 and len(again.checks) == 4
+    # testing the best checkpoint restores its (earlier) state: the summary is training's end
+    control.on_train_end(None, module)
+    control.load_state_dict({**early, "checks": early["checks"][:1], "lambda": 5.0})
+    assert len(control.summary()["checks"]) == 4 and control.summary()["lambda"] == 0.0
 
 
 def test_the_probe_measures_explains_agreement_on_the_first_validation_inputs():

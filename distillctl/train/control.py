@@ -156,6 +156,7 @@ class AgreementControl(Callback):
         self.seconds = 0.0
         self.started = 0.0
         self.fit_seconds = 0.0
+        self.final: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -177,6 +178,9 @@ class AgreementControl(Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.fit_seconds += time.perf_counter() - self.started
+        # testing a checkpoint restores the callbacks' states saved in it (the best epoch's):
+        # what training did is kept here first
+        self.final = self.summary()
 
     def _apply(self, pl_module: pl.LightningModule) -> None:
         pl_module.recipe.controlled[self.index] = self.value
@@ -201,7 +205,10 @@ class AgreementControl(Callback):
         )
 
     def summary(self) -> dict[str, Any]:
-        """What run.json records: every check, and the checks' share of the training time."""
+        """What run.json records: every check, and the checks' share of the training time
+        (as training ended, whatever checkpoint was restored since)."""
+        if self.final is not None:
+            return self.final
         return {
             "term": self.spec.term,
             "target": self.spec.agreement_target,
