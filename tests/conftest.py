@@ -87,6 +87,86 @@ def cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
     )
 
 
+def forked_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
+    """The CLI's `main` run in a forked child of this test process: a real process (its own
+    exit code, stdout and stderr, cwd, environment and default signal dispositions; nothing it
+    does reaches the test process) without the seconds of importing torch and Lightning again
+    that `cli` pays. The child is killed if it outlives `timeout`, and always reaped."""
+    import selectors
+    import time
+
+    from distillctl import cli as cli_module  # imported here, so the child has it
+
+    pipes = [os.pipe(), os.pipe()]
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.setsid()
+            _default_signals()
+            for (read, write), fd in zip(pipes, (1, 2)):
+                os.close(read)
+                os.dup2(write, fd)
+            sys.stdout = open(1, "w", closefd=False)
+            sys.stderr = open(2, "w", closefd=False)
+            os.chdir(cwd)
+            os.environ.clear()
+            os.environ.update(cli_env(cwd, env))
+            sys.argv = ["distillctl", *args]
+            try:
+                cli_module.main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                if isinstance(exc.code, str):
+                    print(exc.code, file=sys.stderr)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            os._exit(code)
+    for _, write in pipes:
+        os.close(write)
+    chunks: dict[int, list[bytes]] = {read: [] for read, _ in pipes}
+    selector = selectors.DefaultSelector()
+    for read in chunks:
+        selector.register(read, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    try:
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(["distillctl", *args], timeout)
+            for key, _ in selector.select(timeout=left):
+                data = os.read(key.fd, 65536)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    selector.unregister(key.fd)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        selector.close()
+        for read in chunks:
+            os.close(read)
+        if pid:  # timed out or the test failed: the child and anything it started go
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+    out, err = (b"".join(chunks[read]).decode(errors="replace") for read, _ in pipes)
+    return subprocess.CompletedProcess(
+        ["distillctl", *args], os.waitstatus_to_exitcode(status), out, err
+    )
+
+
 def _default_signals() -> None:
     """In the child, before exec: default SIGINT/SIGTERM dispositions whatever the test run
     inherited (a test run started in the background inherits an ignored SIGINT)."""

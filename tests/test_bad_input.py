@@ -17,7 +17,8 @@ import shutil
 
 import pytest
 
-from tests.conftest import TINY, cli, run_stage
+from tests.conftest import TINY, run_stage
+from tests.conftest import forked_cli as cli
 
 TD = ["distill", "student"]
 

@@ -126,6 +126,11 @@ def test_a_controlled_distillation_records_its_checks_and_val_agreement(tmp_path
     assert math.isfinite(results["val_agreement"]) and -1 <= results["val_agreement"] <= 1
     report = json.loads((run_dir / "metrics.json").read_text())
     assert report["val_agreement"] == results["val_agreement"]
+    from distillctl.explain.pipeline import Explained
+    from distillctl.report.curves import draw_curves
+
+    ((picture, caption),) = draw_curves([Explained("student", None, run_dir)], tmp_path / "c")
+    assert picture.stat().st_size > 1000 and "agreement controller's checks" in caption
 
 
 @pytest.mark.parametrize(
