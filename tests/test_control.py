@@ -127,7 +127,9 @@ def test_a_controlled_distillation_records_its_checks_and_val_agreement(tmp_path
     report = json.loads((run_dir / "metrics.json").read_text())
     assert report["val_agreement"] == results["val_agreement"]
     from distillctl.explain.pipeline import Explained
-    from distillctl.report.curves import draw_curves
+    from distillctl.report.curves import control_target, draw_curves
+
+    assert control_target(run_dir) == 0.9  # the dashed line of the controller's panel
 
     ((picture, caption),) = draw_curves([Explained("student", None, run_dir)], tmp_path / "c")
     assert picture.stat().st_size > 1000 and "agreement controller's checks" in caption

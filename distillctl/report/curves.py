@@ -33,6 +33,14 @@ def read_metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
     return found
 
 
+def control_target(run_dir: Path) -> float | None:
+    """The agreement target of a controlled run (its run.json), if any."""
+    from distillctl.runfolder.record import load
+
+    found = ((load(run_dir) or {}).get("control") or {}).get("target")
+    return None if found is None else float(found)
+
+
 def draw_curves(models, out_dir: Path) -> list[tuple[Path, str]]:
     import matplotlib
 
@@ -49,11 +57,14 @@ def draw_curves(models, out_dir: Path) -> list[tuple[Path, str]]:
         control = [k for k in CONTROL if k in found]
         panels = [p for p in (["train/loss"], ["val/acc"], moving, control) if p]
         fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3))
+        target = control_target(Path(entry.run_dir)) if control else None
         for ax, keys in zip(axes, panels):
             for key in keys:
                 if key in found:
                     epochs, values = zip(*found[key])
                     ax.plot(epochs, values, marker=".", label=key)
+            if keys is control and target is not None:
+                ax.axhline(target, color="grey", ls="--", lw=1, label="agreement target")
             ax.set_xlabel("epoch")
             ax.legend(fontsize=7)
         fig.suptitle(entry.name)
