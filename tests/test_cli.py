@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from distillctl.runfolder.record import load
-from tests.conftest import TINY, cli, run_stage
+from tests.conftest import TINY, cli, forked_cli, run_stage
 
 
 def test_help_lists_the_commands_without_importing_torch():
@@ -66,27 +66,29 @@ def test_unknown_choice_and_command_exit_2_with_the_valid_choices(tmp_path):
 
 
 def test_validate_is_the_pre_check_alone(tmp_path):
-    ok = cli("validate", "distill", "student", "loss=[ce,kd]", "-m", "seed=0,1", cwd=tmp_path)
+    ok = forked_cli(
+        "validate", "distill", "student", "loss=[ce,kd]", "-m", "seed=0,1", cwd=tmp_path
+    )
     assert ok.returncode == 0 and "2 config(s) checked" in ok.stdout + ok.stderr
-    bad = cli("validate", "distill", "student", "loss.kd.temperature=-1", cwd=tmp_path)
+    bad = forked_cli("validate", "distill", "student", "loss.kd.temperature=-1", cwd=tmp_path)
     assert bad.returncode == 2 and "loss.kd.temperature=-1 is not valid" in bad.stderr
-    moved = cli("validate", "train", "teacher", "trainer.compile=true", cwd=tmp_path)
+    moved = forked_cli("validate", "train", "teacher", "trainer.compile=true", cwd=tmp_path)
     assert moved.returncode == 2 and "'trainer.compile' is now 'engine.compile'" in moved.stderr
     assert "pass engine.compile=true" in moved.stderr
-    none = cli("validate", "nope", cwd=tmp_path)
+    none = forked_cli("validate", "nope", cwd=tmp_path)
     assert none.returncode == 2 and "validate needs a stage" in none.stderr
     assert not (tmp_path / "outputs").exists()  # nothing was written
 
 
 def test_cfg_job_prints_the_composed_config_of_the_stage(tmp_path):
-    out = cli("distill", "student", "loss.kd.temperature=7", "--cfg", "job", cwd=tmp_path)
+    out = forked_cli("distill", "student", "loss.kd.temperature=7", "--cfg", "job", cwd=tmp_path)
     assert out.returncode == 0
     assert "stage: distill_student" in out.stdout and "temperature: 7" in out.stdout
     assert "ckpt: latest" in out.stdout
 
 
 def test_loss_terms_compose_from_the_command_line(tmp_path):
-    out = cli(
+    out = forked_cli(
         "distill",
         "student",
         "loss=[ce,kd,at]",
@@ -103,7 +105,7 @@ def test_loss_terms_compose_from_the_command_line(tmp_path):
 
 
 def test_list_layers_prints_names_shapes_and_the_named_taps(tmp_path):
-    out = cli(
+    out = forked_cli(
         "list", "layers", "teacher=cnn1d", "data=mnist1d", "data.num_samples=200", cwd=tmp_path
     )
     assert out.returncode == 0, out.stderr
@@ -166,7 +168,7 @@ def test_a_failed_sweep_job_is_marked_and_the_sweep_goes_on(tmp_path):
 
 def test_an_optuna_search_maximises_validation_accuracy_and_writes_the_best_config(tmp_path):
     run_stage("train_teacher", tmp_path / "outputs")  # found as teacher_ckpt=latest
-    out = cli(
+    out = forked_cli(
         "distill", "student", "hparams_search=optuna", "hydra.sweeper.n_trials=2",
         "trainer.max_epochs=3", "trainer.limit_train_batches=4", *TINY[2:], cwd=tmp_path,
     )  # fmt: skip
@@ -190,7 +192,7 @@ def test_a_pareto_search_returns_both_objectives_and_ends_with_the_front(tmp_pat
     """objective=[val_acc,val_agreement] with NSGA-II: each trial returns its two figures, and
     the sweep writes the front (table, CSV, plot, configs) from the trials' run.json."""
     run_stage("train_teacher", tmp_path / "outputs")  # found as teacher_ckpt=latest
-    out = cli(
+    out = forked_cli(
         "distill", "student", "hparams_search=optuna_pareto", "hydra.sweeper.n_trials=3",
         "trainer.limit_train_batches=3", "distill.control.subset=8", *TINY[2:], cwd=tmp_path,
     )  # fmt: skip
@@ -216,7 +218,7 @@ def test_a_pareto_search_returns_both_objectives_and_ends_with_the_front(tmp_pat
 
 
 def test_a_run_time_error_exits_1_marks_the_run_failed_and_prints_no_traceback(tmp_path):
-    out = cli("distill", "student", *TINY, cwd=tmp_path)
+    out = forked_cli("distill", "student", *TINY, cwd=tmp_path)
     assert out.returncode == 1
     assert "no finished teacher run" in out.stderr and "fix:" in out.stderr
     assert "Traceback" not in out.stderr
@@ -226,7 +228,7 @@ def test_a_run_time_error_exits_1_marks_the_run_failed_and_prints_no_traceback(t
 
 
 def test_distillctl_run_end_to_end(tmp_path):
-    out = cli("run", *TINY, "tag=e2e", cwd=tmp_path)
+    out = forked_cli("run", *TINY, "tag=e2e", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     (run_dir,) = (tmp_path / "outputs/run").glob("*/*-e2e")
     assert (run_dir / "report.html").exists() and (run_dir / ".hydra/config.yaml").exists()
