@@ -17,7 +17,7 @@ from distillctl.errors import RunError
 from distillctl.losses import Term
 from distillctl.runfolder.naming import requeued_run
 from distillctl.runfolder.record import load
-from tests.conftest import background, cli, compose_cfg, run_stage
+from tests.conftest import background, cli, compose_cfg, forked_cli, run_stage
 
 FULL = ["trainer.enable_progress_bar=false"]
 
@@ -212,13 +212,12 @@ def test_lightning_save_last_behaviour_is_pinned(tmp_path):
 
 
 def test_resume_latest_and_its_misuse(tmp_path):
-    from tests.conftest import cli
 
-    out = cli("train", "teacher", "resume=latest", cwd=tmp_path)
+    out = forked_cli("train", "teacher", "resume=latest", cwd=tmp_path)
     assert out.returncode == 2 and "no unfinished `train_teacher` run" in out.stderr
-    out = cli("train", "teacher", "resume=latest", "seed=3", cwd=tmp_path)
+    out = forked_cli("train", "teacher", "resume=latest", "seed=3", cwd=tmp_path)
     assert out.returncode == 2 and "takes no other overrides" in out.stderr
-    out = cli("run", "resume=latest", cwd=tmp_path)
+    out = forked_cli("run", "resume=latest", cwd=tmp_path)
     assert out.returncode == 2 and "resume works for train and distill runs" in out.stderr
 
 
@@ -341,10 +340,10 @@ def test_resuming_a_run_with_a_damaged_last_ckpt_or_config_is_one_message(tmp_pa
     (run_dir / "run.json").write_text(json.dumps({**info, "status": "interrupted"}))
     last = run_dir / "checkpoints/last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])
-    out = cli("train", "teacher", f"resume={run_dir}", cwd=tmp_path)
+    out = forked_cli("train", "teacher", f"resume={run_dir}", cwd=tmp_path)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "last.ckpt is damaged" in out.stderr and "fix:" in out.stderr
     (run_dir / ".hydra/config.yaml").write_text("trainer: [unclosed\n  - : :\n")
-    out = cli("train", "teacher", f"resume={run_dir}", cwd=tmp_path)
+    out = forked_cli("train", "teacher", f"resume={run_dir}", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "config.yaml is damaged and cannot be read" in out.stderr

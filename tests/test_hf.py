@@ -10,7 +10,7 @@ import torch
 
 from distillctl.configuration.validate import validate
 from distillctl.errors import ConfigError, DistillctlError
-from tests.conftest import TINY, cli, compose_cfg, run_stage
+from tests.conftest import TINY, compose_cfg, forked_cli, run_stage
 from tests.hf_models import VOCAB, save_bert, save_reviews
 
 
@@ -147,7 +147,7 @@ def test_an_hf_teacher_trains_through_the_cli_and_distils_a_transformer_with_its
     """train teacher (the real command line, offline) -> distill a distillctl transformer on the
     model's tokenizer with TinyBERT's and MiniLM's terms reading the hf teacher's taps."""
     common = [*hf_data(bert, reviews), *TINY]
-    out = cli("train", "teacher", *common, cwd=tmp_path)
+    out = forked_cli("train", "teacher", *common, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     (teacher,) = (tmp_path / "outputs/train_teacher").rglob("run.json")
     record = json.loads(teacher.read_text())

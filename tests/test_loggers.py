@@ -8,7 +8,7 @@ import pytest
 
 from distillctl.errors import ConfigError
 from distillctl.train import loggers
-from tests.conftest import compose_cfg, run_stage
+from tests.conftest import compose_cfg, forked_cli, run_stage
 
 EPOCHS = ["trainer.max_epochs=2", "trainer.limit_train_batches=3"]
 
@@ -63,8 +63,6 @@ def test_an_unreachable_tracking_server_is_one_message_before_any_run(tmp_path):
     tracebacks: the address is tried once, briefly, before anything runs."""
     import socket
 
-    from tests.conftest import cli
-
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -72,6 +70,8 @@ def test_an_unreachable_tracking_server_is_one_message_before_any_run(tmp_path):
     cfg = compose_cfg("train_teacher", ["logger=mlflow", f"logger.tracking_uri={uri}"], tmp_path)
     with pytest.raises(ConfigError, match=f"logger.tracking_uri={uri} cannot be reached"):
         loggers.check(cfg)
-    out = cli("train", "teacher", "logger=mlflow", f"logger.tracking_uri={uri}", cwd=tmp_path)
+    out = forked_cli(
+        "train", "teacher", "logger=mlflow", f"logger.tracking_uri={uri}", cwd=tmp_path
+    )
     assert out.returncode == 2 and "cannot be reached" in out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "outputs").exists()

@@ -106,9 +106,9 @@ def test_a_lone_seed_says_there_is_no_interval(tmp_path):
 
 @pytest.mark.slow
 def test_a_seed_sweep_of_run_ends_with_the_grouped_table(tmp_path):
-    from tests.conftest import TINY, cli
+    from tests.conftest import TINY, forked_cli
 
-    out = cli("run", "-m", "seed=0,1", *TINY, "explain.quality.sanity=false", cwd=tmp_path)
+    out = forked_cli("run", "-m", "seed=0,1", *TINY, "explain.quality.sanity=false", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "runs that differ only by seed grouped" in out.stdout
     (table,) = (tmp_path / "outputs/run/multirun").rglob("compare.csv")
@@ -177,7 +177,7 @@ def test_attribution_agreement_is_paired_with_the_scratch_student_per_seed(tmp_p
 def test_compare_names_every_run_it_skips_and_why(tmp_path):
     """A damaged run.json, model_card.json, .hydra/config.yaml or attributions/metrics.json:
     that run is listed under the table with the file and why, the others are compared."""
-    from tests.conftest import cli
+    from tests.conftest import forked_cli
 
     for seed in range(6):
         fake_run(tmp_path, seed, 0.95, 0.90)
@@ -195,6 +195,6 @@ def test_compare_names_every_run_it_skips_and_why(tmp_path):
     assert "attributions/metrics.json cannot be read" in skipped["run4"]
     (kd,) = [g for g in groups(rows) if g["method"] == "ce+kd"]
     assert kd["n"] == 2 and kd["seeds"] == [0, 5]
-    out = cli("compare", f"paths.output_root={tmp_path}", cwd=tmp_path)
+    out = forked_cli("compare", f"paths.output_root={tmp_path}", cwd=tmp_path)
     assert out.returncode == 0 and "Traceback" not in out.stderr + out.stdout
     assert "skipped 4 run(s) whose files cannot be read" in out.stdout

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from distillctl.runfolder.record import load
-from tests.conftest import TINY, cli, run_stage
+from tests.conftest import TINY, cli, forked_cli, run_stage
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def test_two_process_distillation_on_text_matches_one_process(tmp_path):
         f"teacher_ckpt={teacher}",
     )  # fmt: skip
     ddp = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
-    out = cli(  # the same data folder: the teacher's tokenizer is kept there
+    out = cli(  # the same data folder: the teacher's tokenizer is kept there (DDP: a process)
         "distill", "student", *TINY, *common, "data.batch_size=32", *ddp,
         f"teacher_ckpt={teacher}", f"paths.data_dir={tmp_path / 'one/data'}", cwd=tmp_path,
     )  # fmt: skip
@@ -97,7 +97,7 @@ def test_an_unlabelled_text_file_is_a_transfer_set(tmp_path):
 
 
 def test_data_info_shows_sizes_lengths_vocabulary_and_truncation(tmp_path):
-    out = cli("data", "info", "data=planted_text", "data.max_length=12", cwd=tmp_path)
+    out = forked_cli("data", "info", "data=planted_text", "data.max_length=12", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "(text)" in text and "truncated" in text and "vocab_size" in text
