@@ -39,6 +39,8 @@ from torch import nn
 from distillctl.configuration.specs import ControlSpec, ExplainSpec
 from distillctl.errors import ConfigError
 
+# the stages that distil a student (and so may control one)
+DISTILLING = ("distill_student", "run")
 # each measure's range: a target outside it can never be met (or is always met)
 RANGES = {"spearman": (-1.0, 1.0), "cosine": (-1.0, 1.0), "topk": (0.0, 1.0)}
 
@@ -296,11 +298,11 @@ def check_config(cfg: Any, specs: Any) -> None:
     recipe, and, where a distillation will measure agreement, the explainer against the data
     and both networks (two validation inputs explained) and the subset against the
     validation split (the data is read for it)."""
-    if specs.distill is None:
-        return
+    if specs.distill is None or str(cfg.get("stage")) not in DISTILLING:
+        return  # the stages that do not distil never read distill.control
     check_terms(specs)
     spec = specs.distill.control
-    if str(cfg.get("stage")) not in ("distill_student", "run") or not measured(cfg, spec):
+    if not measured(cfg, spec):
         return
     from distillctl.configuration.kinds import _check, data_kind
     from distillctl.data import build_splits
