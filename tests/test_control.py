@@ -124,6 +124,11 @@ def test_a_controlled_distillation_records_its_checks_and_val_agreement(tmp_path
         [c["lambda"] for c in control["checks"]], rel=1e-5
     )
     assert math.isfinite(results["val_agreement"]) and -1 <= results["val_agreement"] <= 1
+    # what a resume relies on: Lightning saves the controller's state in the checkpoint (and
+    # restores it before training goes on: AgreementControl.load_state_dict)
+    saved = torch.load(run_dir / "checkpoints/last.ckpt", weights_only=False)["callbacks"]
+    (state,) = [v for k, v in saved.items() if k.startswith("AgreementControl")]
+    assert state["lambda"] == pytest.approx(control["lambda"]) and len(state["checks"]) == 3
     report = json.loads((run_dir / "metrics.json").read_text())
     assert report["val_agreement"] == results["val_agreement"]
     from distillctl.explain.pipeline import Explained
