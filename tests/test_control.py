@@ -196,3 +196,49 @@ def test_a_multi_objective_needs_a_multi_objective_sampler_and_a_direction_each(
 def test_the_pareto_front_keeps_the_points_no_other_beats_on_both():
     points = [(0.9, 0.2), (0.8, 0.5), (0.7, 0.4), (0.9, 0.1), (0.6, 0.6), (0.8, 0.5)]
     assert front(points) == [True, True, False, False, True, True]
+
+
+def test_lightning_restores_a_callbacks_state_before_on_train_start(tmp_path):
+    """What a resumed controller relies on: its lambda is back (load_state_dict) before
+    on_train_start applies it and before the next epoch's check."""
+    import pytorch_lightning as pl
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).pow(2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    class Stateful(pl.Callback):
+        def __init__(self):
+            self.value, self.seen_at_start = 0, None
+
+        def state_dict(self):
+            return {"value": self.value}
+
+        def load_state_dict(self, state):
+            self.value = state["value"]
+
+        def on_train_start(self, trainer, pl_module):
+            self.seen_at_start = self.value
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self.value += 1
+
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(4, 2)))
+    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
+    first = Stateful()
+    pl.Trainer(max_epochs=2, callbacks=[first], default_root_dir=tmp_path, **quiet).fit(
+        Tiny(), data
+    )
+    (ckpt,) = (tmp_path / "checkpoints").glob("*.ckpt")
+    again = Stateful()
+    pl.Trainer(max_epochs=3, callbacks=[again], default_root_dir=tmp_path, **quiet).fit(
+        Tiny(), data, ckpt_path=ckpt
+    )
+    assert first.value == 2 and again.seen_at_start == 2 and again.value == 3
