@@ -211,6 +211,10 @@ class Recipe(nn.Module):
             values = {name: term(step) for name, term in terms.items()}
         else:  # a soft tree: its objective and penalty (losses/leafwise.py)
             values = tree_terms(student, routing, step, terms)
-        params = [p for p in student.parameters() if p.requires_grad]
+        params = (
+            [p for p in student.parameters() if p.requires_grad]
+            if self.weighting.reads_gradients
+            else ()
+        )
         total = self.combine(values, epoch, params)
         return total + values.get(PENALTY, 0.0), values

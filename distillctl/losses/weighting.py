@@ -25,6 +25,10 @@ WEIGHTINGS: Registry[type] = Registry("distill.weighting")
 class Weighting(nn.Module):
     """Fixed weights: the total is sum(w_i L_i)."""
 
+    # whether combine reads the terms' gradients on the student's parameters (it is then given
+    # them; the others are not, so no step collects them for nothing)
+    reads_gradients = False
+
     def __init__(self, terms: int):
         super().__init__()
         self.count = terms
@@ -98,6 +102,8 @@ class GradNorm(Weighting):
     parameters their task's unweighted gradient; a recipe's auxiliary modules (a term's
     regressor) get their term's weighted one, like the student.
     """
+
+    reads_gradients = True
 
     def __init__(self, terms: int, alpha: float = 1.5):
         super().__init__(terms)

@@ -42,10 +42,7 @@ def control_target(run_dir: Path) -> float | None:
 
 
 def draw_curves(models, out_dir: Path) -> list[tuple[Path, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from distillctl.report.figures import plt, save
 
     pictures = []
     for entry in models:
@@ -69,10 +66,7 @@ def draw_curves(models, out_dir: Path) -> list[tuple[Path, str]]:
             ax.legend(fontsize=7)
         fig.suptitle(entry.name)
         fig.tight_layout()
-        out = out_dir / f"curves_{entry.name.replace(' ', '_')}.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=80)
-        plt.close(fig)
+        out = save(fig, out_dir / f"curves_{entry.name.replace(' ', '_')}.png")
         caption = (
             f"{entry.name}: training loss, validation accuracy"
             + (", what its schedules moved per epoch" if moving else "")

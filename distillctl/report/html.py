@@ -222,8 +222,10 @@ def _curves_section(curves) -> str:
         return ""
     return f"""<h2>Training curves</h2>
 <p class="note">Per trained model, from its metrics.csv: the training loss and the validation
-accuracy per epoch, and the weights and temperatures its schedules moved
-(<code>loss.&lt;term&gt;.schedule</code>, <code>loss.kd.temperature_schedule</code>).</p>
+accuracy per epoch, the weights and temperatures its schedules moved
+(<code>loss.&lt;term&gt;.schedule</code>, <code>loss.kd.temperature_schedule</code>) or learned
+(<code>distill.weighting</code>), and an agreement controller's checks against its target
+(<code>distill.control</code>).</p>
 {"".join(_image(path, caption) for path, caption in curves)}"""
 
 

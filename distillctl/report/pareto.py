@@ -28,7 +28,7 @@ def front(points: list[tuple[float, ...]]) -> list[bool]:
 
 def trials(sweep_dir: Path, names: list[str]) -> list[dict[str, Any]]:
     """The finished trials of a sweep folder with their objectives and overrides."""
-    from distillctl.report.sweep import job_folders
+    from distillctl.report.sweep import job_folders, overrides_of
     from distillctl.runfolder.record import load
     from distillctl.train.objective import value
 
@@ -38,9 +38,7 @@ def trials(sweep_dir: Path, names: list[str]) -> list[dict[str, Any]]:
         found = value(info.get("results") or {}, names) if info.get("status") == "done" else None
         if found is None:
             continue
-        overrides = folder / ".hydra" / "overrides.yaml"
-        text = overrides.read_text(encoding="utf-8") if overrides.exists() else ""
-        given = [line[2:].strip() for line in text.splitlines() if line.startswith("- ")]
+        given = overrides_of(folder)
         out.append({"job": folder.name, "folder": folder, "values": found, "overrides": given})
     return out
 

@@ -55,21 +55,25 @@ def job_folders(sweep_dir: Path) -> list[Path]:
     return sorted(folders, key=lambda p: int(p.name))
 
 
-def jobs(sweep_dir: Path) -> list[dict[str, str]]:
-    """Each job of a sweep folder (its numbered sub-folders): overrides, status and reason."""
+def overrides_of(folder: Path) -> list[str]:
+    """The command-line overrides Hydra recorded for a job folder ([] when none)."""
     from omegaconf import OmegaConf
 
+    found = folder / ".hydra" / "overrides.yaml"
+    return [str(o) for o in OmegaConf.load(found)] if found.exists() else []
+
+
+def jobs(sweep_dir: Path) -> list[dict[str, str]]:
+    """Each job of a sweep folder (its numbered sub-folders): overrides, status and reason."""
     from distillctl.runfolder.record import load
 
     out = []
     for folder in job_folders(sweep_dir):
         info = load(folder) or {}
-        overrides_file = folder / ".hydra" / "overrides.yaml"
-        overrides = OmegaConf.load(overrides_file) if overrides_file.exists() else []
         out.append(
             {
                 "job": folder.name,
-                "overrides": " ".join(str(o) for o in overrides),
+                "overrides": " ".join(overrides_of(folder)),
                 "status": str(info.get("status", "not started")),
                 "reason": str(info.get("reason") or "").splitlines()[0]
                 if info.get("reason")

@@ -46,8 +46,7 @@ def run_task(stage: Stage, cfg: DictConfig) -> dict[str, Any] | float | None:
     if cfg.get("objective"):
         from distillctl.train.objective import value
 
-        names = cfg.objective if isinstance(cfg.objective, str) else list(cfg.objective)
-        return value(results, names)
+        return value(results, cfg.objective)  # a name, or a list of them
     return results
 
 

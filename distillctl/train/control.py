@@ -231,11 +231,7 @@ def measured(cfg: Any, spec: ControlSpec) -> bool:
     """Whether a distillation measures agreement on the validation probe: a controller is
     set, or a search's objective reads `val_agreement`."""
     objective = cfg.get("objective")
-    names = (
-        list(objective)
-        if isinstance(objective, (list, tuple)) or OmegaConf.is_list(objective)
-        else [objective]
-    )
+    names = [objective] if objective is None or isinstance(objective, str) else list(objective)
     return spec.term is not None or "val_agreement" in names
 
 
